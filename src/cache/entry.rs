@@ -1,0 +1,319 @@
+//! One cached answer: the upstream reply's record sections in wire form,
+//! where each TTL sits in them, and the deadlines of the answer (fresh
+//! until, stale until). Deadlines are made absolute once at insert and
+//! turned back into remaining TTLs at lookup, as Unbound's `msgreply` does;
+//! a reply to a client is then a copy with its ID, question and TTLs patched.
+
+use std::{sync::Mutex, time::Duration};
+
+use tokio::time::Instant;
+
+use crate::{config::CacheConfig, query::skip_name};
+
+const TYPE_SOA: u16 = 6;
+const TYPE_OPT: u16 = 41;
+const TYPE_ANY: u16 = 255;
+/// RCODEs an entry can hold (RFC 1035 §4.1.1).
+pub const NOERROR: u8 = 0;
+pub const NXDOMAIN: u8 = 3;
+
+/// A cached answer.
+#[derive(Debug)]
+pub struct Entry {
+    /// NOERROR or NXDOMAIN.
+    pub rcode: u8,
+    /// The upstream's AD bit (DNSSEC-validated data).
+    pub authentic_data: bool,
+    /// Answer, authority and additional record counts.
+    pub counts: [u16; 3],
+    /// The three record sections, as they follow a question of the cached
+    /// question's length (compression pointers stay valid because a client's
+    /// question differs from the cached one only in letter case).
+    pub sections: Box<[u8]>,
+    /// Offset of each record's TTL in `sections`, and the TTL it was stored with.
+    pub ttls: Box<[(usize, u32)]>,
+    /// When the answer arrived.
+    pub stored_at: Instant,
+    /// How long it is fresh: the smallest record TTL, or the negative TTL (RFC 2308 §5).
+    pub ttl: Duration,
+    /// Whether the answer holds records of the asked type (false: NXDOMAIN or NODATA).
+    pub has_records: bool,
+    /// What went wrong since the entry was stored; written rarely, read on the stale path.
+    trouble: Mutex<Trouble>,
+}
+
+#[derive(Debug, Default)]
+struct Trouble {
+    /// The last refresh that failed (RFC 8767 §5 failure recheck).
+    refresh_failed_at: Option<Instant>,
+    /// When upstream answers first came back empty for this positive entry.
+    empty_since: Option<Instant>,
+}
+
+/// Why a reply can't be cached or served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+impl Entry {
+    /// Builds an entry from an upstream reply (already checked to be a
+    /// well-formed answer to our question of `question_len` octets with rcode
+    /// NOERROR or NXDOMAIN), clamping TTLs as `config` says.
+    pub fn from_reply(
+        reply: &[u8],
+        question_len: usize,
+        qtype: u16,
+        config: &CacheConfig,
+        now: Instant,
+    ) -> Result<Entry, Malformed> {
+        let count = |i: usize| u16::from_be_bytes([reply[i], reply[i + 1]]);
+        let rcode = reply[3] & 0x0f;
+        let [ancount, nscount, arcount] = [count(6), count(8), count(10)];
+        let start = 12 + question_len;
+        let min_ttl = secs(config.min_ttl);
+        let max_ttl = secs(config.max_ttl);
+        let negative_max = secs(config.negative_max_ttl);
+
+        let mut at = start;
+        let mut ttls = Vec::with_capacity(usize::from(ancount + nscount + arcount));
+        let mut kept = [0u16; 3];
+        let mut answer_ttl: Option<u32> = None;
+        let mut negative_ttl: Option<u32> = None;
+        let mut has_records = false;
+        let mut end = reply.len();
+        'sections: for (section, records) in [ancount, nscount, arcount].into_iter().enumerate() {
+            for _ in 0..records {
+                let record_start = at;
+                at = skip_name(reply, at, true).ok_or(Malformed)?;
+                let fixed = reply.get(at..at + 10).ok_or(Malformed)?;
+                let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+                // RFC 2181 §8: a TTL with the top bit set counts as zero.
+                let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
+                let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
+                let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+                let ttl_at = at + 4;
+                at += 10 + rdlength;
+                if at > reply.len() {
+                    return Err(Malformed);
+                }
+                if rtype == TYPE_OPT {
+                    // The OPT record is per hop, never cached; what follows it is dropped too
+                    // so that no compression pointer can point past a gap.
+                    end = record_start;
+                    break 'sections;
+                }
+                let stored = match section {
+                    0 => {
+                        has_records |= rtype == qtype || qtype == TYPE_ANY;
+                        let t = ttl.clamp(min_ttl, max_ttl);
+                        answer_ttl = Some(answer_ttl.map_or(t, |a| a.min(t)));
+                        t
+                    }
+                    1 if rtype == TYPE_SOA => {
+                        // RFC 2308 §5: the negative TTL is min(SOA TTL, SOA MINIMUM).
+                        let minimum = reply.get(at - 4..at).ok_or(Malformed)?;
+                        let minimum = u32::from_be_bytes([minimum[0], minimum[1], minimum[2], minimum[3]]);
+                        let t = ttl.min(minimum).clamp(min_ttl, negative_max.max(min_ttl));
+                        negative_ttl = Some(negative_ttl.map_or(t, |n| n.min(t)));
+                        t
+                    }
+                    _ => ttl.clamp(min_ttl, max_ttl),
+                };
+                kept[section] += 1;
+                ttls.push((ttl_at - start, stored));
+            }
+        }
+        let ttl = match (has_records, negative_ttl) {
+            (true, _) => answer_ttl.unwrap_or(0),
+            // A CNAME chain ending in NXDOMAIN/NODATA: the shorter of the two.
+            (false, Some(negative)) => answer_ttl.map_or(negative, |a| a.min(negative)),
+            // RFC 2308 §5: a negative answer without an SOA is not cached.
+            (false, None) => 0,
+        };
+        Ok(Entry {
+            rcode,
+            authentic_data: reply[3] & 0x20 != 0,
+            counts: kept,
+            sections: reply[start..end].into(),
+            ttls: ttls.into_boxed_slice(),
+            stored_at: now,
+            ttl: Duration::from_secs(u64::from(ttl)),
+            has_records,
+            trouble: Mutex::default(),
+        })
+    }
+
+    /// True until the answer's TTL has run out.
+    pub fn is_fresh(&self, now: Instant) -> bool {
+        now < self.stored_at + self.ttl
+    }
+
+    /// True while an expired answer may still be served stale.
+    pub fn within_max_stale(&self, now: Instant, max_stale: Duration) -> bool {
+        now < self.stored_at + self.ttl + max_stale
+    }
+
+    /// Whole seconds since the answer arrived: what its TTLs have counted down by.
+    pub fn age_secs(&self, now: Instant) -> u32 {
+        u32::try_from(now.saturating_duration_since(self.stored_at).as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// Notes that a refresh failed at `now`.
+    pub fn refresh_failed(&self, now: Instant) {
+        self.trouble.lock().expect("no panics while held").refresh_failed_at = Some(now);
+    }
+
+    /// True when a refresh failed less than `recheck` ago: serve stale at once.
+    pub fn refresh_failed_within(&self, now: Instant, recheck: Duration) -> bool {
+        let trouble = self.trouble.lock().expect("no panics while held");
+        trouble.refresh_failed_at.is_some_and(|at| now.saturating_duration_since(at) < recheck)
+    }
+
+    /// Notes an empty upstream answer for this positive entry; returns when
+    /// empty answers began and whether this is the first.
+    pub fn empty_seen(&self, now: Instant) -> (Instant, bool) {
+        let mut trouble = self.trouble.lock().expect("no panics while held");
+        match trouble.empty_since {
+            Some(since) => (since, false),
+            None => {
+                trouble.empty_since = Some(now);
+                (now, true)
+            }
+        }
+    }
+
+    /// How long moka keeps the entry: fresh time plus the stale window.
+    pub fn lifetime(&self, config: &CacheConfig) -> Duration {
+        let stale =
+            if config.serve_stale || !config.keep_positive.is_zero() { config.max_stale } else { Duration::ZERO };
+        self.ttl + stale
+    }
+
+    /// Approximate bytes held, for the cache's weigher.
+    pub fn weight(&self, key_len: usize) -> u32 {
+        let bytes = key_len + self.sections.len() + self.ttls.len() * 16 + std::mem::size_of::<Entry>();
+        u32::try_from(bytes).unwrap_or(u32::MAX)
+    }
+}
+
+fn secs(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A reply to `www.example.com. A`: two A records (TTL 300 and 60), plus an OPT record.
+    pub(crate) fn positive_reply() -> Vec<u8> {
+        let mut r = vec![0xab, 0xcd, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 1];
+        r.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+        for (ttl, last) in [(300u32, 1u8), (60, 2)] {
+            r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+            r.extend_from_slice(&ttl.to_be_bytes());
+            r.extend_from_slice(&[0, 4, 192, 0, 2, last]);
+        }
+        r.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+        r
+    }
+
+    /// NXDOMAIN for `www.example.com. A` with an SOA (TTL 3600, MINIMUM 120).
+    pub(crate) fn negative_reply() -> Vec<u8> {
+        let mut r = vec![0xab, 0xcd, 0x81, 0x83, 0, 1, 0, 0, 0, 1, 0, 0];
+        r.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+        r.extend_from_slice(&[0xc0, 16, 0, 6, 0, 1]);
+        r.extend_from_slice(&3600u32.to_be_bytes());
+        let rdata_len = 2 + 2 + 20;
+        r.extend_from_slice(&(rdata_len as u16).to_be_bytes());
+        r.extend_from_slice(&[0xc0, 16, 0xc0, 16]);
+        for v in [1u32, 7200, 900, 1209600, 120] {
+            r.extend_from_slice(&v.to_be_bytes());
+        }
+        r
+    }
+
+    const QUESTION_LEN: usize = 21;
+
+    #[test]
+    fn positive_ttl_is_the_smallest_and_opt_is_dropped() {
+        let now = Instant::now();
+        let e = Entry::from_reply(&positive_reply(), QUESTION_LEN, 1, &CacheConfig::default(), now).unwrap();
+        assert_eq!(e.ttl, Duration::from_secs(60));
+        assert_eq!(e.counts, [2, 0, 0]);
+        assert!(e.has_records);
+        assert_eq!(e.ttls.iter().map(|t| t.1).collect::<Vec<_>>(), vec![300, 60]);
+        assert_eq!(e.sections.len(), 2 * 16);
+        assert_eq!(e.rcode, NOERROR);
+    }
+
+    #[test]
+    fn ttls_are_clamped() {
+        let config = CacheConfig {
+            min_ttl: Duration::from_secs(100),
+            max_ttl: Duration::from_secs(200),
+            ..CacheConfig::default()
+        };
+        let e = Entry::from_reply(&positive_reply(), QUESTION_LEN, 1, &config, Instant::now()).unwrap();
+        assert_eq!(e.ttls.iter().map(|t| t.1).collect::<Vec<_>>(), vec![200, 100]);
+        assert_eq!(e.ttl, Duration::from_secs(100));
+    }
+
+    #[test]
+    fn negative_ttl_is_soa_minimum_capped() {
+        let now = Instant::now();
+        let e = Entry::from_reply(&negative_reply(), QUESTION_LEN, 1, &CacheConfig::default(), now).unwrap();
+        assert_eq!((e.rcode, e.has_records), (NXDOMAIN, false));
+        assert_eq!(e.ttl, Duration::from_secs(120));
+        assert_eq!(e.ttls[0].1, 120, "the SOA's own TTL is the negative TTL");
+        let capped = CacheConfig { negative_max_ttl: Duration::from_secs(30), ..CacheConfig::default() };
+        let e = Entry::from_reply(&negative_reply(), QUESTION_LEN, 1, &capped, now).unwrap();
+        assert_eq!(e.ttl, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn nodata_answer_for_another_type_has_no_records() {
+        let e =
+            Entry::from_reply(&positive_reply(), QUESTION_LEN, 28, &CacheConfig::default(), Instant::now()).unwrap();
+        assert!(!e.has_records);
+    }
+
+    #[test]
+    fn truncated_reply_is_malformed() {
+        let reply = positive_reply();
+        assert_eq!(
+            Entry::from_reply(&reply[..40], QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap_err(),
+            Malformed
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn freshness_and_stale_window_follow_the_clock() {
+        let start = Instant::now();
+        let e = Entry::from_reply(&positive_reply(), QUESTION_LEN, 1, &CacheConfig::default(), start).unwrap();
+        let max_stale = Duration::from_secs(600);
+        assert!(e.is_fresh(Instant::now()));
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert!(e.is_fresh(Instant::now()));
+        assert_eq!(e.age_secs(Instant::now()), 59);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!e.is_fresh(Instant::now()));
+        assert!(e.within_max_stale(Instant::now(), max_stale));
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert!(!e.within_max_stale(Instant::now(), max_stale));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failure_recheck_and_empty_since() {
+        let e = Entry::from_reply(&positive_reply(), QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap();
+        let recheck = Duration::from_secs(30);
+        assert!(!e.refresh_failed_within(Instant::now(), recheck));
+        e.refresh_failed(Instant::now());
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert!(e.refresh_failed_within(Instant::now(), recheck));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!e.refresh_failed_within(Instant::now(), recheck));
+        let (since, first) = e.empty_seen(Instant::now());
+        assert!(first);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(e.empty_seen(Instant::now()), (since, false));
+    }
+}

@@ -1,0 +1,25 @@
+//! stubborn: a local DNS stub resolver that keeps names resolving when
+//! upstream DNS fails.
+//!
+//! - [`config`]: the TOML file and its validated form
+//! - [`query`]: reading a client's query off the wire
+//! - [`reply`]: building the bytes sent back
+//! - [`cache`]: answers kept for their TTL and a stale window (moka)
+//! - [`upstream`]: upstream pools in priority order, health, probes
+//! - [`resolver`]: what to answer with: cache, upstream, stale, last-known-good
+//! - [`server`]: UDP and TCP listeners, ACL
+//! - [`admin`], [`metrics`]: the HTTP endpoint and every metric
+//! - [`run`]: binding, serving, signals
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod cache;
+pub mod config;
+pub mod metrics;
+pub mod query;
+pub mod reply;
+pub mod resolver;
+pub mod run;
+pub mod server;
+pub mod upstream;

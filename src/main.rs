@@ -1,0 +1,76 @@
+//! The `stubborn` command: parse the command line, set up logging, load the
+//! config, run. Exit status: 0 clean stop, 1 bad config, 2 cannot bind.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use stubborn::config::{Config, DEFAULT_PATH};
+use tracing::error;
+use tracing_subscriber::EnvFilter;
+
+/// A local DNS stub resolver that keeps names resolving when upstream DNS fails.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The config file.
+    #[arg(long, global = true, default_value = DEFAULT_PATH)]
+    config: PathBuf,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the config and exit: 0 valid, 1 invalid (each problem as PATH:LINE:COL: ...).
+    Check,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(Command::Check) = cli.command {
+        println!("{}: ok", cli.config.display());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!(error = %e, "cannot start the async runtime");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(stubborn::run::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e.source, protocol = e.protocol, address = %e.addr, "cannot bind listen address");
+            eprintln!("stubborn: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `RUST_LOG` wins; by default info for stubborn, warnings from libraries.
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,stubborn=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

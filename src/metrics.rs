@@ -1,0 +1,168 @@
+//! Every metric stubborn exports, by the names INTERFACE.md gives, in one
+//! place. Handles are resolved once (per upstream at start, per answer
+//! source here) and kept, so the query path increments an atomic and never
+//! looks a label set up (linkerd's `Metrics` structs do the same).
+
+use prometheus_client::{
+    encoding::text::encode,
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+use crate::upstream::UpstreamError;
+
+type Labels = Vec<(&'static str, String)>;
+
+pub struct Metrics {
+    registry: Registry,
+    pub queries_udp: Counter,
+    pub queries_tcp: Counter,
+    /// `stubborn_answers_total` by `source`.
+    pub answers: Answers,
+    pub kept_positive: Counter,
+    cache_entries: Gauge,
+    upstream_up: Family<Labels, Gauge>,
+    upstream_queries: Family<Labels, Counter>,
+    upstream_latency: Family<Labels, Histogram, fn() -> Histogram>,
+}
+
+/// One counter per answer source.
+pub struct Answers {
+    pub cache: Counter,
+    pub upstream: Counter,
+    pub stale: Counter,
+    pub kept_positive: Counter,
+    pub refused: Counter,
+    pub servfail: Counter,
+}
+
+/// The handles of one upstream's series.
+pub struct UpstreamMetrics {
+    pub up: Gauge,
+    /// ok, timeout, servfail, refused, error.
+    results: [Counter; 5],
+    pub latency: Histogram,
+}
+
+impl UpstreamMetrics {
+    /// The counter for an attempt that ended in `error` (None: ok).
+    pub fn result(&self, error: Option<&UpstreamError>) -> &Counter {
+        let index = match error.map(UpstreamError::label) {
+            None => 0,
+            Some("timeout") => 1,
+            Some("servfail") => 2,
+            Some("refused") => 3,
+            Some(_) => 4,
+        };
+        &self.results[index]
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    // 250 µs .. ~4 s
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_25, 2.0, 15))
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let queries = Family::<Labels, Counter>::default();
+        registry.register("stubborn_queries", "Queries received", queries.clone());
+        let answers = Family::<Labels, Counter>::default();
+        registry.register("stubborn_answers", "Answers sent, by where they came from", answers.clone());
+        let kept_positive = Counter::default();
+        registry.register(
+            "stubborn_kept_positive",
+            "Empty answers overridden by last-known-good records",
+            kept_positive.clone(),
+        );
+        let cache_entries = Gauge::default();
+        registry.register("stubborn_cache_entries", "Entries in the cache", cache_entries.clone());
+        let upstream_up = Family::<Labels, Gauge>::default();
+        registry.register("stubborn_upstream_up", "1 while the upstream is up, 0 while down", upstream_up.clone());
+        let upstream_queries = Family::<Labels, Counter>::default();
+        registry.register("stubborn_upstream_queries", "Attempts at an upstream, by result", upstream_queries.clone());
+        let upstream_latency = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register(
+            "stubborn_upstream_latency_seconds",
+            "Time an upstream took to answer or fail",
+            upstream_latency.clone(),
+        );
+
+        let label = |name: &'static str, value: &str| vec![(name, value.to_string())];
+        let counter = |family: &Family<Labels, Counter>, name, value| family.get_or_create(&label(name, value)).clone();
+        Metrics {
+            queries_udp: counter(&queries, "protocol", "udp"),
+            queries_tcp: counter(&queries, "protocol", "tcp"),
+            answers: Answers {
+                cache: counter(&answers, "source", "cache"),
+                upstream: counter(&answers, "source", "upstream"),
+                stale: counter(&answers, "source", "stale"),
+                kept_positive: counter(&answers, "source", "kept_positive"),
+                refused: counter(&answers, "source", "refused"),
+                servfail: counter(&answers, "source", "servfail"),
+            },
+            kept_positive,
+            cache_entries,
+            upstream_up,
+            upstream_queries,
+            upstream_latency,
+            registry,
+        }
+    }
+
+    /// The series of the upstream written as `label` in the config.
+    pub fn upstream(&self, label: &str) -> UpstreamMetrics {
+        let upstream = vec![("upstream", label.to_string())];
+        let result = |result: &str| {
+            let mut labels = upstream.clone();
+            labels.push(("result", result.to_string()));
+            self.upstream_queries.get_or_create(&labels).clone()
+        };
+        UpstreamMetrics {
+            up: self.upstream_up.get_or_create(&upstream).clone(),
+            results: ["ok", "timeout", "servfail", "refused", "error"].map(result),
+            latency: self.upstream_latency.get_or_create(&upstream).clone(),
+        }
+    }
+
+    /// The Prometheus text exposition, with the gauges read now set first.
+    pub fn render(&self, cache_entries: u64) -> String {
+        self.cache_entries.set(i64::try_from(cache_entries).unwrap_or(i64::MAX));
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String does not fail");
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_interface_metric_of_the_core_is_exported() {
+        let metrics = Metrics::new();
+        let upstream = metrics.upstream("192.0.2.1:53");
+        upstream.result(Some(&UpstreamError::Timeout)).inc();
+        upstream.latency.observe(0.01);
+        metrics.answers.stale.inc();
+        let text = metrics.render(7);
+        for line in [
+            "stubborn_queries_total{protocol=\"udp\"} 0",
+            "stubborn_answers_total{source=\"stale\"} 1",
+            "stubborn_kept_positive_total 0",
+            "stubborn_cache_entries 7",
+            "stubborn_upstream_up{upstream=\"192.0.2.1:53\"} 0",
+            "stubborn_upstream_queries_total{upstream=\"192.0.2.1:53\",result=\"timeout\"} 1",
+            "stubborn_upstream_latency_seconds_count{upstream=\"192.0.2.1:53\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Reading a client's query off the wire: header, the one question, and the
+//! EDNS OPT record (RFC 6891). This runs for every packet, cache hits
+//! included, so it reads the few fields stubborn needs in place instead of
+//! building a full hickory `Message`; everything else about the packet is
+//! left alone. What it can't accept is a [`Rejection`] saying how to answer.
+
+use std::fmt;
+
+/// RR type of the EDNS pseudo-record.
+const OPT: u16 = 41;
+/// Zone transfers make no sense through a stub resolver.
+const AXFR: u16 = 252;
+const IXFR: u16 = 251;
+/// DNS class IN; the only class whose answers are cached.
+pub const CLASS_IN: u16 = 1;
+/// Largest UDP reply stubborn sends, whatever a client offers (RFC 6891 §6.2.5 lets us cap it).
+const MAX_UDP_PAYLOAD: u16 = 4096;
+
+/// A query stubborn will answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub id: u16,
+    /// Header byte 2 as received: opcode and RD are echoed from it.
+    pub flags: u8,
+    /// CD and AD of header byte 3.
+    pub checking_disabled: bool,
+    pub authentic_data: bool,
+    /// The question exactly as received (name in the client's letter case, type, class):
+    /// replies echo it byte for byte.
+    pub question: Box<[u8]>,
+    pub qtype: u16,
+    pub qclass: u16,
+    /// Present when the query carried an OPT record.
+    pub edns: Option<ClientEdns>,
+    /// Cache and coalescing key: the lower-cased question plus the DO bit.
+    pub key: Box<[u8]>,
+}
+
+/// What the client said in its OPT record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientEdns {
+    /// The largest UDP reply the client accepts.
+    pub payload: u16,
+    /// The DO bit: the client wants DNSSEC records.
+    pub dnssec_ok: bool,
+}
+
+/// Why a packet is not answered normally, and so how it is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Too short to have a header, or a response: no reply at all (never
+    /// answer a response, or two resolvers could bounce packets forever).
+    Drop,
+    /// Malformed, or not exactly one question: FORMERR.
+    FormErr,
+    /// An opcode other than QUERY, or a zone transfer: NOTIMP.
+    NotImp,
+    /// EDNS version other than 0: BADVERS (RFC 6891 §6.1.3).
+    BadVers,
+}
+
+impl Query {
+    /// Parses `packet`, or says how to reject it.
+    pub fn parse(packet: &[u8]) -> Result<Query, Rejection> {
+        if packet.len() < 12 || packet[2] & 0x80 != 0 {
+            return Err(Rejection::Drop);
+        }
+        let count = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]);
+        let opcode = (packet[2] >> 3) & 0x0f;
+        if opcode != 0 {
+            return Err(Rejection::NotImp);
+        }
+        if count(4) != 1 {
+            return Err(Rejection::FormErr);
+        }
+        let name_end = skip_name(packet, 12, false).ok_or(Rejection::FormErr)?;
+        let question_end = name_end + 4;
+        let question = packet.get(12..question_end).ok_or(Rejection::FormErr)?;
+        let qtype = u16::from_be_bytes([packet[name_end], packet[name_end + 1]]);
+        let qclass = u16::from_be_bytes([packet[name_end + 2], packet[name_end + 3]]);
+        if qtype == AXFR || qtype == IXFR {
+            return Err(Rejection::NotImp);
+        }
+        let records = usize::from(count(6)) + usize::from(count(8)) + usize::from(count(10));
+        let edns = find_edns(packet, question_end, records, usize::from(count(6)) + usize::from(count(8)))?;
+
+        let mut key = Vec::with_capacity(question.len() + 1);
+        key.extend(question[..question.len() - 4].iter().map(u8::to_ascii_lowercase));
+        key.extend_from_slice(&question[question.len() - 4..]);
+        key.push(u8::from(edns.is_some_and(|e| e.dnssec_ok)));
+        Ok(Query {
+            id: count(0),
+            flags: packet[2],
+            checking_disabled: packet[3] & 0x10 != 0,
+            authentic_data: packet[3] & 0x20 != 0,
+            question: question.into(),
+            qtype,
+            qclass,
+            edns,
+            key: key.into_boxed_slice(),
+        })
+    }
+
+    /// RD: the client asked for recursion.
+    pub fn recursion_desired(&self) -> bool {
+        self.flags & 0x01 != 0
+    }
+
+    /// DO bit of the client's OPT record.
+    pub fn dnssec_ok(&self) -> bool {
+        self.edns.is_some_and(|e| e.dnssec_ok)
+    }
+
+    /// The largest UDP reply this client takes: its EDNS payload (at least
+    /// 512, at most [`MAX_UDP_PAYLOAD`]), or 512 without EDNS (RFC 1035 §4.2.1).
+    pub fn udp_limit(&self) -> usize {
+        usize::from(self.edns.map_or(512, |e| e.payload.clamp(512, MAX_UDP_PAYLOAD)))
+    }
+
+    /// The lower-cased name in wire form (from the key).
+    pub fn name_wire(&self) -> &[u8] {
+        &self.key[..self.key.len() - 5]
+    }
+
+    /// The question lower-cased, as sent upstream and cached.
+    pub fn lower_question(&self) -> &[u8] {
+        &self.key[..self.key.len() - 1]
+    }
+
+    /// The name as text, for logs.
+    pub fn name(&self) -> QueryName<'_> {
+        QueryName(&self.question[..self.question.len() - 4])
+    }
+}
+
+/// A wire-format name shown as dotted text (`example.com.`), for logs only.
+pub struct QueryName<'a>(pub &'a [u8]);
+
+impl fmt::Display for QueryName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut i = 0;
+        if self.0.first() == Some(&0) {
+            return f.write_str(".");
+        }
+        while let Some(&len) = self.0.get(i) {
+            if len == 0 {
+                break;
+            }
+            let label = self.0.get(i + 1..i + 1 + usize::from(len)).unwrap_or_default();
+            for &b in label {
+                if b.is_ascii_graphic() && b != b'.' && b != b'\\' {
+                    write!(f, "{}", char::from(b))?;
+                } else {
+                    write!(f, "\\{b:03}")?;
+                }
+            }
+            f.write_str(".")?;
+            i += 1 + usize::from(len);
+        }
+        Ok(())
+    }
+}
+
+/// Returns the offset just past the name starting at `at`. Compression
+/// pointers end a name (RFC 1035 §4.1.4); a question name must not use one.
+pub fn skip_name(packet: &[u8], mut at: usize, allow_pointer: bool) -> Option<usize> {
+    let start = at;
+    loop {
+        let len = *packet.get(at)?;
+        match len {
+            0 => {
+                let end = at + 1;
+                return (end - start <= 255).then_some(end);
+            }
+            1..=63 => at += 1 + usize::from(len),
+            0xc0..=0xff if allow_pointer => {
+                packet.get(at + 1)?;
+                return Some(at + 2);
+            }
+            _ => return None,
+        }
+        if at - start > 255 {
+            return None;
+        }
+    }
+}
+
+/// Walks the `records` RRs after the question; the OPT record, if any, must
+/// sit in the additional section (records after the first `before_additional`).
+fn find_edns(
+    packet: &[u8],
+    mut at: usize,
+    records: usize,
+    before_additional: usize,
+) -> Result<Option<ClientEdns>, Rejection> {
+    let mut edns = None;
+    for index in 0..records {
+        at = skip_name(packet, at, true).ok_or(Rejection::FormErr)?;
+        let fixed = packet.get(at..at + 10).ok_or(Rejection::FormErr)?;
+        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+        let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+        if rtype == OPT {
+            if edns.is_some() || index < before_additional {
+                return Err(Rejection::FormErr);
+            }
+            if fixed[5] != 0 {
+                return Err(Rejection::BadVers);
+            }
+            edns =
+                Some(ClientEdns { payload: u16::from_be_bytes([fixed[2], fixed[3]]), dnssec_ok: fixed[6] & 0x80 != 0 });
+        }
+        at += 10 + rdlength;
+        if at > packet.len() {
+            return Err(Rejection::FormErr);
+        }
+    }
+    Ok(edns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `www.Example.com. A IN`, RD, id 0x1234, optionally with an OPT record.
+    pub(crate) fn query_bytes(edns: Option<(u16, bool)>) -> Vec<u8> {
+        let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())];
+        p.extend_from_slice(b"\x03www\x07Example\x03com\x00\x00\x01\x00\x01");
+        if let Some((payload, dnssec_ok)) = edns {
+            p.extend_from_slice(&[0, 0, 41]);
+            p.extend_from_slice(&payload.to_be_bytes());
+            p.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        }
+        p
+    }
+
+    #[test]
+    fn reads_question_and_edns() {
+        let q = Query::parse(&query_bytes(Some((1232, true)))).unwrap();
+        assert_eq!(q.id, 0x1234);
+        assert!(q.recursion_desired());
+        assert_eq!(&*q.question, b"\x03www\x07Example\x03com\x00\x00\x01\x00\x01");
+        assert_eq!(q.name_wire(), b"\x03www\x07example\x03com\x00");
+        assert_eq!((q.qtype, q.qclass), (1, 1));
+        assert_eq!(q.edns, Some(ClientEdns { payload: 1232, dnssec_ok: true }));
+        assert_eq!(q.udp_limit(), 1232);
+        assert_eq!(*q.key.last().unwrap(), 1);
+        assert_eq!(q.name().to_string(), "www.Example.com.");
+    }
+
+    #[test]
+    fn without_edns_the_limit_is_512() {
+        let q = Query::parse(&query_bytes(None)).unwrap();
+        assert_eq!(q.edns, None);
+        assert_eq!(q.udp_limit(), 512);
+        let q = Query::parse(&query_bytes(Some((100, false)))).unwrap();
+        assert_eq!(q.udp_limit(), 512);
+    }
+
+    #[test]
+    fn rejections() {
+        assert_eq!(Query::parse(&[0; 11]), Err(Rejection::Drop));
+        let mut response = query_bytes(None);
+        response[2] |= 0x80;
+        assert_eq!(Query::parse(&response), Err(Rejection::Drop));
+        let mut notify = query_bytes(None);
+        notify[2] = 4 << 3;
+        assert_eq!(Query::parse(&notify), Err(Rejection::NotImp));
+        let mut two = query_bytes(None);
+        two[5] = 2;
+        assert_eq!(Query::parse(&two), Err(Rejection::FormErr));
+        let mut none = query_bytes(None);
+        none[5] = 0;
+        assert_eq!(Query::parse(&none), Err(Rejection::FormErr));
+        let short = &query_bytes(None)[..20];
+        assert_eq!(Query::parse(short), Err(Rejection::FormErr));
+        let mut badvers = query_bytes(Some((1232, false)));
+        let version = badvers.len() - 5;
+        badvers[version] = 1;
+        assert_eq!(Query::parse(&badvers), Err(Rejection::BadVers));
+        let mut axfr = query_bytes(None);
+        let qtype = axfr.len() - 3;
+        axfr[qtype] = 252;
+        assert_eq!(Query::parse(&axfr), Err(Rejection::NotImp));
+    }
+
+    #[test]
+    fn names_longer_than_255_octets_are_malformed() {
+        let mut p = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for _ in 0..5 {
+            p.push(63);
+            p.extend_from_slice(&[b'a'; 63]);
+        }
+        p.extend_from_slice(&[0, 0, 1, 0, 1]);
+        assert_eq!(Query::parse(&p), Err(Rejection::FormErr));
+    }
+}

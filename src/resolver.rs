@@ -1,0 +1,193 @@
+//! What to answer a query with: the cache, the upstream pools, and the
+//! rules that join them (INTERFACE.md "Answers").
+//!
+//! - fresh entry → answered from memory, TTLs counted down;
+//! - stale entry whose last refresh failed less than [`FAILURE_RECHECK`] ago
+//!   → answered stale at once (RFC 8767 §5, so that during an outage no client
+//!   waits for upstreams known to be failing);
+//! - otherwise the upstreams are asked (identical queries in flight share
+//!   one fetch, which runs in its own task and so finishes even when the
+//!   clients that started it were answered stale): with a stale entry at
+//!   hand the client waits at most `stale_answer_after`, then gets the stale
+//!   answer; without one it waits for the fetch and gets SERVFAIL + EDE 22
+//!   if every upstream fails;
+//! - last-known-good: an empty answer (NXDOMAIN or NODATA) for a key whose
+//!   entry holds records is not cached and the old records are served stale
+//!   until empty answers have held for `keep_positive`.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{sync::watch, time::Instant};
+use tracing::{debug, warn};
+
+use crate::{
+    cache::{Cache, Entry, Lookup},
+    metrics::Metrics,
+    query::{Query, QueryName},
+    reply::{self, EDE_NO_REACHABLE_AUTHORITY, EDE_STALE, SERVFAIL, Ttl},
+    upstream::{Ask, UpstreamError, Upstreams},
+};
+
+/// RFC 8767 §5 "failure recheck timer": after a failed refresh, stale
+/// answers go out at once for this long before upstreams are tried again.
+pub const FAILURE_RECHECK: Duration = Duration::from_secs(30);
+/// Without a stale answer to fall back on, a client is not kept waiting
+/// longer than this past the pool's worst case (every server timing out).
+const MISS_SLACK: Duration = Duration::from_millis(500);
+
+/// How a fetch ended, as every query waiting on it sees it.
+#[derive(Clone)]
+enum Fetched {
+    /// A new answer (cached unless its TTL is zero).
+    Answer(Arc<Entry>),
+    /// The answer was empty but the last-known-good entry wins for now.
+    KeptPositive(Arc<Entry>),
+    Failed,
+}
+
+pub struct Resolver {
+    cache: Cache,
+    upstreams: Upstreams,
+    metrics: Arc<Metrics>,
+    /// Fetches in flight by key; a query for a key here waits on it instead of asking again.
+    inflight: Mutex<HashMap<Box<[u8]>, watch::Receiver<Option<Fetched>>>>,
+}
+
+impl Resolver {
+    pub fn new(cache: Cache, upstreams: Upstreams, metrics: Arc<Metrics>) -> Resolver {
+        Resolver { cache, upstreams, metrics, inflight: Mutex::default() }
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// The reply when memory alone can give it (a fresh hit, or stale during
+    /// a known outage); `None` means [`Resolver::answer`] must ask upstream.
+    /// This is the hot path: no await, no lock but moka's.
+    pub fn answer_now(&self, query: &Query, limit: usize) -> Option<Vec<u8>> {
+        let now = Instant::now();
+        match self.cache.lookup(&query.key, now) {
+            Lookup::Fresh(entry) => {
+                self.metrics.answers.cache.inc();
+                Some(reply::answer(query, &entry, Ttl::CountDown { age: entry.age_secs(now) }, None, limit))
+            }
+            Lookup::Stale(entry) if entry.refresh_failed_within(now, FAILURE_RECHECK) => {
+                Some(self.stale(query, &entry, limit))
+            }
+            Lookup::Stale(_) | Lookup::Miss => None,
+        }
+    }
+
+    /// The reply to `query`, asking upstream as needed.
+    pub async fn answer(self: &Arc<Self>, query: &Query, limit: usize) -> Vec<u8> {
+        if let Some(reply) = self.answer_now(query, limit) {
+            return reply;
+        }
+        let now = Instant::now();
+        let stale = match self.cache.lookup(&query.key, now) {
+            Lookup::Stale(entry) => Some(entry),
+            _ => None,
+        };
+        let mut fetch = self.fetch(query);
+        let wait = match &stale {
+            Some(_) => self.cache.config().stale_answer_after,
+            None => self.upstreams.pool_for(query.name_wire()).worst_case() + MISS_SLACK,
+        };
+        let fetched = match tokio::time::timeout(wait, fetch.wait_for(Option::is_some)).await {
+            Ok(Ok(fetched)) => fetched.clone(),
+            // Err(_): no answer in time; Ok(Err(_)): the fetch task was cancelled (shutdown).
+            Ok(Err(_)) | Err(_) => None,
+        };
+        match (fetched, stale) {
+            (Some(Fetched::Answer(entry)), _) => {
+                self.metrics.answers.upstream.inc();
+                reply::answer(query, &entry, Ttl::CountDown { age: entry.age_secs(Instant::now()) }, None, limit)
+            }
+            (Some(Fetched::KeptPositive(entry)), _) => {
+                self.metrics.answers.kept_positive.inc();
+                reply::answer(query, &entry, self.stale_ttl(), Some(EDE_STALE), limit)
+            }
+            (_, Some(entry)) => self.stale(query, &entry, limit),
+            (Some(Fetched::Failed) | None, None) => {
+                self.metrics.answers.servfail.inc();
+                reply::error(query, SERVFAIL, Some(EDE_NO_REACHABLE_AUTHORITY))
+            }
+        }
+    }
+
+    fn stale(&self, query: &Query, entry: &Entry, limit: usize) -> Vec<u8> {
+        self.metrics.answers.stale.inc();
+        reply::answer(query, entry, self.stale_ttl(), Some(reply::stale_ede(entry)), limit)
+    }
+
+    fn stale_ttl(&self) -> Ttl {
+        Ttl::Stale(u32::try_from(self.cache.config().stale_ttl.as_secs()).unwrap_or(u32::MAX))
+    }
+
+    /// Joins the fetch in flight for `query`'s key, or starts one.
+    fn fetch(self: &Arc<Self>, query: &Query) -> watch::Receiver<Option<Fetched>> {
+        let mut inflight = self.inflight.lock().expect("no panics while held");
+        if let Some(fetch) = inflight.get(&query.key) {
+            return fetch.clone();
+        }
+        let (done, fetch) = watch::channel(None);
+        inflight.insert(query.key.clone(), fetch.clone());
+        drop(inflight);
+        let resolver = Arc::clone(self);
+        let query = query.clone();
+        tokio::spawn(async move {
+            let fetched = resolver.fetch_and_store(&query).await;
+            resolver.inflight.lock().expect("no panics while held").remove(&query.key);
+            // No receiver left is fine: the cache has been updated either way.
+            let _ = done.send(Some(fetched));
+        });
+        fetch
+    }
+
+    async fn fetch_and_store(&self, query: &Query) -> Fetched {
+        let ask = Ask {
+            question: query.lower_question(),
+            payload: query.edns.map_or(reply::OUR_UDP_PAYLOAD, |e| e.payload.clamp(512, 4096)),
+            dnssec_ok: query.dnssec_ok(),
+            checking_disabled: query.checking_disabled,
+        };
+        let result = self.upstreams.pool_for(query.name_wire()).resolve(&ask).await;
+        let now = Instant::now();
+        let config = self.cache.config();
+        let entry = match result.and_then(|reply| {
+            Entry::from_reply(&reply, query.question.len(), query.qtype, config, now)
+                .map_err(|_| UpstreamError::Malformed)
+        }) {
+            Ok(entry) => entry,
+            Err(error) => {
+                debug!(qname = %query.name(), %error, "upstreams failed");
+                if let Lookup::Stale(entry) = self.cache.lookup(&query.key, now) {
+                    entry.refresh_failed(now);
+                }
+                return Fetched::Failed;
+            }
+        };
+        if !entry.has_records && !config.keep_positive.is_zero() {
+            if let Some(known) = self.cache.last_known_good(&query.key, now) {
+                let (since, first) = known.empty_seen(now);
+                if now.saturating_duration_since(since) < config.keep_positive {
+                    if first {
+                        warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, rcode = entry.rcode,
+                              keep_positive = ?config.keep_positive, "upstream answer is empty; serving last known good records");
+                    }
+                    self.metrics.kept_positive.inc();
+                    return Fetched::KeptPositive(known);
+                }
+                warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, "empty answer held for keep_positive; accepting it");
+            }
+        }
+        let entry = Arc::new(entry);
+        self.cache.insert(query.key.clone(), Arc::clone(&entry));
+        Fetched::Answer(entry)
+    }
+}

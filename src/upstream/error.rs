@@ -1,0 +1,62 @@
+//! Why one attempt at one upstream failed. The log line, the `result` label
+//! of `stubborn_upstream_queries_total` and the decision to try the next
+//! server all come from this one type.
+
+use std::{fmt, io};
+
+/// A failed attempt; every variant means "try the next server, cache nothing".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// No matching reply within `timeout`.
+    Timeout,
+    /// The server answered SERVFAIL.
+    ServFail,
+    /// The server answered REFUSED.
+    Refused,
+    /// The server answered another RCODE that is no answer (NOTIMP, FORMERR, ...).
+    Rcode(u8),
+    /// The socket failed (connection refused, unreachable, reset, ...).
+    Network(io::ErrorKind),
+    /// A reply with our ID that does not parse or is no answer to our question.
+    Malformed,
+    /// Only replies with another ID or question came back before the timeout (RFC 5452 §9.1).
+    Mismatch,
+}
+
+impl UpstreamError {
+    /// The `result` label of `stubborn_upstream_queries_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::ServFail => "servfail",
+            UpstreamError::Refused => "refused",
+            UpstreamError::Rcode(_)
+            | UpstreamError::Network(_)
+            | UpstreamError::Malformed
+            | UpstreamError::Mismatch => "error",
+        }
+    }
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamError::Timeout => f.write_str("timed out"),
+            UpstreamError::ServFail => f.write_str("answered SERVFAIL"),
+            UpstreamError::Refused => f.write_str("answered REFUSED"),
+            UpstreamError::Rcode(rcode) => write!(f, "answered rcode {rcode}"),
+            UpstreamError::Network(kind) => write!(f, "network error: {kind}"),
+            UpstreamError::Malformed => f.write_str("sent a malformed reply"),
+            UpstreamError::Mismatch => f.write_str("sent only replies with a wrong ID or question"),
+        }
+    }
+}
+
+impl From<io::Error> for UpstreamError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::TimedOut => UpstreamError::Timeout,
+            kind => UpstreamError::Network(kind),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! One query to one upstream over UDP or TCP (HICKORY.md §2a: plain tokio
+//! sockets, hickory-proto to check the reply). Each UDP attempt uses a fresh
+//! random ID and a fresh socket, so a fresh random source port (RFC 5452
+//! §9.2); the socket is `connect`ed, so the kernel drops datagrams from other
+//! addresses and a closed port fails at once (ICMP) instead of after the
+//! timeout. A reply counts only with our ID, QR set and our question;
+//! others are ignored until the deadline (RFC 5452 §9.1).
+
+use std::net::SocketAddr;
+
+use hickory_proto::op::Message;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpStream, UdpSocket},
+    time::{Instant, timeout_at},
+};
+
+use super::UpstreamError;
+
+/// What is asked upstream: the question (lower-cased) and the client's EDNS wishes.
+pub struct Ask<'a> {
+    pub question: &'a [u8],
+    /// UDP payload size offered upstream.
+    pub payload: u16,
+    pub dnssec_ok: bool,
+    pub checking_disabled: bool,
+}
+
+impl Ask<'_> {
+    /// The query packet: RD set, one question, an OPT record.
+    fn packet(&self, id: u16) -> Vec<u8> {
+        let mut p = Vec::with_capacity(12 + self.question.len() + 11);
+        p.extend_from_slice(&id.to_be_bytes());
+        p.extend_from_slice(&[0x01, u8::from(self.checking_disabled) << 4, 0, 1, 0, 0, 0, 0, 0, 1]);
+        p.extend_from_slice(self.question);
+        p.extend_from_slice(&[0, 0, 41]);
+        p.extend_from_slice(&self.payload.to_be_bytes());
+        p.extend_from_slice(&[0, 0, if self.dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        p
+    }
+}
+
+/// Asks `server` over UDP, retrying over TCP when the reply is truncated.
+pub async fn udp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
+    let id = rand::random::<u16>();
+    let packet = ask.packet(id);
+    let bind: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let socket = UdpSocket::bind(bind).await?;
+    socket.connect(server).await?;
+    socket.send(&packet).await?;
+    let mut buf = vec![0u8; 65_535];
+    let mut mismatched = false;
+    let reply = loop {
+        let n = match timeout_at(deadline, socket.recv(&mut buf)).await {
+            Ok(received) => received?,
+            Err(_) if mismatched => return Err(UpstreamError::Mismatch),
+            Err(_) => return Err(UpstreamError::Timeout),
+        };
+        match check(&buf[..n], id, ask.question) {
+            Verdict::Ours => break &buf[..n],
+            Verdict::NotOurs => mismatched = true,
+        }
+    };
+    if reply[2] & 0x02 != 0 {
+        return tcp(server, ask, deadline).await;
+    }
+    valid(reply)
+}
+
+/// Asks `server` over TCP (RFC 7766), one connection per query.
+pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
+    let id = rand::random::<u16>();
+    let packet = ask.packet(id);
+    let exchange = async {
+        let mut stream = TcpStream::connect(server).await?;
+        stream.set_nodelay(true)?;
+        let mut framed = Vec::with_capacity(packet.len() + 2);
+        framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&packet);
+        stream.write_all(&framed).await?;
+        loop {
+            let len = usize::from(stream.read_u16().await?);
+            let mut reply = vec![0u8; len];
+            stream.read_exact(&mut reply).await?;
+            if check(&reply, id, ask.question) == Verdict::Ours {
+                return valid(&reply);
+            }
+        }
+    };
+    timeout_at(deadline, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Ours,
+    NotOurs,
+}
+
+/// Is `reply` the answer to our query `id` for `question`?
+fn check(reply: &[u8], id: u16, question: &[u8]) -> Verdict {
+    let ours = reply.len() >= 12 + question.len()
+        && reply[0..2] == id.to_be_bytes()
+        && reply[2] & 0x80 != 0
+        && reply[4..6] == [0, 1]
+        && reply[12..12 + question.len()].eq_ignore_ascii_case(question);
+    if ours { Verdict::Ours } else { Verdict::NotOurs }
+}
+
+/// Our reply, checked whole by hickory-proto; NOERROR and NXDOMAIN are answers.
+fn valid(reply: &[u8]) -> Result<Vec<u8>, UpstreamError> {
+    let message = Message::from_vec(reply).map_err(|_| UpstreamError::Malformed)?;
+    match u16::from(message.metadata.response_code) {
+        0 | 3 => Ok(reply.to_vec()),
+        2 => Err(UpstreamError::ServFail),
+        5 => Err(UpstreamError::Refused),
+        other => Err(UpstreamError::Rcode(u8::try_from(other).unwrap_or(u8::MAX))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUESTION: &[u8] = b"\x07example\x00\x00\x01\x00\x01";
+
+    fn reply(id: u16, rcode: u8, question: &[u8]) -> Vec<u8> {
+        let mut r = id.to_be_bytes().to_vec();
+        r.extend_from_slice(&[0x81, 0x80 | rcode, 0, 1, 0, 0, 0, 0, 0, 0]);
+        r.extend_from_slice(question);
+        r
+    }
+
+    #[test]
+    fn only_our_id_and_question_count() {
+        assert_eq!(check(&reply(7, 0, QUESTION), 7, QUESTION), Verdict::Ours);
+        assert_eq!(check(&reply(7, 0, b"\x07EXAMPLE\x00\x00\x01\x00\x01"), 7, QUESTION), Verdict::Ours);
+        assert_eq!(check(&reply(8, 0, QUESTION), 7, QUESTION), Verdict::NotOurs);
+        assert_eq!(check(&reply(7, 0, b"\x07example\x00\x00\x1c\x00\x01"), 7, QUESTION), Verdict::NotOurs);
+        assert_eq!(check(&[0; 5], 7, QUESTION), Verdict::NotOurs);
+    }
+
+    #[test]
+    fn rcodes_other_than_noerror_and_nxdomain_are_failures() {
+        assert!(valid(&reply(1, 0, QUESTION)).is_ok());
+        assert!(valid(&reply(1, 3, QUESTION)).is_ok());
+        assert_eq!(valid(&reply(1, 2, QUESTION)), Err(UpstreamError::ServFail));
+        assert_eq!(valid(&reply(1, 5, QUESTION)), Err(UpstreamError::Refused));
+        assert_eq!(valid(&reply(1, 4, QUESTION)), Err(UpstreamError::Rcode(4)));
+        let mut garbage = reply(1, 0, QUESTION);
+        garbage[7] = 3;
+        assert_eq!(valid(&garbage), Err(UpstreamError::Malformed));
+    }
+
+    #[test]
+    fn the_packet_carries_the_edns_wishes() {
+        let ask = Ask { question: QUESTION, payload: 4096, dnssec_ok: true, checking_disabled: true };
+        let m = Message::from_vec(&ask.packet(99)).unwrap();
+        assert_eq!(m.metadata.id, 99);
+        assert!(m.metadata.recursion_desired && m.metadata.checking_disabled);
+        let edns = m.edns.unwrap();
+        assert_eq!((edns.max_payload(), edns.flags().dnssec_ok), (4096, true));
+    }
+}
