@@ -1,0 +1,124 @@
+//! Scenario: `stubborn check --config PATH` validates a config file: exit 0
+//! for a valid one; exit 1 for an invalid one, each problem printed to stderr
+//! as `PATH:LINE:COL: ...` at the line of the offending key or value, never
+//! a panic or a debug dump; every problem is reported, not just the first
+//! (INTERFACE.md "Command line", "Unknown keys are an error"; issue 2,
+//! "`check` errors with line numbers").
+
+use crate::harness::stubborn::{Finished, check};
+
+const VALID: &str = r#"# a valid config
+[server]
+listen = ["127.0.0.1:5300"]
+allow = ["127.0.0.0/8", "::1/128"]
+
+[upstream]
+servers = ["127.0.0.1:5353", "udp://127.0.0.1:5354", "tcp://127.0.0.1:5355"]
+timeout = "300ms"
+fail_after = 3
+probe_interval = "5s"
+
+[cache]
+capacity = 1000
+max_stale = "3d"
+stale_answer_after = "1.8s"
+stale_ttl = "30s"
+keep_positive = "1h"
+"#;
+
+/// The stderr line reporting `line` of the config, if any:
+/// it starts with `PATH:LINE:COL:` where COL is a number.
+fn reported_line<'a>(out: &'a Finished, line: usize) -> Option<&'a str> {
+    let prefix = format!("{}:{line}:", out.config_path.display());
+    out.stderr.lines().find(|l| {
+        l.find(&prefix).is_some_and(|at| {
+            let rest = &l[at + prefix.len()..];
+            let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+            digits > 0 && rest[digits..].starts_with(':')
+        })
+    })
+}
+
+/// `mentions`: the report must name at least one of these (the key, or
+/// where serde cannot give the key, the offending value).
+fn assert_invalid_at(toml: &str, line: usize, mentions: &[&str]) {
+    let out = check(toml);
+    assert_eq!(out.code, Some(1), "exit 1 for an invalid config; stderr:\n{}", out.stderr);
+    let reported = reported_line(&out, line)
+        .unwrap_or_else(|| panic!("no `{}:{line}:COL:` line on stderr:\n{}", out.config_path.display(), out.stderr));
+    assert!(
+        mentions.iter().any(|m| reported.contains(m)),
+        "the report for line {line} should mention one of {mentions:?}: {reported}"
+    );
+    assert_no_panic(&out);
+}
+
+fn assert_no_panic(out: &Finished) {
+    for bad in ["panicked at", "RUST_BACKTRACE", "Error {", "Custom {"] {
+        assert!(!out.stderr.contains(bad), "stderr contains {bad:?}:\n{}", out.stderr);
+    }
+}
+
+#[test]
+fn check_accepts_valid_config() {
+    let out = check(VALID);
+    assert_eq!(out.code, Some(0), "a valid config; stderr:\n{}", out.stderr);
+}
+
+#[test]
+fn check_reports_unknown_key_with_line_and_column() {
+    let toml = VALID.replace("fail_after = 3", "fail_aftr = 3");
+    assert_invalid_at(&toml, 9, &["fail_aftr"]);
+}
+
+#[test]
+fn check_reports_unknown_section_key_in_server() {
+    let toml = VALID.replace("allow = [", "alow = [");
+    assert_invalid_at(&toml, 4, &["alow"]);
+}
+
+#[test]
+fn check_reports_bad_duration_with_line_and_column() {
+    let toml = VALID.replace(r#"timeout = "300ms""#, r#"timeout = "5 parsecs""#);
+    assert_invalid_at(&toml, 8, &["timeout"]);
+}
+
+#[test]
+fn check_reports_bad_listen_address_with_line_and_column() {
+    let toml = VALID.replace(r#"listen = ["127.0.0.1:5300"]"#, r#"listen = ["127.0.0.1:notaport"]"#);
+    assert_invalid_at(&toml, 3, &["listen", "notaport"]);
+}
+
+#[test]
+fn check_reports_bad_upstream_address_with_line_and_column() {
+    let toml = VALID.replace(r#""udp://127.0.0.1:5354""#, r#""udp://not an address""#);
+    assert_invalid_at(&toml, 7, &["servers", "not an address"]);
+}
+
+#[test]
+fn check_reports_toml_syntax_error_with_line() {
+    let toml = VALID.replace("[cache]", "[cache");
+    let out = check(&toml);
+    assert_eq!(out.code, Some(1), "stderr:\n{}", out.stderr);
+    assert!(reported_line(&out, 12).is_some(), "no PATH:12:COL: line:\n{}", out.stderr);
+    assert_no_panic(&out);
+}
+
+/// Two independent value errors in different sections: both reported.
+#[test]
+fn check_reports_every_problem() {
+    let toml = VALID
+        .replace(r#"listen = ["127.0.0.1:5300"]"#, r#"listen = ["127.0.0.1:notaport"]"#)
+        .replace(r#"stale_ttl = "30s""#, r#"stale_ttl = "thirty""#);
+    let out = check(&toml);
+    assert_eq!(out.code, Some(1), "stderr:\n{}", out.stderr);
+    assert!(reported_line(&out, 3).is_some(), "bad listen (line 3) not reported:\n{}", out.stderr);
+    assert!(reported_line(&out, 16).is_some(), "bad stale_ttl (line 16) not reported:\n{}", out.stderr);
+    assert_no_panic(&out);
+}
+
+#[test]
+fn check_rejects_wrong_value_type() {
+    let toml = VALID.replace("fail_after = 3", r#"fail_after = "three""#);
+    assert_invalid_at(&toml, 9, &["fail_after", "three"]);
+}

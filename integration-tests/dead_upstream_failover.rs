@@ -1,0 +1,110 @@
+//! Scenario: the first upstream never answers (a blackhole). The first query
+//! costs one `timeout` and is answered by the second upstream; the dead one
+//! is then down and skipped, so the next query is fast. When the first
+//! upstream answers again, a background probe sees it and it is first again.
+//! With `fail_after = 2` it takes two consecutive failures to be skipped
+//! (issue 2, "a dead first upstream costs one timeout then is skipped, and is
+//! taken back after it recovers"; INTERFACE.md `fail_after`, `probe_interval`).
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
+
+const ZONE: &str = "a1 300 IN A 192.0.2.1\na2 300 IN A 192.0.2.2\na3 300 IN A 192.0.2.3";
+
+#[test]
+fn dead_first_upstream_costs_one_timeout_then_is_skipped_then_taken_back() {
+    let dead = FakeUpstream::start(Mode::Blackhole);
+    let knot = Knot::start(ZONE);
+    let stubborn =
+        Stubborn::start(Config::new(&[dead.server(), knot.server()]).set_str("upstream", "timeout", "1s").set(
+            "upstream",
+            "fail_after",
+            "1",
+        ));
+
+    let first = stubborn.ask(&Ask::new("a1.example.test.", RecordType::A));
+    assert_eq!(first.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 1)], "{}", first.summary());
+    assert_eq!(dead.queries_for("a1.example.test"), 1, "the first upstream is tried first");
+    assert!(
+        first.elapsed < Duration::from_millis(2_500),
+        "one 1 s timeout then the second upstream, took {:?}",
+        first.elapsed
+    );
+
+    let second = stubborn.ask(&Ask::new("a2.example.test.", RecordType::A));
+    assert_eq!(second.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 2)], "{}", second.summary());
+    assert_eq!(dead.queries_for("a2.example.test"), 0, "a down upstream is skipped");
+    assert!(
+        second.elapsed < Duration::from_millis(500),
+        "the dead upstream must not cost a timeout again, took {:?}",
+        second.elapsed
+    );
+    let up = stubborn.metric(&format!("stubborn_upstream_up{{upstream=\"{}\"}}", dead.server()));
+    assert_eq!(up, 0.0, "stubborn_upstream_up of the dead upstream");
+
+    // Recovery: the first upstream answers again, with its own data.
+    dead.set_ipv4(Ipv4Addr::new(198, 51, 100, 7));
+    dead.set_mode(Mode::Answer);
+    let mut i = 0u32;
+    wait::until("answers from the recovered first upstream", Duration::from_secs(5), || {
+        i += 1;
+        let reply = stubborn.ask(&Ask::new(&format!("back{i}.example.test."), RecordType::A));
+        (reply.ipv4s() == vec![Ipv4Addr::new(198, 51, 100, 7)]).then_some(())
+    });
+    stubborn.wait_metric(
+        &format!("stubborn_upstream_up{{upstream=\"{}\"}}", dead.server()),
+        Duration::from_secs(2),
+        |v| v == 1.0,
+    );
+    // And it stays first: a name the second upstream knows comes from it.
+    let reply = stubborn.ask(&Ask::new("a3.example.test.", RecordType::A));
+    assert_eq!(reply.ipv4s(), vec![Ipv4Addr::new(198, 51, 100, 7)], "{}", reply.summary());
+}
+
+#[test]
+fn upstream_is_skipped_only_after_fail_after_consecutive_failures() {
+    let dead = FakeUpstream::start(Mode::Blackhole);
+    let knot = Knot::start(ZONE);
+    let stubborn = Stubborn::start(
+        Config::new(&[dead.server(), knot.server()])
+            .set_str("upstream", "timeout", "500ms")
+            .set("upstream", "fail_after", "2")
+            // Long enough that no probe brings it back during the test.
+            .set_str("upstream", "probe_interval", "30s"),
+    );
+    for (n, ip) in [("a1", 1), ("a2", 2)] {
+        let reply = stubborn.ask(&Ask::new(&format!("{n}.example.test."), RecordType::A));
+        assert_eq!(reply.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, ip)], "{}", reply.summary());
+        assert_eq!(dead.queries_for(&format!("{n}.example.test")), 1, "{n}: still tried (fail_after = 2)");
+    }
+    let third = stubborn.ask(&Ask::new("a3.example.test.", RecordType::A));
+    assert_eq!(third.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 3)], "{}", third.summary());
+    assert_eq!(dead.queries_for("a3.example.test"), 0, "down after 2 consecutive failures");
+    assert!(third.elapsed < Duration::from_millis(400), "took {:?}", third.elapsed);
+}
+
+/// Both down: the probe brings back whichever answers first; with both
+/// back, the first listed is used again.
+#[test]
+fn recovered_first_upstream_preferred_over_second() {
+    let first = FakeUpstream::start(Mode::ServFail);
+    let second = FakeUpstream::start(Mode::Answer);
+    second.set_ipv4(Ipv4Addr::new(192, 0, 2, 2));
+    first.set_ipv4(Ipv4Addr::new(192, 0, 2, 1));
+    let stubborn = Stubborn::start(Config::new(&[first.server(), second.server()]));
+    let reply = stubborn.ask(&Ask::new("x1.example.test.", RecordType::A));
+    assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
+    assert_eq!(reply.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 2)], "{}", reply.summary());
+    first.set_mode(Mode::Answer);
+    let mut i = 0u32;
+    wait::until("the first upstream to be used again", Duration::from_secs(5), || {
+        i += 1;
+        let reply = stubborn.ask(&Ask::new(&format!("y{i}.example.test."), RecordType::A));
+        (reply.ipv4s() == vec![Ipv4Addr::new(192, 0, 2, 1)]).then_some(())
+    });
+}

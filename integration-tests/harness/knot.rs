@@ -1,0 +1,231 @@
+//! A real authoritative server: Knot DNS (`knotd`, Debian package `knot`)
+//! serving one zone from a temporary directory on 127.0.0.1.
+//!
+//! knotd runs in the foreground as a child of the test, as the current user
+//! (no `user:` in its config), with its rundir, database storage, control
+//! socket and zone file all in the temp dir. It can be stopped and started
+//! again on the same port, and its zone rewritten and reloaded (`knotc
+//! zone-reload`) with the SOA serial bumped.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+use tempfile::TempDir;
+
+use super::dns::{Ask, Reply};
+use super::ports::free_port;
+use super::wait;
+
+/// The zone every test serves.
+pub const ORIGIN: &str = "example.test.";
+
+/// A running (or stopped) knotd.
+pub struct Knot {
+    dir: TempDir,
+    pub addr: SocketAddr,
+    serial: u32,
+    soa_minimum: u32,
+    records: String,
+    child: Option<Child>,
+}
+
+impl Knot {
+    /// Starts knotd serving `example.test.` with `records` (zone-file lines,
+    /// owners relative to the origin) and an SOA minimum (negative TTL) of 60 s.
+    pub fn start(records: &str) -> Knot {
+        Knot::start_with_negative_ttl(records, 60)
+    }
+
+    /// As `start`, with this SOA minimum; the SOA record's own TTL is the same
+    /// value, so negative answers carry it (RFC 2308 section 5).
+    pub fn start_with_negative_ttl(records: &str, soa_minimum: u32) -> Knot {
+        let dir = tempfile::Builder::new().prefix("stubborn-knot-").tempdir().expect("create knot temp dir");
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("valid address");
+        let mut knot = Knot { dir, addr, serial: 1, soa_minimum, records: records.to_string(), child: None };
+        knot.write_config();
+        knot.write_zone();
+        knot.start_again();
+        knot
+    }
+
+    /// The address as written in stubborn's config.
+    pub fn server(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
+
+    /// Stops knotd (SIGKILL: the port closes at once, like a crashed server).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // After exit nothing answers: check, so that the test's premise holds.
+        let probe = Ask::new(ORIGIN, RecordType::SOA).timeout(Duration::from_millis(200));
+        assert!(probe.try_send(self.addr).is_err(), "knotd on {} still answers after stop", self.addr);
+    }
+
+    /// Starts knotd (again) on the same port and waits until it serves the zone.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "knotd is already running");
+        let log = fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open knotd log");
+        let child = Command::new(knotd())
+            .arg("-c")
+            .arg(self.config_path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start knotd ({}): {e}", knotd().display()));
+        self.child = Some(child);
+        let serial = self.serial;
+        wait::until(&format!("knotd on {} to serve serial {serial}", self.addr), Duration::from_secs(10), || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("knotd exited with {status}; log:\n{}", self.log());
+            }
+            (self.served_serial() == Some(serial)).then_some(())
+        });
+    }
+
+    /// Replaces the zone's records, bumps the SOA serial, reloads knotd and
+    /// waits until it serves the new serial.
+    pub fn set_records(&mut self, records: &str) {
+        self.records = records.to_string();
+        self.serial += 1;
+        self.write_zone();
+        let out = Command::new(knotc())
+            .arg("-s")
+            .arg(self.dir.path().join("knot.sock"))
+            .arg("zone-reload")
+            .arg(ORIGIN)
+            .output()
+            .expect("run knotc");
+        assert!(
+            out.status.success(),
+            "knotc zone-reload failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let serial = self.serial;
+        wait::until(&format!("knotd on {} to serve serial {serial}", self.addr), Duration::from_secs(10), || {
+            (self.served_serial() == Some(serial)).then_some(())
+        });
+    }
+
+    /// Sends `ask` straight to knotd.
+    pub fn ask(&self, ask: &Ask) -> Reply {
+        ask.send(self.addr)
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn served_serial(&self) -> Option<u32> {
+        let reply = Ask::new(ORIGIN, RecordType::SOA).timeout(Duration::from_millis(200)).try_send(self.addr).ok()?;
+        if reply.rcode() != ResponseCode::NoError {
+            return None;
+        }
+        reply.msg.answers.iter().find_map(|r| match &r.data {
+            RData::SOA(soa) => Some(soa.serial),
+            _ => None,
+        })
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("knot.conf")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("knotd.log")
+    }
+
+    fn write_config(&self) {
+        let dir = self.dir.path().display();
+        let config = format!(
+            r#"server:
+    rundir: "{dir}"
+    listen: {ip}@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+
+log:
+  - target: stderr
+    any: info
+
+database:
+    storage: "{dir}/db"
+
+control:
+    listen: "{dir}/knot.sock"
+
+template:
+  - id: default
+    storage: "{dir}"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+
+zone:
+  - domain: {ORIGIN}
+"#,
+            ip = self.addr.ip(),
+            port = self.addr.port(),
+        );
+        fs::write(self.config_path(), config).expect("write knot.conf");
+    }
+
+    fn write_zone(&self) {
+        let zone = format!(
+            "$ORIGIN {ORIGIN}\n$TTL 300\n\
+             @ {min} IN SOA ns hostmaster {serial} 3600 900 604800 {min}\n\
+             @ 300 IN NS ns\n\
+             ns 300 IN A 127.0.0.1\n\
+             {records}\n",
+            min = self.soa_minimum,
+            serial = self.serial,
+            records = self.records,
+        );
+        let path = self.dir.path().join(format!("{}zone", ORIGIN));
+        fs::write(&path, zone).expect("write zone file");
+    }
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("----- knotd {} log -----\n{}", self.addr, self.log());
+        }
+    }
+}
+
+fn knotd() -> &'static Path {
+    find_binary(&["/usr/sbin/knotd", "/usr/local/sbin/knotd"], "knotd")
+}
+
+fn knotc() -> &'static Path {
+    find_binary(&["/usr/sbin/knotc", "/usr/local/sbin/knotc"], "knotc")
+}
+
+fn find_binary(candidates: &[&'static str], name: &str) -> &'static Path {
+    candidates
+        .iter()
+        .map(|p: &&'static str| Path::new(*p))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} not found: apt-get install knot"))
+}

@@ -1,0 +1,21 @@
+//! Shared pieces of the integration tests: the `stubborn` process, a Knot DNS
+//! authoritative, fake misbehaving upstreams, a DNS client, free ports and
+//! deadline-bounded waits.
+//!
+//! Everything binds to 127.0.0.1 only, every wait is a poll with a deadline,
+//! and every process or thread started here is stopped in `Drop`, so tests
+//! can run in parallel without sharing anything.
+
+#![allow(dead_code)] // not every test uses every helper
+
+pub mod dns;
+pub mod fake;
+pub mod knot;
+pub mod ports;
+pub mod stubborn;
+pub mod wait;
+
+pub use dns::{Ask, Reply};
+pub use fake::{FakeUpstream, Mode};
+pub use knot::Knot;
+pub use stubborn::{Config, Stubborn};

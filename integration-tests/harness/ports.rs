@@ -1,0 +1,44 @@
+//! Free loopback ports for the processes the tests start.
+//!
+//! A port is picked at random *below* the kernel's ephemeral range, so that
+//! the source ports stubborn, knotd and the clients pick for their own
+//! queries never collide with a listener a parallel test is about to start;
+//! it is checked free for both UDP and TCP, and never handed out twice by
+//! this process.
+
+use std::collections::BTreeSet;
+use std::net::{TcpListener, UdpSocket};
+use std::sync::Mutex;
+
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A port on 127.0.0.1 that is free for UDP and TCP right now.
+pub fn free_port() -> u16 {
+    let low = ephemeral_low().clamp(12_000, 32_768);
+    for _ in 0..2_000 {
+        let port: u16 = rand::random_range(10_000..low);
+        let mut taken = HANDED_OUT.lock().expect("port set lock poisoned");
+        if taken.contains(&port) {
+            continue;
+        }
+        if is_free(port) {
+            taken.insert(port);
+            return port;
+        }
+    }
+    panic!("no free loopback port found in 2000 tries");
+}
+
+/// True when both a UDP socket and a TCP listener can bind 127.0.0.1:`port`.
+pub fn is_free(port: u16) -> bool {
+    let udp = UdpSocket::bind(("127.0.0.1", port));
+    let tcp = TcpListener::bind(("127.0.0.1", port));
+    udp.is_ok() && tcp.is_ok()
+}
+
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(32_768)
+}

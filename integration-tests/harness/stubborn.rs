@@ -1,0 +1,448 @@
+//! The real `stubborn` binary under test.
+//!
+//! `Stubborn::start(config)` writes the TOML config into a temp dir, runs
+//! `stubborn --config PATH` with its stderr in a log file, and waits (10 s
+//! deadline) until `GET /readyz` on the admin port answers 200. The process
+//! is killed in `Drop`, and its log printed when the test is failing.
+//! Like hickory-dns's `bin/tests/integration/server_harness.rs`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use super::dns::{Ask, Reply};
+use super::ports::free_port;
+use super::wait;
+
+/// Path of the binary cargo built for this test run.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_stubborn")
+}
+
+/// A stubborn config, rendered to TOML. Values are raw TOML (`"\"300ms\""`,
+/// `"1"`, `"[\"10.0.0.0/8\"]"`); `set_str` quotes for you.
+///
+/// Test defaults, small so that tests are quick: `timeout = "300ms"`,
+/// `fail_after = 1`, `probe_interval = "200ms"`, `stale_answer_after = "1.8s"`,
+/// `stale_ttl = "30s"`. The listen and admin addresses are filled in by
+/// `Stubborn::start`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    sections: BTreeMap<String, Vec<(String, String)>>,
+}
+
+impl Config {
+    /// Upstreams in priority order, as written in the config (`"IP:PORT"`).
+    pub fn new<S: AsRef<str>>(servers: &[S]) -> Config {
+        let list = servers.iter().map(|s| format!("\"{}\"", s.as_ref())).collect::<Vec<_>>().join(", ");
+        Config { sections: BTreeMap::new() }
+            .set("upstream", "servers", &format!("[{list}]"))
+            .set_str("upstream", "timeout", "300ms")
+            .set("upstream", "fail_after", "1")
+            .set_str("upstream", "probe_interval", "200ms")
+            .set_str("cache", "stale_answer_after", "1.8s")
+            .set_str("cache", "stale_ttl", "30s")
+    }
+
+    /// Sets `[section] key = raw` (raw TOML), replacing an earlier value.
+    pub fn set(mut self, section: &str, key: &str, raw: &str) -> Config {
+        let entries = self.sections.entry(section.to_string()).or_default();
+        entries.retain(|(k, _)| k != key);
+        entries.push((key.to_string(), raw.to_string()));
+        self
+    }
+
+    /// Sets `[section] key = "value"`.
+    pub fn set_str(self, section: &str, key: &str, value: &str) -> Config {
+        self.set(section, key, &format!("\"{value}\""))
+    }
+
+    /// Removes `[section] key`.
+    pub fn unset(mut self, section: &str, key: &str) -> Config {
+        if let Some(entries) = self.sections.get_mut(section) {
+            entries.retain(|(k, _)| k != key);
+        }
+        self
+    }
+
+    /// The TOML text with these listen and admin addresses.
+    pub fn render(&self, listen: SocketAddr, admin: SocketAddr) -> String {
+        let with_addrs = self.clone().set("server", "listen", &format!("[\"{listen}\"]")).set_str(
+            "admin",
+            "listen",
+            &admin.to_string(),
+        );
+        let mut out = String::new();
+        for section in ["server", "upstream", "cache", "admin"] {
+            if let Some(entries) = with_addrs.sections.get(section) {
+                out.push_str(&format!("[{section}]\n"));
+                for (k, v) in entries {
+                    out.push_str(&format!("{k} = {v}\n"));
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// A running stubborn.
+pub struct Stubborn {
+    child: Option<Child>,
+    /// Where it answers DNS (UDP and TCP).
+    pub dns: SocketAddr,
+    /// Where it serves /metrics, /healthz, /readyz.
+    pub admin: SocketAddr,
+    dir: TempDir,
+    pub config_text: String,
+}
+
+impl Stubborn {
+    /// Starts stubborn with `config` on free ports and waits until /readyz is 200.
+    pub fn start(config: Config) -> Stubborn {
+        let dns: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
+        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
+        let config_text = config.render(dns, admin);
+        let dir = temp_dir();
+        let config_path = dir.path().join("stubborn.toml");
+        fs::write(&config_path, &config_text).expect("write stubborn.toml");
+        let child = spawn(&config_path, &dir.path().join("stubborn.log"));
+        let mut s = Stubborn { child: Some(child), dns, admin, dir, config_text };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                panic!(
+                    "stubborn exited with {status} before it was ready; config:\n{}\nlog:\n{}",
+                    self.config_text,
+                    self.log()
+                );
+            }
+            if let Ok((200, _)) = http_get(self.admin, "/readyz") {
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!(
+                    "stubborn not ready (GET /readyz != 200) after 10 s; config:\n{}\nlog:\n{}",
+                    self.config_text,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Sends `ask` to stubborn.
+    pub fn ask(&self, ask: &Ask) -> Reply {
+        ask.send(self.dns)
+    }
+
+    /// `Some(status)` once the process has exited.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("stubborn was started").id()
+    }
+
+    /// Sends a signal by name (e.g. "TERM") to the process.
+    pub fn signal(&self, signal: &str) {
+        let status =
+            Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().expect("run kill");
+        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+    }
+
+    /// Waits up to `deadline` for the process to exit.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            if start.elapsed() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The config file it was started with (tests may rewrite it before SIGHUP).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("stubborn.toml")
+    }
+
+    /// stderr so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("stubborn.log")).unwrap_or_default()
+    }
+
+    /// `GET path` on the admin endpoint: (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.admin, path).unwrap_or_else(|e| panic!("GET {path} on {}: {e}", self.admin))
+    }
+
+    /// The /metrics text.
+    pub fn metrics(&self) -> String {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "GET /metrics answered {status}: {body}");
+        body
+    }
+
+    /// The value of a metric, e.g. `stubborn_answers_total{source="stale"}`:
+    /// the sum over the series of that name whose labels include the given
+    /// ones; 0 when there is none (a counter that never moved may be absent).
+    pub fn metric(&self, query: &str) -> f64 {
+        metric_in(&self.metrics(), query)
+    }
+
+    /// Polls until `metric(query)` satisfies `ok`, at most `deadline`.
+    pub fn wait_metric(&self, query: &str, deadline: Duration, ok: impl Fn(f64) -> bool) -> f64 {
+        wait::until(&format!("{query} to reach the expected value"), deadline, || {
+            let v = self.metric(query);
+            ok(v).then_some(v)
+        })
+    }
+}
+
+impl Drop for Stubborn {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "----- stubborn config -----\n{}----- stubborn log (dns {}, admin {}) -----\n{}",
+                self.config_text,
+                self.dns,
+                self.admin,
+                tail(&self.log(), 200_000)
+            );
+        }
+    }
+}
+
+/// Result of running the binary to completion.
+#[derive(Debug)]
+pub struct Finished {
+    /// Exit code; `None` when killed by a signal or at the deadline.
+    pub code: Option<i32>,
+    pub stderr: String,
+    pub stdout: String,
+    /// The config file it was given.
+    pub config_path: PathBuf,
+}
+
+/// Runs `stubborn check --config PATH` on `toml_text`.
+pub fn check(toml_text: &str) -> Finished {
+    run_to_exit(&["check"], toml_text, Duration::from_secs(10))
+}
+
+/// Runs `stubborn ARGS --config PATH` on `toml_text` and waits up to
+/// `deadline` for it to exit (it is killed at the deadline).
+pub fn run_to_exit(args: &[&str], toml_text: &str, deadline: Duration) -> Finished {
+    let dir = temp_dir();
+    let config_path = dir.path().join("stubborn.toml");
+    fs::write(&config_path, toml_text).expect("write config");
+    let stdout_path = dir.path().join("stdout");
+    let stderr_path = dir.path().join("stderr");
+    let mut child = Command::new(binary())
+        .args(args)
+        .arg("--config")
+        .arg(&config_path)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&stdout_path).expect("create stdout file"))
+        .stderr(fs::File::create(&stderr_path).expect("create stderr file"))
+        .spawn()
+        .expect("spawn stubborn");
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status.code();
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let finished = Finished {
+        code,
+        stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
+        stdout: fs::read_to_string(&stdout_path).unwrap_or_default(),
+        config_path: config_path.clone(),
+    };
+    // Keep the dir (and so the path in messages) alive no longer than needed.
+    drop(dir);
+    finished
+}
+
+fn temp_dir() -> TempDir {
+    tempfile::Builder::new().prefix("stubborn-test-").tempdir().expect("create temp dir")
+}
+
+fn spawn(config_path: &Path, log_path: &Path) -> Child {
+    let log = fs::File::create(log_path).expect("create stubborn log");
+    Command::new(binary())
+        .arg("--config")
+        .arg(config_path)
+        .env("RUST_LOG", "info,stubborn=debug")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone log handle"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary()))
+}
+
+fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+/// A minimal HTTP/1.1 GET (no client crate): (status, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let timeout = Duration::from_secs(2);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) =
+        text.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other(format!("no end of headers in {text:?}")))?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked { dechunk(body) } else { body.to_string() };
+    Ok((status, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    for _ in 0..100_000 {
+        let Some((size_line, rest)) = body.split_once("\r\n") else {
+            break;
+        };
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].strip_prefix("\r\n").unwrap_or(&rest[size..]);
+    }
+    out
+}
+
+/// One series of the Prometheus text format: name, labels, value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// Parses `name{a="x",b="y"} value` (also used for queries, without value).
+fn parse_series(line: &str) -> Option<(String, Vec<(String, String)>, &str)> {
+    let line = line.trim();
+    let name_end = line.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(line.len());
+    let name = line[..name_end].to_string();
+    let mut rest = &line[name_end..];
+    let mut labels = Vec::new();
+    if let Some(after) = rest.strip_prefix('{') {
+        let mut chars = after.char_indices().peekable();
+        let mut key = String::new();
+        let end;
+        loop {
+            let (i, c) = chars.next()?;
+            match c {
+                '}' => {
+                    end = i + 1;
+                    break;
+                }
+                ',' | ' ' => {}
+                '=' => {
+                    if chars.next()?.1 != '"' {
+                        return None;
+                    }
+                    let mut value = String::new();
+                    loop {
+                        let (_, c) = chars.next()?;
+                        match c {
+                            '\\' => {
+                                let (_, e) = chars.next()?;
+                                value.push(match e {
+                                    'n' => '\n',
+                                    other => other,
+                                });
+                            }
+                            '"' => break,
+                            other => value.push(other),
+                        }
+                    }
+                    labels.push((std::mem::take(&mut key), value));
+                }
+                other => key.push(other),
+            }
+        }
+        rest = &after[end..];
+    }
+    Some((name, labels, rest.trim()))
+}
+
+/// Every series in a /metrics text.
+pub fn parse_metrics(text: &str) -> Vec<Series> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (name, labels, rest) = parse_series(l)?;
+            let value = rest.split_whitespace().next()?;
+            let value = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().ok()?,
+            };
+            Some(Series { name, labels, value })
+        })
+        .collect()
+}
+
+/// Sum of the series matching `query` (`name` or `name{k="v",...}`, labels
+/// matched as a subset); 0 when none matches.
+pub fn metric_in(text: &str, query: &str) -> f64 {
+    let (name, wanted, _) = parse_series(query).unwrap_or_else(|| panic!("bad metric query {query:?}"));
+    parse_metrics(text)
+        .into_iter()
+        .filter(|s| s.name == name && wanted.iter().all(|w| s.labels.contains(w)))
+        .map(|s| s.value)
+        .sum()
+}
+
+/// Whether any series named `name` exists.
+pub fn metric_present(text: &str, name: &str) -> bool {
+    parse_metrics(text).iter().any(|s| s.name == name)
+}

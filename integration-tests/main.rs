@@ -1,0 +1,27 @@
+//! Integration tests of stubborn: the real binary in front of a real Knot DNS
+//! authoritative and small fake upstreams, all on 127.0.0.1. See
+//! `harness/mod.rs` for the pieces and each file's header for what it pins.
+
+mod harness;
+
+mod acl;
+mod answers_match_authoritative;
+mod bad_replies_not_cached;
+mod bind_failure;
+mod check_command;
+mod coalescing;
+mod dead_upstream_failover;
+mod garbage_packets;
+mod id_and_case_echo;
+mod last_known_good;
+mod malformed_queries;
+mod max_stale;
+mod metrics;
+mod rfc2308_negative_cache;
+mod rfc8767_serve_stale;
+mod rfc8767_slow_upstream;
+mod rfc8914_no_reachable_authority;
+mod signals;
+mod tcp;
+mod truncation;
+mod upstream_priority;

@@ -1,0 +1,54 @@
+//! Scenario: queries that are not a single-question QUERY: no question or two
+//! questions get FORMERR; opcodes other than QUERY (STATUS, NOTIFY, UPDATE)
+//! get NOTIMP; each reply echoes the ID and has QR set (RFC 1035 section
+//! 4.1.1, RFC 9619 for qdcount; issue 2, "Queries that are not a
+//! single-question QUERY get FORMERR/NOTIMP, never a panic").
+
+use std::time::Duration;
+
+use crate::harness::dns::{exchange_tcp, exchange_udp, header_of, raw_query};
+use crate::harness::{Config, FakeUpstream, Mode, Stubborn};
+
+const FORMERR: u16 = 1;
+const NOTIMP: u16 = 4;
+
+fn assert_rcode(stubborn: &Stubborn, wire: &[u8], tcp: bool, rcode: u16, what: &str) {
+    let timeout = Duration::from_secs(3);
+    let raw = if tcp { exchange_tcp(stubborn.dns, wire, timeout) } else { exchange_udp(stubborn.dns, wire, timeout) }
+        .unwrap_or_else(|e| panic!("{what}: no reply ({e})"));
+    let (id, flags) = header_of(&raw).unwrap_or_else(|| panic!("{what}: reply shorter than a header: {raw:02x?}"));
+    let sent_id = u16::from_be_bytes([wire[0], wire[1]]);
+    assert_eq!(id, sent_id, "{what}: ID echoed");
+    assert!(flags & 0x8000 != 0, "{what}: QR set in the reply");
+    assert_eq!(flags & 0x000F, rcode, "{what}: rcode (flags {flags:#06x})");
+}
+
+#[test]
+fn query_without_question_gets_formerr() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    assert_rcode(&stubborn, &raw_query(0x0A0A, 0x0100, 0, "", 1), false, FORMERR, "qdcount 0 over UDP");
+    assert_rcode(&stubborn, &raw_query(0x0B0B, 0x0100, 0, "", 1), true, FORMERR, "qdcount 0 over TCP");
+}
+
+#[test]
+fn query_with_two_questions_gets_formerr() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    let wire = raw_query(0x0C0C, 0x0100, 2, "www.example.test", 1);
+    assert_rcode(&stubborn, &wire, false, FORMERR, "qdcount 2");
+    assert_eq!(fake.queries_for("www.example.test"), 0, "nothing resolved for a malformed query");
+}
+
+#[test]
+fn non_query_opcodes_get_notimp() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    for (opcode, what) in [(2u16, "STATUS"), (4, "NOTIFY"), (5, "UPDATE")] {
+        let flags = opcode << 11;
+        let wire = raw_query(0x1000 + opcode, flags, 1, "example.test", 6);
+        assert_rcode(&stubborn, &wire, false, NOTIMP, &format!("opcode {what} over UDP"));
+    }
+    let wire = raw_query(0x2000, 4 << 11, 1, "example.test", 6);
+    assert_rcode(&stubborn, &wire, true, NOTIMP, "opcode NOTIFY over TCP");
+}

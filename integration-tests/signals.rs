@@ -1,0 +1,34 @@
+//! Scenario: stubborn is stopped with SIGTERM and exits 0 within the 2 s
+//! drain bound; SIGHUP with a broken config file keeps the old config serving
+//! (INTERFACE.md "Signals", "Exit status").
+
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+
+#[test]
+fn sigterm_exits_zero() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let mut stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    stubborn.signal("TERM");
+    let status = stubborn.wait_exit(Duration::from_secs(4));
+    let status = status.expect("stubborn still running 4 s after SIGTERM");
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status}");
+}
+
+#[test]
+fn sighup_with_invalid_config_keeps_serving() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let mut stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    std::fs::write(stubborn.config_path(), "[upstream\nthis is not toml").expect("rewrite config");
+    stubborn.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(stubborn.exit_status().is_none(), "stubborn exited on SIGHUP with a bad config");
+    let reply = stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
+    assert_eq!(reply.ipv4s().len(), 1);
+}
