@@ -54,8 +54,11 @@ pub struct Resolver {
     upstreams: Upstreams,
     metrics: Arc<Metrics>,
     /// Fetches in flight by key; a query for a key here waits on it instead of asking again.
-    inflight: Mutex<HashMap<Box<[u8]>, watch::Receiver<Option<Fetched>>>>,
+    inflight: Mutex<HashMap<Box<[u8]>, Waiter>>,
 }
+
+/// Where the queries sharing a fetch wait for it; `None` until it ends.
+type Waiter = watch::Receiver<Option<Fetched>>;
 
 impl Resolver {
     pub fn new(cache: Cache, upstreams: Upstreams, metrics: Arc<Metrics>) -> Resolver {
@@ -130,7 +133,7 @@ impl Resolver {
     }
 
     /// Joins the fetch in flight for `query`'s key, or starts one.
-    fn fetch(self: &Arc<Self>, query: &Query) -> watch::Receiver<Option<Fetched>> {
+    fn fetch(self: &Arc<Self>, query: &Query) -> Waiter {
         let mut inflight = self.inflight.lock().expect("no panics while held");
         if let Some(fetch) = inflight.get(&query.key) {
             return fetch.clone();
@@ -172,19 +175,20 @@ impl Resolver {
                 return Fetched::Failed;
             }
         };
-        if !entry.has_records && !config.keep_positive.is_zero() {
-            if let Some(known) = self.cache.last_known_good(&query.key, now) {
-                let (since, first) = known.empty_seen(now);
-                if now.saturating_duration_since(since) < config.keep_positive {
-                    if first {
-                        warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, rcode = entry.rcode,
-                              keep_positive = ?config.keep_positive, "upstream answer is empty; serving last known good records");
-                    }
-                    self.metrics.kept_positive.inc();
-                    return Fetched::KeptPositive(known);
+        if !entry.has_records
+            && !config.keep_positive.is_zero()
+            && let Some(known) = self.cache.last_known_good(&query.key, now)
+        {
+            let (since, first) = known.empty_seen(now);
+            if now.saturating_duration_since(since) < config.keep_positive {
+                if first {
+                    warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, rcode = entry.rcode,
+                          keep_positive = ?config.keep_positive, "upstream answer is empty; serving last known good records");
                 }
-                warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, "empty answer held for keep_positive; accepting it");
+                self.metrics.kept_positive.inc();
+                return Fetched::KeptPositive(known);
             }
+            warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, "empty answer held for keep_positive; accepting it");
         }
         let entry = Arc::new(entry);
         self.cache.insert(query.key.clone(), Arc::clone(&entry));

@@ -12,6 +12,8 @@ use std::{sync::Arc, time::Duration};
 use moka::{Expiry, sync::Cache as Moka};
 use tokio::time::Instant;
 
+#[cfg(test)]
+pub(crate) use entry::tests as tests_support;
 pub use entry::{Entry, Malformed, NOERROR, NXDOMAIN};
 
 use crate::config::CacheConfig;
@@ -149,6 +151,3 @@ mod tests {
         assert_eq!(cache.len(), 0);
     }
 }
-
-#[cfg(test)]
-pub(crate) use entry::tests as tests_support;
