@@ -88,8 +88,8 @@ fn upstream_is_skipped_only_after_fail_after_consecutive_failures() {
     assert!(third.elapsed < Duration::from_millis(400), "took {:?}", third.elapsed);
 }
 
-/// Both down: the probe brings back whichever answers first; with both
-/// back, the first listed is used again.
+/// The first upstream answers SERVFAIL: down, and its probes (answered
+/// SERVFAIL too) do not bring it back; once it answers, it is first again.
 #[test]
 fn recovered_first_upstream_preferred_over_second() {
     let first = FakeUpstream::start(Mode::ServFail);
@@ -100,6 +100,16 @@ fn recovered_first_upstream_preferred_over_second() {
     let reply = stubborn.ask(&Ask::new("x1.example.test.", RecordType::A));
     assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
     assert_eq!(reply.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 2)], "{}", reply.summary());
+    // A probe answered SERVFAIL does not bring it back: over five probe
+    // intervals it stays down and unused.
+    let up = format!("stubborn_upstream_up{{upstream=\"{}\"}}", first.server());
+    for i in 0..5 {
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(stubborn.metric(&up), 0.0, "probe {i}: a SERVFAIL probe reply is no sign of life");
+    }
+    let reply = stubborn.ask(&Ask::new("x2.example.test.", RecordType::A));
+    assert_eq!(reply.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 2)], "{}", reply.summary());
+    assert_eq!(first.queries_for("x2.example.test"), 0, "still skipped while down");
     first.set_mode(Mode::Answer);
     let mut i = 0u32;
     wait::until("the first upstream to be used again", Duration::from_secs(5), || {
@@ -107,4 +117,35 @@ fn recovered_first_upstream_preferred_over_second() {
         let reply = stubborn.ask(&Ask::new(&format!("y{i}.example.test."), RecordType::A));
         (reply.ipv4s() == vec![Ipv4Addr::new(192, 0, 2, 1)]).then_some(())
     });
+}
+
+/// A real authoritative that is stopped and started again: its probe
+/// (`. NS`) is REFUSED by knotd, which is not authoritative for the root;
+/// that is a sign of life, so it is taken back and, listed first, answers
+/// again. Wildcards let every fresh name resolve on both servers.
+#[test]
+fn restarted_authoritative_taken_back_although_it_refuses_the_probe() {
+    let mut first = Knot::start("* 300 IN A 192.0.2.1");
+    let second = Knot::start("* 300 IN A 192.0.2.2");
+    let stubborn = Stubborn::start(Config::new(&[first.server(), second.server()]));
+    let reply = stubborn.ask(&Ask::new("r0.example.test.", RecordType::A));
+    assert_eq!(reply.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 1)], "{}", reply.summary());
+
+    first.stop();
+    let reply = stubborn.ask(&Ask::new("r1.example.test.", RecordType::A));
+    assert_eq!(reply.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 2)], "{}", reply.summary());
+    let root = refuses_root_ns(&second);
+    assert!(root, "premise: knotd REFUSEs `. NS`");
+
+    first.start_again();
+    let mut i = 1u32;
+    wait::until("the restarted first authoritative to answer again", Duration::from_secs(5), || {
+        i += 1;
+        let reply = stubborn.ask(&Ask::new(&format!("r{i}.example.test."), RecordType::A));
+        (reply.ipv4s() == vec![Ipv4Addr::new(192, 0, 2, 1)]).then_some(())
+    });
+}
+
+fn refuses_root_ns(knot: &Knot) -> bool {
+    knot.ask(&Ask::new(".", RecordType::NS)).rcode() == ResponseCode::Refused
 }
