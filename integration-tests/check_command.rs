@@ -122,3 +122,12 @@ fn check_rejects_wrong_value_type() {
     let toml = VALID.replace("fail_after = 3", r#"fail_after = "three""#);
     assert_invalid_at(&toml, 9, &["fail_after", "three"]);
 }
+
+/// The shipped default config (`conf/stubborn.toml`) must pass `check`.
+#[test]
+fn shipped_default_config_passes_check() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/conf/stubborn.toml");
+    let text = std::fs::read_to_string(path).expect("read conf/stubborn.toml");
+    let out = check(&text);
+    assert_eq!(out.code, Some(0), "conf/stubborn.toml fails check; stderr:\n{}", out.stderr);
+}

@@ -137,3 +137,23 @@ fn ede_option_wire_format() {
     });
     assert!(found, "no EDE option (15, info 3) in the reply bytes {raw:02x?}");
 }
+
+/// `serve_stale = false`: an expired record is not served; with the
+/// authoritative gone the client gets SERVFAIL.
+#[test]
+fn serve_stale_false_gives_servfail_after_expiry() {
+    let mut knot = Knot::start("web 1 IN A 192.0.2.80");
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]).set("cache", "serve_stale", "false").set_str(
+        "cache",
+        "keep_positive",
+        "0s",
+    ));
+    let fresh = stubborn.ask(&Ask::new(WEB, RecordType::A));
+    let fetched = Instant::now();
+    assert_eq!(fresh.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 80)], "{}", fresh.summary());
+    sleep_until(fetched, Duration::from_millis(1_500));
+    knot.stop();
+    let reply = stubborn.ask(&Ask::new(WEB, RecordType::A));
+    assert_eq!(reply.rcode(), ResponseCode::ServFail, "no stale answers when serve_stale = false: {}", reply.summary());
+    assert!(reply.msg.answers.is_empty(), "{}", reply.summary());
+}

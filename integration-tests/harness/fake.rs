@@ -62,6 +62,8 @@ struct State {
     udp: AtomicU64,
     tcp: AtomicU64,
     per_name: Mutex<HashMap<String, u64>>,
+    /// EDNS (payload, DO bit) of the last query per name; `None`: no OPT.
+    last_edns: Mutex<HashMap<String, Option<(u16, bool)>>>,
     stop: AtomicBool,
 }
 
@@ -88,6 +90,7 @@ impl FakeUpstream {
             udp: AtomicU64::new(0),
             tcp: AtomicU64::new(0),
             per_name: Mutex::new(HashMap::new()),
+            last_edns: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
         });
         let udp_state = Arc::clone(&state);
@@ -140,11 +143,13 @@ impl FakeUpstream {
 
     /// Queries received for `name` (any type, any letter case; trailing dot optional).
     pub fn queries_for(&self, name: &str) -> u64 {
-        let mut key = name.to_ascii_lowercase();
-        if !key.ends_with('.') {
-            key.push('.');
-        }
-        *self.state.per_name.lock().expect("per-name lock").get(&key).unwrap_or(&0)
+        *self.state.per_name.lock().expect("per-name lock").get(&name_key(name)).unwrap_or(&0)
+    }
+
+    /// EDNS of the last query for `name`: `Some(None)` when it had no OPT
+    /// record, `Some(Some((payload, dnssec_ok)))` otherwise; `None` if never asked.
+    pub fn last_edns_for(&self, name: &str) -> Option<Option<(u16, bool)>> {
+        self.state.last_edns.lock().expect("last-edns lock").get(&name_key(name)).copied()
     }
 }
 
@@ -155,6 +160,14 @@ impl Drop for FakeUpstream {
             let _ = t.join();
         }
     }
+}
+
+fn name_key(name: &str) -> String {
+    let mut key = name.to_ascii_lowercase();
+    if !key.ends_with('.') {
+        key.push('.');
+    }
+    key
 }
 
 /// A UDP socket and a TCP listener on the same free port.
@@ -277,9 +290,10 @@ fn note_query(state: &State, wire: &[u8], tcp: bool) -> Option<Message> {
         state.udp.fetch_add(1, Ordering::SeqCst);
     }
     if let Some(q) = query.queries.first() {
-        let key = q.name.to_lowercase().to_ascii();
-        let key = if key.ends_with('.') { key } else { key + "." };
-        *state.per_name.lock().expect("per-name lock").entry(key).or_insert(0) += 1;
+        let key = name_key(&q.name.to_lowercase().to_ascii());
+        *state.per_name.lock().expect("per-name lock").entry(key.clone()).or_insert(0) += 1;
+        let edns = query.edns.as_ref().map(|e| (e.max_payload(), e.flags().dnssec_ok));
+        state.last_edns.lock().expect("last-edns lock").insert(key, edns);
     }
     Some(query)
 }

@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -214,18 +214,23 @@ impl Drop for Knot {
     }
 }
 
-fn knotd() -> &'static Path {
-    find_binary(&["/usr/sbin/knotd", "/usr/local/sbin/knotd"], "knotd")
+fn knotd() -> PathBuf {
+    find_binary("knotd")
 }
 
-fn knotc() -> &'static Path {
-    find_binary(&["/usr/sbin/knotc", "/usr/local/sbin/knotc"], "knotc")
+fn knotc() -> PathBuf {
+    find_binary("knotc")
 }
 
-fn find_binary(candidates: &[&'static str], name: &str) -> &'static Path {
-    candidates
+/// `name` in /usr/sbin, /usr/local/sbin or on PATH (Debian puts knotd and
+/// knotc in /usr/sbin, which is not on every user's PATH).
+fn find_binary(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    ["/usr/sbin", "/usr/local/sbin"]
         .iter()
-        .map(|p: &&'static str| Path::new(*p))
-        .find(|p| p.exists())
+        .map(PathBuf::from)
+        .chain(std::env::split_paths(&path))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{name} not found: apt-get install knot"))
 }

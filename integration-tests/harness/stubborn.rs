@@ -35,13 +35,15 @@ pub fn binary() -> &'static str {
 #[derive(Clone, Debug)]
 pub struct Config {
     sections: BTreeMap<String, Vec<(String, String)>>,
+    /// Raw TOML appended after the sections (e.g. `[[upstream.zone]]` tables).
+    tail: String,
 }
 
 impl Config {
     /// Upstreams in priority order, as written in the config (`"IP:PORT"`).
     pub fn new<S: AsRef<str>>(servers: &[S]) -> Config {
         let list = servers.iter().map(|s| format!("\"{}\"", s.as_ref())).collect::<Vec<_>>().join(", ");
-        Config { sections: BTreeMap::new() }
+        Config { sections: BTreeMap::new(), tail: String::new() }
             .set("upstream", "servers", &format!("[{list}]"))
             .set_str("upstream", "timeout", "300ms")
             .set("upstream", "fail_after", "1")
@@ -61,6 +63,13 @@ impl Config {
     /// Sets `[section] key = "value"`.
     pub fn set_str(self, section: &str, key: &str, value: &str) -> Config {
         self.set(section, key, &format!("\"{value}\""))
+    }
+
+    /// Appends raw TOML after the sections, e.g. a `[[upstream.zone]]` table.
+    pub fn append(mut self, toml: &str) -> Config {
+        self.tail.push_str(toml);
+        self.tail.push('\n');
+        self
     }
 
     /// Removes `[section] key`.
@@ -88,6 +97,7 @@ impl Config {
                 out.push('\n');
             }
         }
+        out.push_str(&with_addrs.tail);
         out
     }
 }
@@ -227,7 +237,7 @@ impl Drop for Stubborn {
                 self.config_text,
                 self.dns,
                 self.admin,
-                tail(&self.log(), 200_000)
+                last_bytes(&self.log(), 200_000)
             );
         }
     }
@@ -262,6 +272,7 @@ pub fn run_to_exit(args: &[&str], toml_text: &str, deadline: Duration) -> Finish
         .arg("--config")
         .arg(&config_path)
         .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(fs::File::create(&stdout_path).expect("create stdout file"))
         .stderr(fs::File::create(&stderr_path).expect("create stderr file"))
@@ -300,6 +311,7 @@ fn spawn(config_path: &Path, log_path: &Path) -> Child {
         .arg("--config")
         .arg(config_path)
         .env("RUST_LOG", "info,stubborn=debug")
+        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("clone log handle"))
         .stderr(log)
@@ -307,7 +319,7 @@ fn spawn(config_path: &Path, log_path: &Path) -> Child {
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary()))
 }
 
-fn tail(text: &str, max: usize) -> &str {
+fn last_bytes(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }
