@@ -28,7 +28,7 @@ keep_positive = "1h"
 
 /// The stderr line reporting `line` of the config, if any:
 /// it starts with `PATH:LINE:COL:` where COL is a number.
-fn reported_line<'a>(out: &'a Finished, line: usize) -> Option<&'a str> {
+fn reported_line(out: &Finished, line: usize) -> Option<&str> {
     let prefix = format!("{}:{line}:", out.config_path.display());
     out.stderr.lines().find(|l| {
         l.find(&prefix).is_some_and(|at| {

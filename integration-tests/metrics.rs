@@ -11,6 +11,9 @@ use hickory_proto::rr::RecordType;
 use crate::harness::stubborn::{metric_in, metric_present};
 use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
+/// A predicate on a metric's value.
+type Check = Box<dyn Fn(f64) -> bool>;
+
 #[test]
 fn core_metrics_exposed_with_labels() {
     let dead = FakeUpstream::start(Mode::Blackhole);
@@ -23,7 +26,7 @@ fn core_metrics_exposed_with_labels() {
     let text = stubborn.metrics();
     let live = knot.server();
     let down = dead.server();
-    let checks: Vec<(String, Box<dyn Fn(f64) -> bool>)> = vec![
+    let checks: Vec<(String, Check)> = vec![
         (r#"stubborn_queries_total{protocol="udp"}"#.into(), Box::new(|v| v >= 2.0)),
         (r#"stubborn_queries_total{protocol="tcp"}"#.into(), Box::new(|v| v >= 1.0)),
         (r#"stubborn_answers_total{source="upstream"}"#.into(), Box::new(|v| v >= 2.0)),

@@ -379,7 +379,10 @@ pub struct Series {
 }
 
 /// Parses `name{a="x",b="y"} value` (also used for queries, without value).
-fn parse_series(line: &str) -> Option<(String, Vec<(String, String)>, &str)> {
+/// A series' name, its labels, and what follows them on the line.
+type Parsed<'a> = (String, Vec<(String, String)>, &'a str);
+
+fn parse_series(line: &str) -> Option<Parsed<'_>> {
     let line = line.trim();
     let name_end = line.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(line.len());
     let name = line[..name_end].to_string();
