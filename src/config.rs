@@ -72,6 +72,8 @@ struct CacheFile {
     max_stale: Option<Spanned<String>>,
     stale_answer_after: Option<Spanned<String>>,
     keep_positive: Option<Spanned<String>>,
+    persist: Option<Spanned<String>>,
+    persist_interval: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +150,10 @@ pub struct CacheConfig {
     pub max_stale: Duration,
     pub stale_answer_after: Duration,
     pub keep_positive: Duration,
+    /// Where the cache snapshot is kept, if anywhere.
+    pub persist: Option<PathBuf>,
+    /// How often the snapshot is written (also at shutdown).
+    pub persist_interval: Duration,
 }
 
 impl Default for CacheConfig {
@@ -162,6 +168,8 @@ impl Default for CacheConfig {
             max_stale: Duration::from_secs(3 * 86_400),
             stale_answer_after: Duration::from_millis(1_800),
             keep_positive: Duration::from_secs(3_600),
+            persist: None,
+            persist_interval: Duration::from_secs(300),
         }
     }
 }
@@ -316,6 +324,8 @@ impl Validator<'_> {
                 true,
             ),
             keep_positive: self.duration(file.keep_positive, "cache.keep_positive", d.keep_positive, false),
+            persist: file.persist.and_then(|p| self.persist_path(&p)),
+            persist_interval: self.duration(file.persist_interval, "cache.persist_interval", d.persist_interval, true),
         };
         if cache.min_ttl > cache.max_ttl {
             self.problem(0..0, "cache.min_ttl", "is larger than cache.max_ttl");
@@ -344,6 +354,22 @@ impl Validator<'_> {
                 default
             }
         }
+    }
+
+    /// A snapshot path: absolute or relative to the working directory, in a directory that exists.
+    fn persist_path(&mut self, value: &Spanned<String>) -> Option<PathBuf> {
+        let path = PathBuf::from(value.get_ref());
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if value.get_ref().is_empty() || path.file_name().is_none() {
+            self.problem(value.span(), "cache.persist", "must name a file");
+            return None;
+        }
+        if !dir.is_dir() {
+            let what = format!("directory {} does not exist", dir.display());
+            self.problem(value.span(), "cache.persist", &what);
+            return None;
+        }
+        Some(path)
     }
 
     fn positive(&mut self, value: Option<Spanned<u32>>, key: &str, default: u32) -> u32 {
@@ -507,6 +533,17 @@ keep_positive = "0s"
         let c = parse("[[upstream.zone]]\nname = \"Cluster.Local.\"\nservers = [\"10.96.0.10\"]\n").unwrap();
         assert_eq!(c.upstream.zones[0].name, "cluster.local");
         assert_eq!(c.upstream.zones[0].servers[0].addr, "10.96.0.10:53".parse().unwrap());
+    }
+
+    #[test]
+    fn persist_needs_an_existing_directory() {
+        let dir = std::env::temp_dir();
+        let ok = format!("[cache]\npersist = \"{}/s.snapshot\"\npersist_interval = \"1m\"\n", dir.display());
+        let c = parse(&ok).unwrap();
+        assert_eq!(c.cache.persist, Some(dir.join("s.snapshot")));
+        assert_eq!(c.cache.persist_interval, Duration::from_secs(60));
+        let err = parse("[cache]\npersist = \"/nonexistent/dir/s.snapshot\"\n").unwrap_err();
+        assert!(err.problems[0].starts_with("t.toml:2:11: cache.persist: directory /nonexistent/dir"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`cache`]: answers kept for their TTL and a stale window (moka)
 //! - [`upstream`]: upstream pools in priority order, health, probes
 //! - [`resolver`]: what to answer with: cache, upstream, stale, last-known-good
+//! - [`degraded`]: the names recently answered stale or kept-positive
 //! - [`server`]: UDP and TCP listeners, ACL
 //! - [`admin`], [`metrics`]: the HTTP endpoint and every metric
 //! - [`run`]: binding, serving, signals
@@ -16,6 +17,7 @@
 pub mod admin;
 pub mod cache;
 pub mod config;
+pub mod degraded;
 pub mod metrics;
 pub mod query;
 pub mod reply;

@@ -21,11 +21,13 @@ use std::{
     time::Duration,
 };
 
+use arc_swap::ArcSwap;
 use tokio::{sync::watch, time::Instant};
 use tracing::{debug, warn};
 
 use crate::{
     cache::{Cache, Entry, Lookup},
+    degraded::{Degraded, Reason},
     metrics::Metrics,
     query::{Query, QueryName},
     reply::{self, EDE_NO_REACHABLE_AUTHORITY, EDE_STALE, SERVFAIL, Ttl},
@@ -51,8 +53,10 @@ enum Fetched {
 
 pub struct Resolver {
     cache: Cache,
-    upstreams: Upstreams,
+    /// Swapped whole on reload; a fetch keeps the pools it started with.
+    upstreams: ArcSwap<Upstreams>,
     metrics: Arc<Metrics>,
+    degraded: Degraded,
     /// Fetches in flight by key; a query for a key here waits on it instead of asking again.
     inflight: Mutex<HashMap<Box<[u8]>, Waiter>>,
 }
@@ -62,11 +66,30 @@ type Waiter = watch::Receiver<Option<Fetched>>;
 
 impl Resolver {
     pub fn new(cache: Cache, upstreams: Upstreams, metrics: Arc<Metrics>) -> Resolver {
-        Resolver { cache, upstreams, metrics, inflight: Mutex::default() }
+        Resolver {
+            cache,
+            upstreams: ArcSwap::from_pointee(upstreams),
+            metrics,
+            degraded: Degraded::default(),
+            inflight: Mutex::default(),
+        }
     }
 
     pub fn cache(&self) -> &Cache {
         &self.cache
+    }
+
+    pub fn upstreams(&self) -> Arc<Upstreams> {
+        self.upstreams.load_full()
+    }
+
+    /// Puts new upstream pools in place (reload); fetches in flight finish on the old ones.
+    pub fn set_upstreams(&self, upstreams: Upstreams) {
+        self.upstreams.store(Arc::new(upstreams));
+    }
+
+    pub fn degraded(&self) -> &Degraded {
+        &self.degraded
     }
 
     /// The reply when memory alone can give it (a fresh hit, or stale during
@@ -99,7 +122,7 @@ impl Resolver {
         let mut fetch = self.fetch(query);
         let wait = match &stale {
             Some(_) => self.cache.config().stale_answer_after,
-            None => self.upstreams.pool_for(query.name_wire()).worst_case() + MISS_SLACK,
+            None => self.upstreams.load().pool_for(query.name_wire()).worst_case() + MISS_SLACK,
         };
         let fetched = match tokio::time::timeout(wait, fetch.wait_for(Option::is_some)).await {
             Ok(Ok(fetched)) => fetched.clone(),
@@ -113,6 +136,7 @@ impl Resolver {
             }
             (Some(Fetched::KeptPositive(entry)), _) => {
                 self.metrics.answers.kept_positive.inc();
+                self.note_degraded(query, Reason::KeptPositive);
                 reply::answer(query, &entry, self.stale_ttl(), Some(EDE_STALE), limit)
             }
             (_, Some(entry)) => self.stale(query, &entry, limit),
@@ -125,7 +149,13 @@ impl Resolver {
 
     fn stale(&self, query: &Query, entry: &Entry, limit: usize) -> Vec<u8> {
         self.metrics.answers.stale.inc();
+        self.note_degraded(query, Reason::Stale);
         reply::answer(query, entry, self.stale_ttl(), Some(reply::stale_ede(entry)), limit)
+    }
+
+    fn note_degraded(&self, query: &Query, reason: Reason) {
+        let name = || QueryName(query.name_wire()).to_string();
+        self.degraded.record(query.lower_question(), name, query.qtype, reason);
     }
 
     fn stale_ttl(&self) -> Ttl {
@@ -159,11 +189,12 @@ impl Resolver {
             dnssec_ok: query.dnssec_ok(),
             checking_disabled: query.checking_disabled,
         };
-        let result = self.upstreams.pool_for(query.name_wire()).resolve(&ask).await;
+        let upstreams = self.upstreams.load_full();
+        let result = upstreams.pool_for(query.name_wire()).resolve(&ask).await;
         let now = Instant::now();
         let config = self.cache.config();
         let entry = match result.and_then(|reply| {
-            Entry::from_reply(&reply, query.question.len(), query.qtype, config, now)
+            Entry::from_reply(&reply, query.question.len(), query.qtype, &config, now)
                 .map_err(|_| UpstreamError::Malformed)
         }) {
             Ok(entry) => entry,

@@ -1,28 +1,45 @@
-//! Starting and stopping: every socket is bound before anything is served
-//! (a bind failure is fatal: exit status 2, the address and the OS error in
-//! the message), then the listeners run until SIGTERM or SIGINT.
+//! The daemon's life: start (restore the cache snapshot, bind every socket
+//! before serving anything — a bind failure is fatal: exit status 2 with
+//! the address and the OS error), then serve until a signal:
+//! - SIGHUP (`systemctl reload`, `kill -HUP`): reload the config. The cache
+//!   is kept; upstreams, zones, cache limits, ACL and the admin address take
+//!   effect; changed listen addresses are rebound (if one can't be bound the
+//!   old listeners stay and the reason is logged); an invalid file is logged
+//!   with its PATH:LINE:COL problems and the running config keeps serving.
+//! - SIGTERM (service managers, `kill`) or SIGINT (Ctrl-C): stop accepting,
+//!   let queries in flight finish (at most [`DRAIN`]), write the snapshot,
+//!   return (exit status 0).
+//!
+//! The snapshot is also written every `persist_interval`.
 
 use std::{
+    collections::HashMap,
     io,
     net::SocketAddr,
     sync::{Arc, atomic::Ordering},
+    time::Duration,
 };
 
 use tokio::{
     net::{TcpListener, UdpSocket},
     signal::unix::{SignalKind, signal},
+    task::JoinHandle,
+    time::Instant,
 };
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     admin::{self, Admin},
-    cache::Cache,
+    cache::{Cache, persist},
     config::Config,
     metrics::Metrics,
     resolver::Resolver,
     server::{self, Acl, Server},
     upstream::Upstreams,
 };
+
+/// How long a graceful stop waits for queries in flight.
+pub const DRAIN: Duration = Duration::from_secs(2);
 
 /// An address that could not be bound.
 #[derive(Debug, thiserror::Error)]
@@ -33,64 +50,186 @@ pub struct BindError {
     pub source: io::Error,
 }
 
+/// A running socket task; dropping it closes the socket.
+struct Task(JoinHandle<()>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Everything that lives from start to stop.
+struct Daemon {
+    config: Config,
+    metrics: Arc<Metrics>,
+    server: Arc<Server>,
+    admin: Arc<Admin>,
+    /// UDP and TCP tasks of each configured listen address.
+    listeners: HashMap<SocketAddr, [Task; 2]>,
+    admin_listener: Option<(SocketAddr, Task)>,
+}
+
 /// Serves `config` until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), BindError> {
     let metrics = Arc::new(Metrics::new());
+    let cache = Cache::new(&config.cache);
+    if let Some(path) = &config.cache.persist {
+        match persist::load(&cache, path) {
+            Ok(restored) => info!(path = %path.display(), restored, "cache snapshot loaded"),
+            Err(persist::PersistError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                info!(path = %path.display(), "no cache snapshot yet")
+            }
+            Err(error) => warn!(%error, "cache snapshot ignored"),
+        }
+    }
     let upstreams = Upstreams::new(&config.upstream, &metrics);
-    let resolver = Arc::new(Resolver::new(Cache::new(&config.cache), upstreams, Arc::clone(&metrics)));
-    let admin = Arc::new(Admin { metrics: Arc::clone(&metrics), resolver: Arc::clone(&resolver), ready: false.into() });
-    if let Some(addr) = config.admin {
-        let listener =
-            TcpListener::bind(addr).await.map_err(|source| BindError { protocol: "admin tcp", addr, source })?;
-        info!(address = %listener.local_addr().unwrap_or(addr), "admin endpoint listening");
-        tokio::spawn(admin::serve(listener, Arc::clone(&admin)));
-    }
+    let resolver = Arc::new(Resolver::new(cache, upstreams, Arc::clone(&metrics)));
+    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&resolver), &config.path));
+    let server = Arc::new(Server::new(resolver, Acl::new(config.server.allow.clone()), Arc::clone(&metrics)));
+    let mut daemon = Daemon { config, metrics, server, admin, listeners: HashMap::new(), admin_listener: None };
 
-    let server = Arc::new(Server { resolver, acl: Acl::new(config.server.allow.clone()), metrics });
-    let mut bound = Vec::new();
-    for &addr in &config.server.listen {
-        bound.push(bind(addr).await?);
+    if let Some(addr) = daemon.config.admin {
+        daemon.admin_listener = Some((addr, daemon.bind_admin(addr).await?));
     }
-    for (udp, tcp) in bound {
-        let address = udp.local_addr().map_err(|source| BindError {
-            protocol: "udp",
-            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-            source,
-        })?;
-        info!(%address, "listening on udp and tcp");
-        tokio::spawn(server::serve_udp(Arc::new(udp), Arc::clone(&server)));
-        tokio::spawn(server::serve_tcp(tcp, Arc::clone(&server)));
+    for addr in daemon.config.server.listen.clone() {
+        let tasks = daemon.bind_listener(addr).await?;
+        daemon.listeners.insert(addr, tasks);
     }
-    admin.ready.store(true, Ordering::Relaxed);
-    info!(config = %config.path.display(), upstreams = config.upstream.servers.len(), "ready");
-    shutdown().await;
-    info!("shutting down");
+    daemon.admin.ready.store(true, Ordering::Relaxed);
+    info!(config = %daemon.config.path.display(), upstreams = daemon.config.upstream.servers.len(), "ready");
+
+    daemon.serve_until_stopped().await;
     Ok(())
 }
 
-/// UDP and TCP on `addr`; with port 0, TCP takes the port UDP got.
-async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), BindError> {
-    let udp = UdpSocket::bind(addr).await.map_err(|source| BindError { protocol: "udp", addr, source })?;
-    let addr = udp.local_addr().map_err(|source| BindError { protocol: "udp", addr, source })?;
-    let tcp = TcpListener::bind(addr).await.map_err(|source| BindError { protocol: "tcp", addr, source })?;
-    Ok((udp, tcp))
-}
-
-/// Resolves on SIGTERM (service managers, `kill`) or SIGINT (Ctrl-C).
-/// SIGHUP, which would otherwise kill the process, is caught and logged:
-/// this build has no reload, so a changed config needs a restart.
-async fn shutdown() {
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-    else {
-        warn!("cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending().await;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => return,
-            _ = int.recv() => return,
-            _ = hup.recv() => warn!("SIGHUP: this build cannot reload its config; restart stubborn to apply changes"),
+impl Daemon {
+    async fn serve_until_stopped(&mut self) {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
+        else {
+            warn!("cannot install signal handlers; serving until killed");
+            return std::future::pending().await;
+        };
+        let mut next_snapshot = Instant::now() + self.config.cache.persist_interval;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    self.reload().await;
+                    next_snapshot = Instant::now() + self.config.cache.persist_interval;
+                }
+                _ = tokio::time::sleep_until(next_snapshot), if self.config.cache.persist.is_some() => {
+                    self.snapshot(false).await;
+                    next_snapshot = Instant::now() + self.config.cache.persist_interval;
+                }
+            }
         }
+        info!("shutting down");
+        self.listeners.clear();
+        self.admin_listener = None;
+        let deadline = Instant::now() + DRAIN;
+        while self.server.in_flight() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.snapshot(true).await;
+    }
+
+    /// Writes the cache snapshot if one is configured; failures are logged
+    /// (the periodic success only at debug level, so it doesn't flood the log).
+    async fn snapshot(&self, at_stop: bool) {
+        let Some(path) = self.config.cache.persist.clone() else { return };
+        let resolver = Arc::clone(&self.server.resolver);
+        let saved = tokio::task::spawn_blocking(move || persist::save(resolver.cache(), &path)).await;
+        match saved {
+            Ok(Ok(entries)) if at_stop => info!(entries, "cache snapshot written"),
+            Ok(Ok(entries)) => debug!(entries, "cache snapshot written"),
+            Ok(Err(error)) => warn!(%error, "cache snapshot not written"),
+            Err(error) => warn!(%error, "cache snapshot task failed"),
+        }
+    }
+
+    async fn reload(&mut self) {
+        let new = match Config::load(&self.config.path) {
+            Ok(new) => new,
+            Err(error) => {
+                for problem in &error.problems {
+                    warn!(%problem, "reload rejected; the running config stays");
+                }
+                return;
+            }
+        };
+        let resolver = &self.server.resolver;
+        resolver.cache().reconfigure(&new.cache);
+        if new.upstream != self.config.upstream {
+            resolver.set_upstreams(Upstreams::new(&new.upstream, &self.metrics));
+        }
+        self.server.acl.store(Arc::new(Acl::new(new.server.allow.clone())));
+        self.rebind_listeners(&new.server.listen).await;
+        self.rebind_admin(new.admin).await;
+        self.admin.loaded(&new.path);
+        self.config = new;
+        info!(config = %self.config.path.display(), upstreams = self.config.upstream.servers.len(), "config reloaded");
+    }
+
+    /// Binds the addresses new in `listen` and closes the ones gone, unless
+    /// a new one failed: then the old ones stay, so that DNS keeps being served.
+    async fn rebind_listeners(&mut self, listen: &[SocketAddr]) {
+        let mut failed = false;
+        let added: Vec<SocketAddr> = listen.iter().copied().filter(|addr| !self.listeners.contains_key(addr)).collect();
+        for addr in added {
+            match self.bind_listener(addr).await {
+                Ok(tasks) => {
+                    self.listeners.insert(addr, tasks);
+                }
+                Err(error) => {
+                    warn!(%error, "new listen address not bound; keeping the old listeners");
+                    failed = true;
+                }
+            }
+        }
+        if !failed {
+            self.listeners.retain(|addr, _| {
+                let keep = listen.contains(addr);
+                if !keep {
+                    info!(address = %addr, "listen address removed");
+                }
+                keep
+            });
+        }
+    }
+
+    async fn rebind_admin(&mut self, admin: Option<SocketAddr>) {
+        if self.admin_listener.as_ref().map(|(addr, _)| *addr) == admin {
+            return;
+        }
+        match admin {
+            None => self.admin_listener = None,
+            Some(addr) => match self.bind_admin(addr).await {
+                Ok(task) => self.admin_listener = Some((addr, task)),
+                Err(error) => warn!(%error, "new admin address not bound; keeping the old one"),
+            },
+        }
+    }
+
+    /// UDP and TCP on `addr`; with port 0, TCP takes the port UDP got.
+    async fn bind_listener(&self, addr: SocketAddr) -> Result<[Task; 2], BindError> {
+        let udp = UdpSocket::bind(addr).await.map_err(|source| BindError { protocol: "udp", addr, source })?;
+        let bound = udp.local_addr().map_err(|source| BindError { protocol: "udp", addr, source })?;
+        let tcp =
+            TcpListener::bind(bound).await.map_err(|source| BindError { protocol: "tcp", addr: bound, source })?;
+        info!(address = %bound, "listening on udp and tcp");
+        Ok([
+            Task(tokio::spawn(server::serve_udp(Arc::new(udp), Arc::clone(&self.server)))),
+            Task(tokio::spawn(server::serve_tcp(tcp, Arc::clone(&self.server)))),
+        ])
+    }
+
+    async fn bind_admin(&self, addr: SocketAddr) -> Result<Task, BindError> {
+        let listener =
+            TcpListener::bind(addr).await.map_err(|source| BindError { protocol: "admin tcp", addr, source })?;
+        info!(address = %listener.local_addr().unwrap_or(addr), "admin endpoint listening");
+        Ok(Task(tokio::spawn(admin::serve(listener, Arc::clone(&self.admin)))))
     }
 }

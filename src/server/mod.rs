@@ -14,7 +14,15 @@ mod acl;
 mod tcp;
 mod udp;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use arc_swap::ArcSwap;
 
 pub use acl::Acl;
 pub use tcp::serve as serve_tcp;
@@ -30,8 +38,11 @@ use crate::{
 /// What every listener shares.
 pub struct Server {
     pub resolver: Arc<Resolver>,
-    pub acl: Acl,
+    /// Swapped on reload.
+    pub acl: ArcSwap<Acl>,
     pub metrics: Arc<Metrics>,
+    /// Queries waiting on upstream right now: a graceful stop lets them finish.
+    in_flight: AtomicUsize,
 }
 
 /// How the query came in: it bounds the reply's size.
@@ -60,14 +71,39 @@ pub enum Step {
     Resolve(Query),
 }
 
+/// Counts one query as in flight while it lives.
+pub struct InFlight(Arc<Server>);
+
+impl InFlight {
+    pub fn new(server: &Arc<Server>) -> InFlight {
+        server.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(server))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Server {
+    pub fn new(resolver: Arc<Resolver>, acl: Acl, metrics: Arc<Metrics>) -> Server {
+        Server { resolver, acl: ArcSwap::from_pointee(acl), metrics, in_flight: AtomicUsize::new(0) }
+    }
+
+    /// Queries being answered from upstream right now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// Handles `packet` from `client` as far as possible without waiting.
     pub fn reply_now(&self, packet: &[u8], client: SocketAddr, via: Via) -> Step {
         let query = match Query::parse(packet) {
             Ok(query) => query,
             Err(why) => return Step::Done(reply::rejection(packet, why)),
         };
-        if !self.acl.allows(client.ip()) {
+        if !self.acl.load().allows(client.ip()) {
             self.metrics.answers.refused.inc();
             return Step::Done(Some(reply::error(&query, REFUSED, None)));
         }

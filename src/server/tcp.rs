@@ -12,7 +12,7 @@ use tokio::{
 };
 use tracing::debug;
 
-use super::{Server, Step, Via};
+use super::{InFlight, Server, Step, Via};
 
 /// A connection with no complete query for this long is closed (RFC 7766 §6.2.3 suggests seconds).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,7 +36,7 @@ pub async fn serve(listener: TcpListener, server: Arc<Server>) {
         };
         let server = Arc::clone(&server);
         tokio::spawn(async move {
-            if let Err(error) = connection(stream, client, &server).await {
+            if let Err(error) = connection(stream, client, server).await {
                 debug!(%error, %client, "tcp connection ended");
             }
             drop(slot);
@@ -44,7 +44,7 @@ pub async fn serve(listener: TcpListener, server: Arc<Server>) {
     }
 }
 
-async fn connection(mut stream: TcpStream, client: SocketAddr, server: &Server) -> std::io::Result<()> {
+async fn connection(mut stream: TcpStream, client: SocketAddr, server: Arc<Server>) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     loop {
         let Ok(len) = timeout(IDLE_TIMEOUT, stream.read_u16()).await else {
@@ -54,10 +54,15 @@ async fn connection(mut stream: TcpStream, client: SocketAddr, server: &Server) 
         let mut packet = vec![0u8; len];
         timeout(IDLE_TIMEOUT, stream.read_exact(&mut packet)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
         server.metrics.queries_tcp.inc();
+        // Held until the reply is written, so that a graceful stop waits for it.
+        let mut _in_flight = None;
         let reply = match server.reply_now(&packet, client, Via::Tcp) {
             Step::Done(Some(reply)) => reply,
             Step::Done(None) => continue,
-            Step::Resolve(query) => server.reply(&query, Via::Tcp).await,
+            Step::Resolve(query) => {
+                _in_flight = Some(InFlight::new(&server));
+                server.reply(&query, Via::Tcp).await
+            }
         };
         let mut framed = Vec::with_capacity(reply.len() + 2);
         framed.extend_from_slice(&u16::try_from(reply.len()).unwrap_or(u16::MAX).to_be_bytes());

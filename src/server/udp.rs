@@ -17,7 +17,7 @@ use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, 
 use tokio::{io::Interest, net::UdpSocket};
 use tracing::debug;
 
-use super::{Server, Step, Via};
+use super::{InFlight, Server, Step, Via};
 
 /// Largest query datagram read; anything longer is cut and so malformed.
 const RECEIVE_BUFFER: usize = 4096;
@@ -50,7 +50,9 @@ pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
                 Step::Resolve(query) => {
                     let socket = Arc::clone(&socket);
                     let server = Arc::clone(&server);
+                    let in_flight = InFlight::new(&server);
                     tokio::spawn(async move {
+                        let _in_flight = in_flight;
                         let reply = server.reply(&query, Via::Udp).await;
                         send(&socket, &reply, client).await;
                     });

@@ -17,13 +17,17 @@ mod error;
 mod exchange;
 mod health;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Weak},
+    time::Duration,
+};
 
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 pub use error::UpstreamError;
 pub use exchange::Ask;
+pub use health::HealthReport;
 use health::{Health, Transition};
 
 use crate::{
@@ -58,12 +62,12 @@ impl Upstream {
         self.metrics.latency.observe(started.elapsed().as_secs_f64());
         self.metrics.result(result.as_ref().err()).inc();
         match &result {
-            Ok(_) => self.record_success(),
+            Ok(_) => self.record_success(Some(started.elapsed())),
             Err(error) => {
-                if self.health.failure() == Transition::WentDown {
+                if self.health.failure(error) == Transition::WentDown {
                     warn!(upstream = %self.addr.label, %error, "upstream down");
                     self.metrics.up.set(0);
-                    tokio::spawn(Arc::clone(self).probe_until_up(timing.clone(), Arc::clone(probe_question)));
+                    tokio::spawn(probe_until_up(Arc::downgrade(self), timing.clone(), Arc::clone(probe_question)));
                 }
             }
         }
@@ -77,23 +81,32 @@ impl Upstream {
         }
     }
 
-    fn record_success(&self) {
-        if self.health.success() == Transition::CameUp {
+    fn record_success(&self, latency: Option<Duration>) {
+        if self.health.success(latency) == Transition::CameUp {
             info!(upstream = %self.addr.label, "upstream up");
             self.metrics.up.set(1);
         }
     }
 
-    /// Runs while the server is down: asks it `probe_question` every
-    /// `probe_interval` until it answers.
-    async fn probe_until_up(self: Arc<Self>, timing: Timing, probe_question: Arc<[u8]>) {
-        let ask = Ask { question: &probe_question, payload: 1232, dnssec_ok: false, checking_disabled: false };
-        while !self.health.is_up() {
-            tokio::time::sleep(timing.probe_interval).await;
-            let result = self.exchange(&ask, Instant::now() + timing.timeout).await;
-            if matches!(result, Ok(_) | Err(UpstreamError::Refused | UpstreamError::Rcode(_))) {
-                self.record_success();
-            }
+    pub fn health(&self) -> HealthReport {
+        self.health.report()
+    }
+}
+
+/// Runs while the server is down: asks it `probe_question` every
+/// `probe_interval` until it answers, or until a reload has dropped it.
+async fn probe_until_up(upstream: Weak<Upstream>, timing: Timing, probe_question: Arc<[u8]>) {
+    let ask = Ask { question: &probe_question, payload: 1232, dnssec_ok: false, checking_disabled: false };
+    loop {
+        tokio::time::sleep(timing.probe_interval).await;
+        let Some(upstream) = upstream.upgrade() else { return };
+        if upstream.health.is_up() {
+            return;
+        }
+        let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
+        if matches!(result, Ok(_) | Err(UpstreamError::Refused | UpstreamError::Rcode(_))) {
+            upstream.record_success(None);
+            return;
         }
     }
 }
@@ -138,6 +151,10 @@ impl Pool {
         Err(last_error)
     }
 
+    pub fn servers(&self) -> &[Arc<Upstream>] {
+        &self.servers
+    }
+
     /// The longest a [`Pool::resolve`] can take: every server timing out.
     pub fn worst_case(&self) -> Duration {
         self.timing.timeout * u32::try_from(self.servers.len()).unwrap_or(u32::MAX)
@@ -147,28 +164,41 @@ impl Pool {
 /// The default pool and the conditional-forwarding zones.
 pub struct Upstreams {
     default: Pool,
-    /// (apex in lower-case wire form, pool), longest apex first.
-    zones: Vec<(Vec<u8>, Pool)>,
+    /// Conditional-forwarding pools, longest apex first.
+    zones: Vec<ZonePool>,
+}
+
+struct ZonePool {
+    /// As configured ("cluster.local").
+    name: String,
+    /// Lower-case wire form, for matching.
+    apex: Vec<u8>,
+    pool: Pool,
 }
 
 impl Upstreams {
     pub fn new(config: &UpstreamConfig, metrics: &Metrics) -> Upstreams {
-        let mut zones: Vec<(Vec<u8>, Pool)> = config
+        let mut zones: Vec<ZonePool> = config
             .zones
             .iter()
             .map(|zone| {
                 let apex = wire_name(&zone.name);
                 let pool = Pool::new(&zone.servers, &apex, config, metrics);
-                (apex, pool)
+                ZonePool { name: zone.name.clone(), apex, pool }
             })
             .collect();
-        zones.sort_by_key(|(apex, _)| std::cmp::Reverse(apex.len()));
+        zones.sort_by_key(|zone| std::cmp::Reverse(zone.apex.len()));
         Upstreams { default: Pool::new(&config.servers, &[0], config, metrics), zones }
     }
 
     /// The pool for a lower-cased wire-form name: the longest zone it falls in, else the default.
     pub fn pool_for(&self, name: &[u8]) -> &Pool {
-        self.zones.iter().find(|(apex, _)| is_at_or_below(name, apex)).map_or(&self.default, |(_, pool)| pool)
+        self.zones.iter().find(|zone| is_at_or_below(name, &zone.apex)).map_or(&self.default, |zone| &zone.pool)
+    }
+
+    /// Every pool with its zone ("." for the default pool).
+    pub fn pools(&self) -> impl Iterator<Item = (&str, &Pool)> {
+        std::iter::once((".", &self.default)).chain(self.zones.iter().map(|zone| (zone.name.as_str(), &zone.pool)))
     }
 }
 

@@ -1,0 +1,218 @@
+//! The cache snapshot (`[cache] persist`): every entry that may still be
+//! served, with the wall-clock time it arrived, so that a restarted
+//! stubborn — after a crash, `kill -9` or a reboot — has its stale answers
+//! from the first query, when an outage is the worst time to forget.
+//!
+//! File layout: `STUBCACH`, format version (u32 LE), payload length (u64 LE),
+//! CRC-32 of the payload (u32 LE), payload (postcard). Entries are stored as
+//! the upstream's record sections (DNS wire format) and re-read through
+//! [`Entry::from_reply`] on load, so a restored entry is checked like a fresh
+//! reply and clamped by the current config. Written to a temporary file,
+//! fsync'd and renamed over the old one: a crash mid-write leaves the old
+//! snapshot. A corrupt, truncated or foreign file is reported and ignored.
+
+use std::{
+    fs,
+    io::{self, Write},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::{Cache, Entry};
+
+const MAGIC: &[u8; 8] = b"STUBCACH";
+/// Bumped whenever the payload's layout changes; other versions are ignored.
+pub const VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8 + 4;
+
+/// Why a snapshot was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    #[error("cannot read or write {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{0} is not a stubborn cache snapshot")]
+    Foreign(PathBuf),
+    #[error("{path} is snapshot format {found}, this build reads {VERSION}")]
+    Version { path: PathBuf, found: u32 },
+    #[error("{0} is truncated or corrupt")]
+    Corrupt(PathBuf),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    written_unix_ms: u64,
+    entries: Vec<SavedEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedEntry {
+    /// The cache key: lower-cased question + DO byte.
+    key: Vec<u8>,
+    rcode: u8,
+    authentic_data: bool,
+    counts: [u16; 3],
+    sections: Vec<u8>,
+    stored_unix_ms: u64,
+}
+
+/// Writes every servable entry of `cache` to `path`, atomically; returns how many.
+pub fn save(cache: &Cache, path: &Path) -> Result<usize, PersistError> {
+    let (now, wall_now) = (Instant::now(), SystemTime::now());
+    let entries: Vec<SavedEntry> = cache
+        .entries(now)
+        .into_iter()
+        .map(|(key, entry)| SavedEntry {
+            key: key.into_vec(),
+            rcode: entry.rcode,
+            authentic_data: entry.authentic_data,
+            counts: entry.counts,
+            sections: entry.sections.to_vec(),
+            stored_unix_ms: unix_ms(wall_now - now.saturating_duration_since(entry.stored_at)),
+        })
+        .collect();
+    let count = entries.len();
+    let payload = postcard::to_stdvec(&Snapshot { written_unix_ms: unix_ms(wall_now), entries })
+        .map_err(|_| PersistError::Corrupt(path.to_path_buf()))?;
+    let mut file = Vec::with_capacity(HEADER_LEN + payload.len());
+    file.extend_from_slice(MAGIC);
+    file.extend_from_slice(&VERSION.to_le_bytes());
+    file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    file.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    file.extend_from_slice(&payload);
+    write_atomically(path, &file).map_err(|source| PersistError::Io { path: path.to_path_buf(), source })?;
+    Ok(count)
+}
+
+/// Loads the snapshot at `path` into `cache`; returns how many entries were restored.
+pub fn load(cache: &Cache, path: &Path) -> Result<usize, PersistError> {
+    let bytes = fs::read(path).map_err(|source| PersistError::Io { path: path.to_path_buf(), source })?;
+    let corrupt = || PersistError::Corrupt(path.to_path_buf());
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        return Err(PersistError::Foreign(path.to_path_buf()));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != VERSION {
+        return Err(PersistError::Version { path: path.to_path_buf(), found: version });
+    }
+    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
+    let payload = &bytes[HEADER_LEN..];
+    if payload.len() as u64 != len || crc32fast::hash(payload) != crc {
+        return Err(corrupt());
+    }
+    let snapshot: Snapshot = postcard::from_bytes(payload).map_err(|_| corrupt())?;
+
+    let config = cache.config();
+    let (now, wall_now) = (Instant::now(), SystemTime::now());
+    let mut restored = 0;
+    for saved in snapshot.entries {
+        let Some(entry) = restore(&saved, &config, now, wall_now) else { continue };
+        if entry.within_max_stale(now, config.max_stale) {
+            cache.insert(saved.key.into_boxed_slice(), Arc::new(entry));
+            restored += 1;
+        }
+    }
+    Ok(restored)
+}
+
+/// Rebuilds the reply the entry came from and reads it again; None if it does not check out.
+fn restore(
+    saved: &SavedEntry,
+    config: &crate::config::CacheConfig,
+    now: Instant,
+    wall_now: SystemTime,
+) -> Option<Entry> {
+    let question = saved.key.get(..saved.key.len().checked_sub(1)?)?;
+    let qtype = u16::from_be_bytes([*question.get(question.len().checked_sub(4)?)?, question[question.len() - 3]]);
+    let [an, ns, ar] = saved.counts;
+    let mut reply = vec![0, 0, 0x81, 0x80 | (u8::from(saved.authentic_data) << 5) | (saved.rcode & 0x0f), 0, 1];
+    for count in [an, ns, ar] {
+        reply.extend_from_slice(&count.to_be_bytes());
+    }
+    reply.extend_from_slice(question);
+    reply.extend_from_slice(&saved.sections);
+    let age = wall_now.duration_since(UNIX_EPOCH + Duration::from_millis(saved.stored_unix_ms)).unwrap_or_default();
+    let stored_at = now.checked_sub(age)?;
+    Entry::from_reply(&reply, question.len(), qtype, config, stored_at).ok()
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut file = fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&temporary, path)?;
+    // The rename is durable once the directory is synced.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        cache::{Lookup, tests_support::positive_reply},
+        config::CacheConfig,
+    };
+
+    const KEY: &[u8] = b"\x03www\x07example\x03com\x00\x00\x01\x00\x01\x00";
+
+    fn cache_with_one_entry() -> Cache {
+        let config = CacheConfig::default();
+        let cache = Cache::new(&config);
+        let entry = Entry::from_reply(&positive_reply(), 21, 1, &config, Instant::now()).unwrap();
+        cache.insert(KEY.into(), Arc::new(entry));
+        cache
+    }
+
+    #[test]
+    fn a_saved_cache_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.snapshot");
+        assert_eq!(save(&cache_with_one_entry(), &path).unwrap(), 1);
+        let fresh = Cache::new(&CacheConfig::default());
+        assert_eq!(load(&fresh, &path).unwrap(), 1);
+        let Lookup::Fresh(entry) = fresh.lookup(KEY, Instant::now()) else { panic!("entry not restored fresh") };
+        assert_eq!(entry.ttls.iter().map(|t| t.1).collect::<Vec<_>>(), vec![300, 60]);
+        assert!(!dir.path().join("cache.snapshot.tmp").exists());
+    }
+
+    #[test]
+    fn corrupt_truncated_and_foreign_files_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.snapshot");
+        save(&cache_with_one_entry(), &path).unwrap();
+        let good = fs::read(&path).unwrap();
+        let cache = Cache::new(&CacheConfig::default());
+
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 0xff;
+        fs::write(&path, &flipped).unwrap();
+        assert!(matches!(load(&cache, &path), Err(PersistError::Corrupt(_))));
+
+        fs::write(&path, &good[..good.len() - 3]).unwrap();
+        assert!(matches!(load(&cache, &path), Err(PersistError::Corrupt(_))));
+
+        let mut other_version = good.clone();
+        other_version[8] = 99;
+        fs::write(&path, &other_version).unwrap();
+        assert!(matches!(load(&cache, &path), Err(PersistError::Version { found: 99, .. })));
+
+        fs::write(&path, b"hello").unwrap();
+        assert!(matches!(load(&cache, &path), Err(PersistError::Foreign(_))));
+        assert!(cache.is_empty());
+    }
+}
