@@ -76,7 +76,7 @@ fn garbage(i: usize) -> Vec<u8> {
 #[test]
 fn thousand_garbage_packets_do_not_kill_it() {
     let fake = FakeUpstream::start(Mode::Answer);
-    let mut stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
     let before = stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
     assert_eq!(before.rcode(), ResponseCode::NoError, "premise: {}", before.summary());
 

@@ -12,7 +12,7 @@ use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
 #[test]
 fn sigterm_exits_zero() {
     let fake = FakeUpstream::start(Mode::Answer);
-    let mut stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
     stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
     stubborn.signal("TERM");
     let status = stubborn.wait_exit(Duration::from_secs(4));
@@ -23,7 +23,7 @@ fn sigterm_exits_zero() {
 #[test]
 fn sighup_with_invalid_config_keeps_serving() {
     let fake = FakeUpstream::start(Mode::Answer);
-    let mut stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
     std::fs::write(stubborn.config_path(), "[upstream\nthis is not toml").expect("rewrite config");
     stubborn.signal("HUP");
     std::thread::sleep(Duration::from_millis(500));

@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -104,7 +105,8 @@ impl Config {
 
 /// A running stubborn.
 pub struct Stubborn {
-    child: Option<Child>,
+    /// In a mutex so that `ask(&self)` can tell a dead process from a bad answer.
+    child: Mutex<Option<Child>>,
     /// Where it answers DNS (UDP and TCP).
     pub dns: SocketAddr,
     /// Where it serves /metrics, /healthz, /readyz.
@@ -123,12 +125,12 @@ impl Stubborn {
         let config_path = dir.path().join("stubborn.toml");
         fs::write(&config_path, &config_text).expect("write stubborn.toml");
         let child = spawn(&config_path, &dir.path().join("stubborn.log"));
-        let mut s = Stubborn { child: Some(child), dns, admin, dir, config_text };
+        let s = Stubborn { child: Mutex::new(Some(child)), dns, admin, dir, config_text };
         s.wait_ready();
         s
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&self) {
         let start = Instant::now();
         loop {
             if let Some(status) = self.exit_status() {
@@ -152,18 +154,29 @@ impl Stubborn {
         }
     }
 
-    /// Sends `ask` to stubborn.
+    /// Sends `ask` to stubborn; on no reply, says whether the process is gone.
     pub fn ask(&self, ask: &Ask) -> Reply {
-        ask.send(self.dns)
+        match ask.try_send(self.dns) {
+            Ok(reply) => reply,
+            Err(e) => match self.exit_status() {
+                Some(status) => panic!(
+                    "{} to stubborn at {}: {e}; stubborn is not running any more ({status}; \
+                     a SIGTERM from outside the test shows as \"shutting down\" in its log)",
+                    ask.name(),
+                    self.dns
+                ),
+                None => panic!("{} to stubborn at {}: {e} (the process is still running)", ask.name(), self.dns),
+            },
+        }
     }
 
     /// `Some(status)` once the process has exited.
-    pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.child.lock().expect("child lock").as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("stubborn was started").id()
+        self.child.lock().expect("child lock").as_ref().expect("stubborn was started").id()
     }
 
     /// Sends a signal by name (e.g. "TERM") to the process.
@@ -174,7 +187,7 @@ impl Stubborn {
     }
 
     /// Waits up to `deadline` for the process to exit.
-    pub fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
+    pub fn wait_exit(&self, deadline: Duration) -> Option<ExitStatus> {
         let start = Instant::now();
         loop {
             if let Some(status) = self.exit_status() {
@@ -227,7 +240,7 @@ impl Stubborn {
 
 impl Drop for Stubborn {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(mut child) = self.child.lock().map(|mut c| c.take()).unwrap_or(None) {
             let _ = child.kill();
             let _ = child.wait();
         }
