@@ -23,12 +23,12 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tracing::debug;
 
-use crate::{degraded::DegradedName, metrics::Metrics, resolver::Resolver, upstream::HealthReport};
+use crate::{degraded::DegradedName, metrics::Metrics, server::Server, upstream::HealthReport};
 
 /// What the endpoint reports on.
 pub struct Admin {
     metrics: Arc<Metrics>,
-    resolver: Arc<Resolver>,
+    server: Arc<Server>,
     /// Set once every DNS listener is bound.
     pub ready: AtomicBool,
     started: SystemTime,
@@ -53,9 +53,9 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
 }
 
 impl Admin {
-    pub fn new(metrics: Arc<Metrics>, resolver: Arc<Resolver>, config: &Path) -> Admin {
+    pub fn new(metrics: Arc<Metrics>, server: Arc<Server>, config: &Path) -> Admin {
         let now = SystemTime::now();
-        Admin { metrics, resolver, ready: false.into(), started: now, loaded: Mutex::new((config.to_path_buf(), now)) }
+        Admin { metrics, server, ready: false.into(), started: now, loaded: Mutex::new((config.to_path_buf(), now)) }
     }
 
     /// Notes a (re)load of the config at `path`.
@@ -69,7 +69,7 @@ impl Admin {
         }
         match request.uri().path() {
             "/metrics" => {
-                let body = self.metrics.render(self.resolver.cache().len());
+                let body = self.metrics.render(self.server.resolver.cache().len());
                 reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", body)
             }
             "/status" => reply(StatusCode::OK, "application/json", format!("{:#}\n", self.status())),
@@ -87,7 +87,8 @@ impl Admin {
     /// The `/status` document (README "Status" documents every field).
     fn status(&self) -> Value {
         let (config_path, loaded_at) = self.loaded.lock().expect("no panics while held").clone();
-        let upstreams = self.resolver.upstreams();
+        let resolver = &self.server.resolver;
+        let upstreams = resolver.upstreams();
         let mut all = Vec::new();
         let mut down = Vec::new();
         for (zone, pool) in upstreams.pools() {
@@ -103,7 +104,22 @@ impl Admin {
                 all.push(upstream_json(&upstream.addr.label, zone, &health));
             }
         }
-        let cache = self.resolver.cache();
+        let services = self.server.services.load();
+        let mut not_on_primary = Vec::new();
+        let mut all_services = Vec::new();
+        for service in services.iter() {
+            let targets: Vec<Value> = service
+                .targets()
+                .map(|(target, healthy)| json!({ "target": target.to_string(), "healthy": healthy }))
+                .collect();
+            let primary = service.targets().next().map(|(target, _)| target.to_string());
+            let active = service.active().to_string();
+            if primary.as_deref() != Some(active.as_str()) {
+                not_on_primary.push(json!({ "service": service.name(), "active": active, "primary": primary }));
+            }
+            all_services.push(json!({ "service": service.name(), "active": active, "targets": targets }));
+        }
+        let cache = resolver.cache();
         json!({
             "version": env!("STUBBORN_VERSION"),
             "started": rfc3339(self.started),
@@ -111,9 +127,11 @@ impl Admin {
             "config": { "path": config_path.display().to_string(), "loaded": rfc3339(loaded_at) },
             "cache": { "entries": cache.len(), "capacity": cache.config().capacity },
             "upstreams": all,
+            "services": all_services,
             "degraded": {
-                "answers": self.resolver.degraded().recent().iter().map(degraded_json).collect::<Vec<_>>(),
+                "answers": resolver.degraded().recent().iter().map(degraded_json).collect::<Vec<_>>(),
                 "upstreams_down": down,
+                "services_not_on_primary": not_on_primary,
             },
         })
     }

@@ -15,6 +15,8 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::service::http::HttpCheck;
+
 /// Where the file is looked for when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/stubborn/stubborn.toml";
 /// Where upstreams come from when `[upstream] servers` is absent (as dnsmasq does).
@@ -31,6 +33,8 @@ struct File {
     upstream: UpstreamFile,
     #[serde(default)]
     cache: CacheFile,
+    #[serde(default)]
+    service: Vec<ServiceFile>,
     #[serde(default)]
     admin: AdminFile,
 }
@@ -76,6 +80,22 @@ struct CacheFile {
     persist_interval: Option<Spanned<String>>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceFile {
+    name: Spanned<String>,
+    primary: Spanned<String>,
+    #[serde(default)]
+    secondary: Vec<Spanned<String>>,
+    check: Option<Spanned<String>>,
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    fall: Option<Spanned<u32>>,
+    rise: Option<Spanned<u32>>,
+    ttl: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AdminFile {
@@ -92,6 +112,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub upstream: UpstreamConfig,
     pub cache: CacheConfig,
+    /// Health-checked failover services.
+    pub services: Vec<ServiceConfig>,
     /// The admin HTTP endpoint's address, when one is wanted.
     pub admin: Option<SocketAddr>,
 }
@@ -174,6 +196,55 @@ impl Default for CacheConfig {
     }
 }
 
+/// A `[[service]]`: a name answered with the first healthy of its targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    /// Lower-case, without the trailing dot.
+    pub name: String,
+    /// The primary first, then the secondaries in order.
+    pub targets: Vec<Target>,
+    pub check: Check,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive failed checks before a target is down.
+    pub fall: u32,
+    /// Consecutive good checks before it is up again.
+    pub rise: u32,
+    /// TTL of the synthesized answer.
+    pub ttl: Duration,
+    /// Extra CA certificates (PEM) for https checks.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Where a service can point.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A name, resolved through stubborn's own cache and upstreams (lower-case, no trailing dot).
+    Name(String),
+    /// A fixed address.
+    Ip(IpAddr),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Name(name) => f.write_str(name),
+            Target::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+/// How a target's health is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Healthy while it resolves to at least one address.
+    Dns,
+    /// A TCP connect to this port on one of its addresses.
+    Tcp(u16),
+    /// An HTTP(S) GET answered 2xx.
+    Http(HttpCheck),
+}
+
 /// A config that can't be used: every problem found, one per line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -235,8 +306,73 @@ impl Validator<'_> {
         let server = self.server(file.server);
         let upstream = self.upstream(file.upstream, &server.listen, resolv_conf);
         let cache = self.cache(file.cache);
+        let services = self.services(file.service);
         let admin = file.admin.listen.and_then(|s| self.socket_addr(&s, "admin.listen", None));
-        Config { path: self.path.to_path_buf(), server, upstream, cache, admin }
+        Config { path: self.path.to_path_buf(), server, upstream, cache, services, admin }
+    }
+
+    fn services(&mut self, files: Vec<ServiceFile>) -> Vec<ServiceConfig> {
+        let services: Vec<ServiceConfig> = files.iter().filter_map(|file| self.service(file)).collect();
+        for (i, file) in files.iter().enumerate() {
+            let name = dns_name(file.name.get_ref());
+            if files[..i].iter().any(|earlier| dns_name(earlier.name.get_ref()) == name) {
+                self.problem(file.name.span(), "service.name", &format!("{name:?} is configured twice"));
+            }
+            let is_target = |s: &Spanned<String>| dns_name(s.get_ref()) == name;
+            if files.iter().any(|other| is_target(&other.primary) || other.secondary.iter().any(is_target)) {
+                let what = format!("{name:?} is also a target of a service: its answers would point at themselves");
+                self.problem(file.name.span(), "service.name", &what);
+            }
+        }
+        services
+    }
+
+    fn service(&mut self, file: &ServiceFile) -> Option<ServiceConfig> {
+        let name = dns_name(file.name.get_ref());
+        if !is_dns_name(&name) {
+            self.problem(file.name.span(), "service.name", &format!("{:?} is not a domain name", file.name.get_ref()));
+        }
+        let targets: Vec<Target> = std::iter::once(&file.primary)
+            .chain(&file.secondary)
+            .filter_map(|t| match parse_target(t.get_ref()) {
+                Some(target) => Some(target),
+                None => {
+                    let what = format!("{:?} is neither an IP address nor a domain name", t.get_ref());
+                    self.problem(t.span(), "service.primary/secondary", &what);
+                    None
+                }
+            })
+            .collect();
+        let check = match &file.check {
+            None => Check::Dns,
+            Some(text) => match parse_check(text.get_ref()) {
+                Ok(check) => check,
+                Err(what) => {
+                    self.problem(text.span(), "service.check", &what);
+                    Check::Dns
+                }
+            },
+        };
+        let ca_file = file.ca_file.as_ref().and_then(|f| {
+            let path = PathBuf::from(f.get_ref());
+            if path.is_file() {
+                Some(path)
+            } else {
+                self.problem(f.span(), "service.ca_file", &format!("{} is not a readable file", path.display()));
+                None
+            }
+        });
+        Some(ServiceConfig {
+            name,
+            targets,
+            check,
+            interval: self.duration(file.interval.clone(), "service.interval", Duration::from_secs(5), true),
+            timeout: self.duration(file.timeout.clone(), "service.timeout", Duration::from_secs(1), true),
+            fall: self.positive(file.fall.clone(), "service.fall", 3),
+            rise: self.positive(file.rise.clone(), "service.rise", 2),
+            ttl: self.duration(file.ttl.clone(), "service.ttl", Duration::from_secs(10), false),
+            ca_file,
+        })
     }
 
     fn server(&mut self, file: ServerFile) -> ServerConfig {
@@ -405,6 +541,48 @@ impl Validator<'_> {
     }
 }
 
+/// Lower-case without the trailing dot: the form names are compared in.
+fn dns_name(text: &str) -> String {
+    text.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Letters, digits, '-' and '_' in labels of 1-63 octets, 253 in all.
+fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn parse_target(text: &str) -> Option<Target> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(Target::Ip(ip));
+    }
+    let name = dns_name(text);
+    is_dns_name(&name).then_some(Target::Name(name))
+}
+
+/// `dns`, `tcp:PORT`, `http://{addr}:PORT/path`, `https://{addr}:PORT/path`.
+fn parse_check(text: &str) -> Result<Check, String> {
+    if text == "dns" {
+        return Ok(Check::Dns);
+    }
+    if let Some(port) = text.strip_prefix("tcp:") {
+        return match port.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(Check::Tcp(port)),
+            _ => Err(format!("{text:?}: expected tcp:PORT with a port from 1 to 65535")),
+        };
+    }
+    if text.starts_with("http://") || text.starts_with("https://") {
+        return HttpCheck::parse(text).map(Check::Http).map_err(|e| format!("{text:?}: {e}"));
+    }
+    Err(format!(
+        "{text:?}: expected \"dns\", \"tcp:PORT\", \"http://{{addr}}:PORT/path\" or \"https://{{addr}}:PORT/path\""
+    ))
+}
+
 /// `IP`, `IP:PORT` or `[IPv6]:PORT`; `default_port` allows the bare IP form.
 fn parse_socket_addr(text: &str, default_port: Option<u16>) -> Option<SocketAddr> {
     text.parse::<SocketAddr>().ok().or_else(|| Some(SocketAddr::new(text.parse::<IpAddr>().ok()?, default_port?)))
@@ -544,6 +722,42 @@ keep_positive = "0s"
         assert_eq!(c.cache.persist_interval, Duration::from_secs(60));
         let err = parse("[cache]\npersist = \"/nonexistent/dir/s.snapshot\"\n").unwrap_err();
         assert!(err.problems[0].starts_with("t.toml:2:11: cache.persist: directory /nonexistent/dir"), "{err}");
+    }
+
+    #[test]
+    fn services_parse_with_defaults() {
+        let c = parse(
+            "[[service]]\nname = \"API.example.com.\"\nprimary = \"api.aws.example.net\"\nsecondary = [\"203.0.113.7\"]\ncheck = \"tcp:443\"\n",
+        )
+        .unwrap();
+        let s = &c.services[0];
+        assert_eq!(s.name, "api.example.com");
+        assert_eq!(
+            s.targets,
+            vec![Target::Name("api.aws.example.net".into()), Target::Ip("203.0.113.7".parse().unwrap())]
+        );
+        assert_eq!(s.check, Check::Tcp(443));
+        assert_eq!(
+            (s.interval, s.timeout, s.fall, s.rise, s.ttl),
+            (Duration::from_secs(5), Duration::from_secs(1), 3, 2, Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn service_mistakes_are_reported() {
+        let err = parse(
+            "[[service]]\nname = \"a.example\"\nprimary = \"b.example\"\ncheck = \"tcp:http\"\nfall = 0\n\
+             [[service]]\nname = \"a.example\"\nprimary = \"a.example\"\n",
+        )
+        .unwrap_err();
+        let all = err.to_string();
+        assert!(all.contains("t.toml:4:9: service.check: \"tcp:http\""), "{all}");
+        assert!(all.contains("t.toml:5:8: service.fall: must be at least 1"), "{all}");
+        assert!(all.contains("t.toml:7:8: service.name: \"a.example\" is configured twice"), "{all}");
+        assert!(all.contains("service.name: \"a.example\" is also a target"), "{all}");
+        let err = parse("[[service]]\nname = \"x.example\"\nprimary = \"y.example\"\ncheck = \"ftp://{addr}\"\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("service.check"), "{err}");
     }
 
     #[test]

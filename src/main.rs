@@ -1,7 +1,7 @@
 //! The `stubborn` command: parse the command line, set up logging, load the
 //! config, run. Exit status: 0 clean stop, 1 bad config, 2 cannot bind.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use stubborn::config::{Config, DEFAULT_PATH};
@@ -68,7 +68,9 @@ fn main() -> ExitCode {
 /// `RUST_LOG` wins; by default info for stubborn, warnings from libraries.
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,stubborn=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only on a terminal: a log file or journald gets plain text.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

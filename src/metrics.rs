@@ -24,6 +24,8 @@ pub struct Metrics {
     upstream_up: Family<Labels, Gauge>,
     upstream_queries: Family<Labels, Counter>,
     upstream_latency: Family<Labels, Histogram, fn() -> Histogram>,
+    service_target: Family<Labels, Gauge>,
+    failovers: Family<Labels, Counter>,
 }
 
 /// One counter per answer source.
@@ -34,6 +36,7 @@ pub struct Answers {
     pub kept_positive: Counter,
     pub refused: Counter,
     pub servfail: Counter,
+    pub service: Counter,
 }
 
 /// The handles of one upstream's series.
@@ -89,6 +92,15 @@ impl Metrics {
             upstream_latency.clone(),
         );
 
+        let service_target = Family::<Labels, Gauge>::default();
+        registry.register(
+            "stubborn_service_target",
+            "1 for the target a service answers with, 0 for the others",
+            service_target.clone(),
+        );
+        let failovers = Family::<Labels, Counter>::default();
+        registry.register("stubborn_failovers", "Switches of a service's active target", failovers.clone());
+
         let label = |name: &'static str, value: &str| vec![(name, value.to_string())];
         let counter = |family: &Family<Labels, Counter>, name, value| family.get_or_create(&label(name, value)).clone();
         Metrics {
@@ -101,12 +113,15 @@ impl Metrics {
                 kept_positive: counter(&answers, "source", "kept_positive"),
                 refused: counter(&answers, "source", "refused"),
                 servfail: counter(&answers, "source", "servfail"),
+                service: counter(&answers, "source", "service"),
             },
             kept_positive,
             cache_entries,
             upstream_up,
             upstream_queries,
             upstream_latency,
+            service_target,
+            failovers,
             registry,
         }
     }
@@ -124,6 +139,17 @@ impl Metrics {
             results: ["ok", "timeout", "servfail", "refused", "error"].map(result),
             latency: self.upstream_latency.get_or_create(&upstream).clone(),
         }
+    }
+
+    /// The `stubborn_service_target` gauge of one target of a service.
+    pub fn service_target(&self, service: &str, target: &str) -> Gauge {
+        let labels = vec![("service", service.to_string()), ("target", target.to_string())];
+        self.service_target.get_or_create(&labels).clone()
+    }
+
+    /// The `stubborn_failovers_total` counter of a service.
+    pub fn failovers(&self, service: &str) -> Counter {
+        self.failovers.get_or_create(&vec![("service", service.to_string())]).clone()
     }
 
     /// The Prometheus text exposition, with the gauges read now set first.
@@ -152,6 +178,8 @@ mod tests {
         upstream.result(Some(&UpstreamError::Timeout)).inc();
         upstream.latency.observe(0.01);
         metrics.answers.stale.inc();
+        metrics.service_target("api.example.com", "api.aws.example.net").set(1);
+        metrics.failovers("api.example.com").inc();
         let text = metrics.render(7);
         for line in [
             "stubborn_queries_total{protocol=\"udp\"} 0",
@@ -161,6 +189,8 @@ mod tests {
             "stubborn_upstream_up{upstream=\"192.0.2.1:53\"} 0",
             "stubborn_upstream_queries_total{upstream=\"192.0.2.1:53\",result=\"timeout\"} 1",
             "stubborn_upstream_latency_seconds_count{upstream=\"192.0.2.1:53\"} 1",
+            "stubborn_service_target{service=\"api.example.com\",target=\"api.aws.example.net\"} 1",
+            "stubborn_failovers_total{service=\"api.example.com\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }

@@ -101,6 +101,28 @@ impl Query {
         })
     }
 
+    /// A query stubborn asks itself (service targets): `name_wire` (lower-case
+    /// wire form) of `qtype`, class IN, RD, no EDNS — so it shares cache
+    /// entries with clients' plain queries.
+    pub fn internal(name_wire: &[u8], qtype: u16) -> Query {
+        let mut question = name_wire.to_vec();
+        question.extend_from_slice(&qtype.to_be_bytes());
+        question.extend_from_slice(&CLASS_IN.to_be_bytes());
+        let mut key = question.clone();
+        key.push(0);
+        Query {
+            id: 0,
+            flags: 0x01,
+            checking_disabled: false,
+            authentic_data: false,
+            question: question.into_boxed_slice(),
+            qtype,
+            qclass: CLASS_IN,
+            edns: None,
+            key: key.into_boxed_slice(),
+        }
+    }
+
     /// RD: the client asked for recursion.
     pub fn recursion_desired(&self) -> bool {
         self.flags & 0x01 != 0
@@ -159,6 +181,19 @@ impl fmt::Display for QueryName<'_> {
         }
         Ok(())
     }
+}
+
+/// "cluster.local" → `\x07cluster\x05local\x00` ("" is the root); labels
+/// longer than 63 octets are cut (config validation rejects them first).
+pub fn wire_name(dotted: &str) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(dotted.len() + 2);
+    for label in dotted.split('.').filter(|l| !l.is_empty()) {
+        let label = &label.as_bytes()[..label.len().min(63)];
+        wire.push(label.len() as u8);
+        wire.extend_from_slice(label);
+    }
+    wire.push(0);
+    wire
 }
 
 /// Returns the offset just past the name starting at `at`. Compression
@@ -281,6 +316,14 @@ mod tests {
         let qtype = axfr.len() - 3;
         axfr[qtype] = 252;
         assert_eq!(Query::parse(&axfr), Err(Rejection::NotImp));
+    }
+
+    #[test]
+    fn internal_queries_share_the_plain_cache_key() {
+        let q = Query::internal(&wire_name("www.example.com"), 1);
+        let plain = Query::parse(&query_bytes(None)).unwrap();
+        assert_eq!(q.key, plain.key);
+        assert_eq!(wire_name(""), vec![0]);
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! RFC 6891 §7). Answers are copies of a cached entry's record sections with
 //! the TTLs patched in place, so a cache hit costs one copy, not an encode.
 
+use hickory_proto::{
+    op::{Edns, Message, OpCode, Query as HickoryQuery},
+    rr::Record,
+    serialize::binary::{BinDecodable, BinDecoder},
+};
+
 use crate::{
     cache::{Entry, NXDOMAIN},
     query::{Query, Rejection},
@@ -72,6 +78,30 @@ pub fn answer(query: &Query, entry: &Entry, ttl: Ttl, ede: Option<Ede>, limit: u
 /// Whether a stale `entry` is a stale NXDOMAIN (EDE 19) or a stale answer (EDE 3).
 pub fn stale_ede(entry: &Entry) -> Ede {
     if entry.rcode == NXDOMAIN { EDE_STALE_NXDOMAIN } else { EDE_STALE }
+}
+
+/// A NOERROR reply made of `answers` (synthesized by stubborn, e.g. a
+/// service's CNAME and addresses), encoded by hickory-proto.
+pub fn records(query: &Query, answers: Vec<Record>, limit: usize) -> Vec<u8> {
+    let Ok(question) = HickoryQuery::read(&mut BinDecoder::new(&query.question)) else {
+        return error(query, SERVFAIL, None);
+    };
+    let mut message = Message::response(query.id, OpCode::Query);
+    message.metadata.recursion_desired = query.recursion_desired();
+    message.metadata.recursion_available = true;
+    message.metadata.checking_disabled = query.checking_disabled;
+    message.add_query(question);
+    message.add_answers(answers);
+    if let Some(client) = query.edns {
+        let mut edns = Edns::new();
+        edns.set_max_payload(OUR_UDP_PAYLOAD).set_dnssec_ok(client.dnssec_ok);
+        message.set_edns(edns);
+    }
+    match message.to_vec() {
+        Ok(bytes) if bytes.len() <= limit => bytes,
+        Ok(_) => truncated(query, 0, None),
+        Err(_) => error(query, SERVFAIL, None),
+    }
 }
 
 /// A reply with no records: `rcode`, the question, and OPT (with `ede`) if the query had EDNS.

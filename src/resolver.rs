@@ -22,6 +22,7 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use hickory_proto::{op::Message, rr::Record};
 use tokio::{sync::watch, time::Instant};
 use tracing::{debug, warn};
 
@@ -145,6 +146,14 @@ impl Resolver {
                 reply::error(query, SERVFAIL, Some(EDE_NO_REACHABLE_AUTHORITY))
             }
         }
+    }
+
+    /// The answer records for `name_wire` (lower-case wire form) of `qtype`,
+    /// through the same cache, upstreams and stale rules as a client's query;
+    /// empty when there is no answer. For stubborn's own use (service targets).
+    pub async fn records(self: &Arc<Self>, name_wire: &[u8], qtype: u16) -> Vec<Record> {
+        let reply = self.answer(&Query::internal(name_wire, qtype), usize::from(u16::MAX)).await;
+        Message::from_vec(&reply).map(|message| message.answers).unwrap_or_default()
     }
 
     fn stale(&self, query: &Query, entry: &Entry, limit: usize) -> Vec<u8> {

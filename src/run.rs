@@ -2,8 +2,8 @@
 //! before serving anything — a bind failure is fatal: exit status 2 with
 //! the address and the OS error), then serve until a signal:
 //! - SIGHUP (`systemctl reload`, `kill -HUP`): reload the config. The cache
-//!   is kept; upstreams, zones, cache limits, ACL and the admin address take
-//!   effect; changed listen addresses are rebound (if one can't be bound the
+//!   is kept; upstreams, zones, cache limits, ACL, services (health of
+//!   unchanged targets kept) and the admin address take effect; changed listen addresses are rebound (if one can't be bound the
 //!   old listeners stay and the reason is logged); an invalid file is logged
 //!   with its PATH:LINE:COL problems and the running config keeps serving.
 //! - SIGTERM (service managers, `kill`) or SIGINT (Ctrl-C): stop accepting,
@@ -35,6 +35,7 @@ use crate::{
     metrics::Metrics,
     resolver::Resolver,
     server::{self, Acl, Server},
+    service::Services,
     upstream::Upstreams,
 };
 
@@ -85,8 +86,10 @@ pub async fn run(config: Config) -> Result<(), BindError> {
     }
     let upstreams = Upstreams::new(&config.upstream, &metrics);
     let resolver = Arc::new(Resolver::new(cache, upstreams, Arc::clone(&metrics)));
-    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&resolver), &config.path));
-    let server = Arc::new(Server::new(resolver, Acl::new(config.server.allow.clone()), Arc::clone(&metrics)));
+    let services = Services::new(&config.services, &Services::default(), &metrics, &resolver);
+    let acl = Acl::new(config.server.allow.clone());
+    let server = Arc::new(Server::new(resolver, acl, services, Arc::clone(&metrics)));
+    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path));
     let mut daemon = Daemon { config, metrics, server, admin, listeners: HashMap::new(), admin_listener: None };
 
     if let Some(addr) = daemon.config.admin {
@@ -166,6 +169,8 @@ impl Daemon {
             resolver.set_upstreams(Upstreams::new(&new.upstream, &self.metrics));
         }
         self.server.acl.store(Arc::new(Acl::new(new.server.allow.clone())));
+        let services = Services::new(&new.services, &self.server.services.load(), &self.metrics, resolver);
+        self.server.services.store(Arc::new(services));
         self.rebind_listeners(&new.server.listen).await;
         self.rebind_admin(new.admin).await;
         self.admin.loaded(&new.path);

@@ -1,6 +1,6 @@
 //! The DNS listeners: UDP and TCP on every `listen` address, all turning a
 //! packet into a reply through [`Server::reply_now`] / [`Server::reply`]
-//! (ACL, then the resolver). Sockets are bound by the caller and handed in
+//! (ACL, then services, then the resolver). Sockets are bound by the caller and handed in
 //! (mini-redis `server::run`), so binding errors surface before serving.
 //!
 //! Why not hickory-server's `Server`: HICKORY.md §4 measured its request
@@ -33,6 +33,7 @@ use crate::{
     query::Query,
     reply::{self, REFUSED},
     resolver::Resolver,
+    service::Services,
 };
 
 /// What every listener shares.
@@ -40,6 +41,8 @@ pub struct Server {
     pub resolver: Arc<Resolver>,
     /// Swapped on reload.
     pub acl: ArcSwap<Acl>,
+    /// Swapped on reload.
+    pub services: ArcSwap<Services>,
     pub metrics: Arc<Metrics>,
     /// Queries waiting on upstream right now: a graceful stop lets them finish.
     in_flight: AtomicUsize,
@@ -88,8 +91,14 @@ impl Drop for InFlight {
 }
 
 impl Server {
-    pub fn new(resolver: Arc<Resolver>, acl: Acl, metrics: Arc<Metrics>) -> Server {
-        Server { resolver, acl: ArcSwap::from_pointee(acl), metrics, in_flight: AtomicUsize::new(0) }
+    pub fn new(resolver: Arc<Resolver>, acl: Acl, services: Services, metrics: Arc<Metrics>) -> Server {
+        Server {
+            resolver,
+            acl: ArcSwap::from_pointee(acl),
+            services: ArcSwap::from_pointee(services),
+            metrics,
+            in_flight: AtomicUsize::new(0),
+        }
     }
 
     /// Queries being answered from upstream right now.
@@ -107,6 +116,9 @@ impl Server {
             self.metrics.answers.refused.inc();
             return Step::Done(Some(reply::error(&query, REFUSED, None)));
         }
+        if self.services.load().get(&query).is_some() {
+            return Step::Resolve(query);
+        }
         match self.resolver.answer_now(&query, via.limit(&query)) {
             Some(reply) => Step::Done(Some(reply)),
             None => Step::Resolve(query),
@@ -115,6 +127,11 @@ impl Server {
 
     /// Answers a query that needs upstream.
     pub async fn reply(&self, query: &Query, via: Via) -> Vec<u8> {
+        let services = self.services.load_full();
+        if let Some(service) = services.get(query) {
+            self.metrics.answers.service.inc();
+            return service.answer(query, &self.resolver, via.limit(query)).await;
+        }
         self.resolver.answer(query, via.limit(query)).await
     }
 }

@@ -33,6 +33,7 @@ use health::{Health, Transition};
 use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
     metrics::{Metrics, UpstreamMetrics},
+    query::wire_name,
 };
 
 /// One upstream server and what is known of it.
@@ -212,17 +213,6 @@ fn is_at_or_below(name: &[u8], apex: &[u8]) -> bool {
         at += 1 + usize::from(name[at]);
     }
     false
-}
-
-/// "cluster.local" → `\x07cluster\x05local\x00` ("" is the root).
-fn wire_name(dotted: &str) -> Vec<u8> {
-    let mut wire = Vec::with_capacity(dotted.len() + 2);
-    for label in dotted.split('.').filter(|l| !l.is_empty()) {
-        wire.push(u8::try_from(label.len()).unwrap_or(63).min(63));
-        wire.extend(label.bytes().take(63));
-    }
-    wire.push(0);
-    wire
 }
 
 #[cfg(test)]
