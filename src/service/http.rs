@@ -1,0 +1,603 @@
+//! The `http://` and `https://` health checks of a service target.
+//!
+//! This file owns two things: parsing a `check` value of the form
+//! `http://{addr}:PORT/path` or `https://{addr}:PORT/path` ([`HttpCheck`]),
+//! and running one such check against one address of a target
+//! ([`HttpChecker`]): a `GET` of the path from `addr:PORT`, with the target's
+//! name as `Host` header and, for https, as SNI and as the name the server's
+//! certificate is verified against (system roots plus an optional `ca_file`).
+//! A 2xx status within the timeout is a pass; anything else is a failure with
+//! a short reason for the logs. Fall/rise hysteresis, scheduling and which
+//! addresses are checked belong to the service core, not to this file.
+//!
+//! The HTTP client is hyper's HTTP/1.1 connection API over a tokio
+//! `TcpStream` (wrapped in tokio-rustls for https): one connection per check,
+//! closed once the response headers are in; the body is never read.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::header::{CONNECTION, HOST, USER_AGENT};
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::RootCertStore;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// The literal host part of a check URL: the address under test goes there.
+const ADDR: &str = "{addr}";
+
+/// A check of the form `http://{addr}:PORT/path` or
+/// `https://{addr}:PORT/path` (`{addr}` literally; PORT required; path
+/// optional, default "/").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    pub tls: bool,
+    pub port: u16,
+    /// Origin-form request target: starts with `/`, may carry a `?query`.
+    pub path: String,
+}
+
+impl HttpCheck {
+    /// Parses the `check` value; Err is a human message for `stubborn check`
+    /// (e.g. "expected https://{addr}:PORT/path").
+    pub fn parse(check: &str) -> Result<HttpCheck, String> {
+        let (tls, rest) = if let Some(rest) = strip_prefix_ignore_case(check, "https://") {
+            (true, rest)
+        } else if let Some(rest) = strip_prefix_ignore_case(check, "http://") {
+            (false, rest)
+        } else {
+            return Err(format!("expected http://{ADDR}:PORT/path or https://{ADDR}:PORT/path, got {check:?}"));
+        };
+        let scheme = if tls { "https" } else { "http" };
+        let expected = format!("expected {scheme}://{ADDR}:PORT/path");
+        let Some(rest) = rest.strip_prefix(ADDR) else {
+            return Err(format!(
+                "{expected}, got {check:?} (the host must be literally {ADDR}: each address of the target is put there)"
+            ));
+        };
+        let Some(rest) = rest.strip_prefix(':') else {
+            return Err(format!("{expected}, got {check:?} (the port is required)"));
+        };
+        let digits = rest.find('/').unwrap_or(rest.len());
+        let (port, path) = rest.split_at(digits);
+        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{expected}, got {check:?} (bad port {port:?})"));
+        }
+        let port: u16 = match port.parse() {
+            Ok(p) if p > 0 => p,
+            _ => return Err(format!("{expected}, got {check:?} (port {port} is not in 1-65535)")),
+        };
+        let path = if path.is_empty() { "/" } else { path };
+        if path.contains('#') {
+            return Err(format!("{expected}, got {check:?} (a #fragment is not sent to a server)"));
+        }
+        if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+            return Err(format!("{expected}, got {check:?} (spaces or control characters in the path)"));
+        }
+        // The same parser hyper will use for the request: what passes here is sendable.
+        match path.parse::<Uri>() {
+            Ok(uri) if uri.scheme().is_none() && uri.authority().is_none() => {}
+            _ => return Err(format!("{expected}, got {check:?} (bad path {path:?})")),
+        }
+        Ok(HttpCheck { tls, port, path: path.to_string() })
+    }
+
+    fn default_port(&self) -> u16 {
+        if self.tls { 443 } else { 80 }
+    }
+}
+
+impl fmt::Display for HttpCheck {
+    /// The check as written in the config, e.g. `https://{addr}:8443/health`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{ADDR}:{}{}", self.port, self.path)
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+}
+
+/// Shared by all checks: the TLS client config (system roots from
+/// /etc/ssl/certs via rustls-native-certs, plus the PEM CA certs of `ca_file`
+/// when given).
+pub struct HttpChecker {
+    tls: TlsConnector,
+}
+
+impl fmt::Debug for HttpChecker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpChecker").finish_non_exhaustive()
+    }
+}
+
+impl HttpChecker {
+    /// Loads the system roots (a system without any is logged, not an error:
+    /// `http://` checks and a `ca_file` still work) and every certificate of
+    /// `ca_file`. Err when `ca_file` cannot be read, is not PEM, holds no
+    /// certificate or holds one that is not a usable CA certificate.
+    pub fn new(ca_file: Option<&Path>) -> Result<HttpChecker, String> {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for e in &native.errors {
+            tracing::debug!(error = %e, "loading system CA certificates");
+        }
+        let (added, ignored) = roots.add_parsable_certificates(native.certs);
+        tracing::debug!(added, ignored, "system CA certificates for https checks");
+        if added == 0 && ca_file.is_none() {
+            tracing::warn!("no system CA certificates found: https service checks can only fail");
+        }
+        if let Some(path) = ca_file {
+            let shown = path.display();
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("ca_file {shown}: {}", pem_error(e)))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("ca_file {shown}: {}", pem_error(e)))?;
+            if certs.is_empty() {
+                return Err(format!("ca_file {shown}: no PEM certificate (BEGIN CERTIFICATE) in it"));
+            }
+            for (i, cert) in certs.into_iter().enumerate() {
+                roots.add(cert).map_err(|e| format!("ca_file {shown}: certificate {}: {e}", i + 1))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("tls: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(HttpChecker { tls: TlsConnector::from(Arc::new(config)) })
+    }
+
+    /// GET `check.path` from `addr:check.port`, Host header = `host` (with
+    /// `:PORT` appended when it is not the scheme's default, as curl and
+    /// browsers do; a trailing dot is dropped), and for https the SNI and
+    /// verified name = `host` (an IP literal is verified against the IP and
+    /// sent without SNI). Ok(()) on a 2xx status within `timeout` (connect +
+    /// TLS + response headers), Err(reason) otherwise, reason short, for
+    /// logs: "status 503", "tls: invalid peer certificate: UnknownIssuer",
+    /// "connect: connection refused", "timed out".
+    pub async fn check(&self, check: &HttpCheck, addr: IpAddr, host: &str, timeout: Duration) -> Result<(), String> {
+        match tokio::time::timeout(timeout, self.get(check, addr, host)).await {
+            Ok(result) => result,
+            Err(_) => Err("timed out".to_string()),
+        }
+    }
+
+    async fn get(&self, check: &HttpCheck, addr: IpAddr, host: &str) -> Result<(), String> {
+        let host = host.strip_suffix('.').unwrap_or(host);
+        let host_ip = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
+        let tcp = TcpStream::connect(SocketAddr::new(addr, check.port))
+            .await
+            .map_err(|e| format!("connect: {}", io_reason(&e)))?;
+        let _ = tcp.set_nodelay(true);
+        let host_header = host_header(host, host_ip, check.port, check.default_port());
+        if !check.tls {
+            return request(tcp, check, &host_header).await;
+        }
+        let name = match host_ip {
+            Some(ip) => ServerName::IpAddress(ip.into()),
+            None => ServerName::try_from(host.to_string()).map_err(|_| format!("tls: {host:?} is not a valid name"))?,
+        };
+        let tls = self.tls.connect(name, tcp).await.map_err(|e| format!("tls: {}", io_reason(&e)))?;
+        request(tls, check, &host_header).await
+    }
+}
+
+/// One request on a fresh HTTP/1.1 connection; the connection is driven
+/// here (not spawned) and dropped with the response.
+async fn request<S>(stream: S, check: &HttpCheck, host_header: &str) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("http: {e}"))?;
+    let req = Request::get(check.path.as_str())
+        .header(HOST, host_header)
+        .header(USER_AGENT, concat!("stubborn/", env!("CARGO_PKG_VERSION"), " health-check"))
+        .header(CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| format!("http: {e}"))?;
+    // The connection task lives as long as this check: a timeout (which
+    // drops this future) or an early return closes it.
+    let conn = AbortOnDrop(tokio::spawn(conn));
+    let response = sender.send_request(req).await.map_err(|e| format!("http: {}", error_chain(&e)))?;
+    drop(conn);
+    let status = response.status();
+    if status.is_success() { Ok(()) } else { Err(format!("status {}", status.as_u16())) }
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `host`, `[v6]` for an IPv6 literal, plus `:port` when not the default.
+fn host_header(host: &str, host_ip: Option<IpAddr>, port: u16, default_port: u16) -> String {
+    let host = match host_ip {
+        Some(IpAddr::V6(ip)) => format!("[{ip}]"),
+        _ => host.to_string(),
+    };
+    if port == default_port { host } else { format!("{host}:{port}") }
+}
+
+/// "connection refused" rather than "Connection refused (os error 111)";
+/// the inner error's own message for everything else (e.g. a rustls error
+/// inside an io::Error: "invalid peer certificate: UnknownIssuer").
+fn io_reason(e: &io::Error) -> String {
+    use io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused | ConnectionReset | ConnectionAborted | HostUnreachable | NetworkUnreachable
+        | AddrNotAvailable | TimedOut | UnexpectedEof => e.kind().to_string(),
+        _ => match e.get_ref() {
+            Some(inner) => inner.to_string(),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// An error and its sources, "a: b: c" (hyper's own messages are terse).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+fn pem_error(e: rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
+    match e {
+        Error::Io(e) => io_reason(&e),
+        Error::NoItemsFound => "no PEM certificate (BEGIN CERTIFICATE) in it".to_string(),
+        other => format!("not valid PEM: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(check: &str) -> HttpCheck {
+        HttpCheck::parse(check).unwrap_or_else(|e| panic!("{check:?} should parse: {e}"))
+    }
+
+    fn err(check: &str) -> String {
+        match HttpCheck::parse(check) {
+            Ok(parsed) => panic!("{check:?} should be rejected, parsed as {parsed:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn parses_http_with_path() {
+        assert_eq!(ok("http://{addr}:8080/health"), HttpCheck { tls: false, port: 8080, path: "/health".into() });
+    }
+
+    #[test]
+    fn parses_https_with_path_and_query() {
+        assert_eq!(
+            ok("https://{addr}:8443/health/ready?deep=1"),
+            HttpCheck { tls: true, port: 8443, path: "/health/ready?deep=1".into() }
+        );
+    }
+
+    #[test]
+    fn path_defaults_to_root() {
+        assert_eq!(ok("https://{addr}:443"), HttpCheck { tls: true, port: 443, path: "/".into() });
+        assert_eq!(ok("http://{addr}:80/"), HttpCheck { tls: false, port: 80, path: "/".into() });
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive() {
+        assert!(ok("HTTPS://{addr}:8443/x").tls);
+        assert!(!ok("Http://{addr}:8080/x").tls);
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for check in ["http://{addr}:8080/health", "https://{addr}:8443/", "https://{addr}:1/a?b=c"] {
+            assert_eq!(ok(check).to_string(), check);
+            assert_eq!(ok(&ok(check).to_string()), ok(check));
+        }
+    }
+
+    #[test]
+    fn rejects_other_schemes() {
+        for check in ["tcp:443", "dns", "ftp://{addr}:21/", "{addr}:80/", "", "https:/{addr}:1/"] {
+            let e = err(check);
+            assert!(e.contains("expected http://{addr}:PORT/path or https://{addr}:PORT/path"), "{check:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn rejects_a_host_other_than_the_addr_placeholder() {
+        for check in ["https://api.example.com:443/", "http://127.0.0.1:80/", "https://{ADDR}:443/", "https://:443/"] {
+            let e = err(check);
+            assert!(e.contains("literally {addr}"), "{check:?}: {e}");
+        }
+        assert!(err("https://api.example.com:443/").starts_with("expected https://{addr}:PORT/path"));
+    }
+
+    #[test]
+    fn requires_a_port() {
+        for check in ["https://{addr}/health", "http://{addr}"] {
+            assert!(err(check).contains("the port is required"), "{check:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_ports() {
+        for (check, says) in [
+            ("https://{addr}:/health", "bad port"),
+            ("https://{addr}:https/health", "bad port"),
+            ("https://{addr}:-1/", "bad port"),
+            ("https://{addr}:+443/", "bad port"),
+            ("https://{addr}:0/", "not in 1-65535"),
+            ("https://{addr}:65536/", "not in 1-65535"),
+            ("https://{addr}:99999999999999999999/", "not in 1-65535"),
+        ] {
+            let e = err(check);
+            assert!(e.contains(says), "{check:?} should say {says:?}: {e}");
+        }
+        assert_eq!(ok("https://{addr}:65535/").port, 65535);
+    }
+
+    #[test]
+    fn rejects_bad_paths() {
+        for check in [
+            "https://{addr}:443health",
+            "https://{addr}:443/he alth",
+            "https://{addr}:443/health\n",
+            "https://{addr}:443/a#frag",
+            "https://{addr}:443/\u{7f}",
+        ] {
+            let e = err(check);
+            assert!(e.starts_with("expected https://{addr}:PORT/path"), "{check:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn host_header_adds_non_default_port_and_brackets_v6() {
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(host_header("api.example.com", None, 443, 443), "api.example.com");
+        assert_eq!(host_header("api.example.com", None, 8443, 443), "api.example.com:8443");
+        assert_eq!(host_header("2001:db8::1", Some(v6), 443, 443), "[2001:db8::1]");
+        assert_eq!(host_header("2001:db8::1", Some(v6), 8080, 80), "[2001:db8::1]:8080");
+    }
+
+    #[test]
+    fn checker_without_ca_file_builds() {
+        HttpChecker::new(None).expect("system roots are optional");
+    }
+
+    #[test]
+    fn checker_rejects_missing_and_empty_ca_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let e = HttpChecker::new(Some(&missing)).unwrap_err();
+        assert!(e.starts_with("ca_file ") && e.contains("missing.pem"), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "just text\n").unwrap();
+        let e = HttpChecker::new(Some(&empty)).unwrap_err();
+        assert!(e.contains("no PEM certificate"), "{e}");
+    }
+
+    /// A local HTTP(S) server answering every request with `status`, and
+    /// remembering the Host header and SNI it saw last.
+    struct Server {
+        addr: SocketAddr,
+        seen_host: Arc<std::sync::Mutex<Option<String>>>,
+        seen_sni: Arc<std::sync::Mutex<Option<String>>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    async fn serve(status: u16, tls: Option<rustls::ServerConfig>) -> Server {
+        use hyper::service::service_fn;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen_host = Arc::new(std::sync::Mutex::new(None));
+        let seen_sni = Arc::new(std::sync::Mutex::new(None));
+        let acceptor = tls.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c)));
+        let (host, sni) = (seen_host.clone(), seen_sni.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let (host, sni, acceptor) = (host.clone(), sni.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let seen = req.headers().get(HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
+                        *host.lock().unwrap() = seen;
+                        let mut resp = hyper::Response::new(Empty::<Bytes>::new());
+                        *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        async move { Ok::<_, std::convert::Infallible>(resp) }
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(tcp), svc).await;
+                        }
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(tcp).await else { return };
+                            *sni.lock().unwrap() = stream.get_ref().1.server_name().map(str::to_string);
+                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                });
+            }
+        });
+        Server { addr, seen_host, seen_sni, task }
+    }
+
+    /// A CA (PEM) and a server config with a leaf for `names` signed by it.
+    fn ca_and_server(names: &[&str]) -> (String, rustls::ServerConfig) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct names, so that a leaf of another CA is an unknown issuer.
+        ca_params.distinguished_name.push(DnType::CommonName, format!("stubborn test CA {n}"));
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf_params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .unwrap();
+        (ca_cert.pem(), config)
+    }
+
+    fn checker_trusting(ca_pem: &str) -> (HttpChecker, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, ca_pem).unwrap();
+        (HttpChecker::new(Some(&path)).unwrap(), dir)
+    }
+
+    const T: Duration = Duration::from_secs(2);
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn http_on(addr: SocketAddr, path: &str) -> HttpCheck {
+        HttpCheck { tls: false, port: addr.port(), path: path.into() }
+    }
+
+    fn https_on(addr: SocketAddr) -> HttpCheck {
+        HttpCheck { tls: true, port: addr.port(), path: "/health".into() }
+    }
+
+    #[tokio::test]
+    async fn http_2xx_passes_with_host_header() {
+        let server = serve(204, None).await;
+        let checker = HttpChecker::new(None).unwrap();
+        checker.check(&http_on(server.addr, "/health"), LOCAL, "api.aws.example.test.", T).await.unwrap();
+        let host = server.seen_host.lock().unwrap().clone();
+        assert_eq!(host.as_deref(), Some(format!("api.aws.example.test:{}", server.addr.port()).as_str()));
+    }
+
+    #[tokio::test]
+    async fn http_503_fails_with_status() {
+        let server = serve(503, None).await;
+        let checker = HttpChecker::new(None).unwrap();
+        let e = checker.check(&http_on(server.addr, "/"), LOCAL, "api.example.test", T).await.unwrap_err();
+        assert_eq!(e, "status 503");
+        let server = serve(302, None).await;
+        let e = checker.check(&http_on(server.addr, "/"), LOCAL, "api.example.test", T).await.unwrap_err();
+        assert_eq!(e, "status 302", "a redirect is not followed and is not healthy");
+    }
+
+    #[tokio::test]
+    async fn refused_connection_fails() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let checker = HttpChecker::new(None).unwrap();
+        let e = checker.check(&http_on(addr, "/"), LOCAL, "api.example.test", T).await.unwrap_err();
+        assert_eq!(e, "connect: connection refused");
+    }
+
+    #[tokio::test]
+    async fn silent_server_times_out() {
+        // Accepts (the kernel does, from the backlog) but never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let checker = HttpChecker::new(None).unwrap();
+        let start = std::time::Instant::now();
+        let e = checker.check(&http_on(addr, "/"), LOCAL, "x.test", Duration::from_millis(200)).await.unwrap_err();
+        assert_eq!(e, "timed out");
+        assert!(start.elapsed() < Duration::from_secs(1), "took {:?}", start.elapsed());
+        drop(listener);
+    }
+
+    #[tokio::test]
+    async fn https_with_trusted_ca_passes_and_sends_sni() {
+        let (ca, config) = ca_and_server(&["api.aws.example.test"]);
+        let server = serve(200, Some(config)).await;
+        let (checker, _dir) = checker_trusting(&ca);
+        checker.check(&https_on(server.addr), LOCAL, "api.aws.example.test.", T).await.unwrap();
+        assert_eq!(server.seen_sni.lock().unwrap().as_deref(), Some("api.aws.example.test"));
+    }
+
+    #[tokio::test]
+    async fn https_503_fails_with_status() {
+        let (ca, config) = ca_and_server(&["api.aws.example.test"]);
+        let server = serve(503, Some(config)).await;
+        let (checker, _dir) = checker_trusting(&ca);
+        let e = checker.check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
+        assert_eq!(e, "status 503");
+    }
+
+    #[tokio::test]
+    async fn https_from_unknown_ca_fails() {
+        let (_ca, config) = ca_and_server(&["api.aws.example.test"]);
+        let (other_ca, _) = ca_and_server(&["api.aws.example.test"]);
+        let server = serve(200, Some(config)).await;
+        let (checker, _dir) = checker_trusting(&other_ca);
+        let e = checker.check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
+        assert_eq!(e, "tls: invalid peer certificate: UnknownIssuer");
+        let system_only = HttpChecker::new(None).unwrap();
+        let e = system_only.check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
+        assert_eq!(e, "tls: invalid peer certificate: UnknownIssuer");
+    }
+
+    #[tokio::test]
+    async fn https_for_another_name_fails() {
+        let (ca, config) = ca_and_server(&["api.gcp.example.test"]);
+        let server = serve(200, Some(config)).await;
+        let (checker, _dir) = checker_trusting(&ca);
+        let e = checker.check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
+        assert!(e.starts_with("tls: invalid peer certificate: certificate not valid for name"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn https_to_an_ip_literal_verifies_the_ip() {
+        let (ca, config) = ca_and_server(&["127.0.0.1"]);
+        let server = serve(200, Some(config)).await;
+        let (checker, _dir) = checker_trusting(&ca);
+        checker.check(&https_on(server.addr), LOCAL, "127.0.0.1", T).await.unwrap();
+        let e = checker.check(&https_on(server.addr), LOCAL, "127.0.0.2", T).await.unwrap_err();
+        assert!(e.starts_with("tls: invalid peer certificate: certificate not valid for name"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn https_against_plain_http_fails() {
+        let server = serve(200, None).await;
+        let checker = HttpChecker::new(None).unwrap();
+        let e = checker.check(&https_on(server.addr), LOCAL, "api.example.test", T).await.unwrap_err();
+        assert!(e.starts_with("tls: "), "{e}");
+    }
+}
