@@ -24,4 +24,5 @@ pub mod reply;
 pub mod resolver;
 pub mod run;
 pub mod server;
+pub mod service;
 pub mod upstream;
