@@ -1,0 +1,84 @@
+//! Scenario: stubborn has answers cached, is stopped (SIGTERM, or `kill -9`
+//! after a periodic snapshot), and is started again while the authoritative
+//! is down: the old names are answered stale from the first query. A
+//! corrupt snapshot is logged and ignored, never fatal (issue 4 "Cache
+//! persistence").
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::harness::dns::EDE_STALE_ANSWER;
+use crate::harness::{Ask, Config, Knot, Stubborn, wait};
+
+const WEB: &str = "web.example.test.";
+
+fn config(knot: &Knot, snapshot: &Path, interval: &str) -> Config {
+    Config::new(&[knot.server()]).set_str("cache", "persist", &snapshot.display().to_string()).set_str(
+        "cache",
+        "persist_interval",
+        interval,
+    )
+}
+
+/// The old address, served stale, by a stubborn whose upstream is gone.
+fn assert_served_stale(stubborn: &Stubborn) {
+    let reply = stubborn.ask(&Ask::new(WEB, RecordType::A));
+    assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
+    assert_eq!(reply.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 80)], "{}", reply.summary());
+    assert!(reply.ede_codes().contains(&EDE_STALE_ANSWER), "{}", reply.summary());
+}
+
+#[test]
+fn sigterm_writes_the_snapshot_and_a_restart_serves_stale() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let snapshot = dir.path().join("cache.snapshot");
+    let mut knot = Knot::start("web 1 IN A 192.0.2.80");
+    let first = Stubborn::start(config(&knot, &snapshot, "1h"));
+    first.ask(&Ask::new(WEB, RecordType::A));
+
+    let stopping = Instant::now();
+    first.signal("TERM");
+    let status = first.wait_exit(Duration::from_secs(3)).expect("exit within 3 s of SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(snapshot.exists(), "snapshot written at stop ({:?} after SIGTERM)", stopping.elapsed());
+
+    knot.stop();
+    std::thread::sleep(Duration::from_millis(1_100)); // past the 1 s TTL
+    let second = Stubborn::start(config(&knot, &snapshot, "1h"));
+    assert_served_stale(&second);
+    assert!(second.log().contains("cache snapshot loaded"), "{}", second.log());
+}
+
+#[test]
+fn kill_9_after_a_periodic_snapshot_loses_nothing_older() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let snapshot = dir.path().join("cache.snapshot");
+    let mut knot = Knot::start("web 1 IN A 192.0.2.80");
+    let first = Stubborn::start(config(&knot, &snapshot, "300ms"));
+    first.ask(&Ask::new(WEB, RecordType::A));
+    wait::until("a periodic snapshot holding the entry", Duration::from_secs(5), || {
+        std::fs::metadata(&snapshot).ok().filter(|m| m.len() > 40).map(|_| ())
+    });
+    first.signal("KILL");
+    first.wait_exit(Duration::from_secs(3)).expect("killed");
+
+    knot.stop();
+    std::thread::sleep(Duration::from_millis(1_100));
+    let second = Stubborn::start(config(&knot, &snapshot, "300ms"));
+    assert_served_stale(&second);
+}
+
+#[test]
+fn a_corrupt_snapshot_is_ignored_with_a_warning() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let snapshot = dir.path().join("cache.snapshot");
+    std::fs::write(&snapshot, b"STUBCACH\x01\x00\x00\x00garbage garbage garbage").expect("write junk");
+    let knot = Knot::start("web 300 IN A 192.0.2.80");
+    let stubborn = Stubborn::start(config(&knot, &snapshot, "1h"));
+    assert!(stubborn.log().contains("cache snapshot ignored"), "{}", stubborn.log());
+    assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 80)]);
+}

@@ -1,0 +1,74 @@
+//! Scenario: the config file is edited and stubborn gets SIGHUP. A new
+//! upstream list takes effect without a restart and the cache survives it;
+//! a new listen address is bound and the old one closed; a broken file is
+//! logged with PATH:LINE:COL and the running config keeps serving (issue 4
+//! "Reload"; INTERFACE.md "Signals").
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use hickory_proto::rr::RecordType;
+
+use crate::harness::ports::free_port;
+use crate::harness::{Ask, Config, Knot, Stubborn, wait};
+
+const WEB: &str = "web.example.test.";
+const CACHED: &str = "cached.example.test.";
+
+#[test]
+fn sighup_switches_to_the_new_upstream_list_and_keeps_the_cache() {
+    let first = Knot::start("web 0 IN A 192.0.2.1\ncached 300 IN A 192.0.2.50");
+    let second = Knot::start("web 0 IN A 192.0.2.2");
+    let stubborn = Stubborn::start(Config::new(&[first.server()]));
+    assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    assert_eq!(stubborn.ask(&Ask::new(CACHED, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 50)]);
+
+    let edited =
+        stubborn.config_text.replace(&format!("[\"{}\"]", first.server()), &format!("[\"{}\"]", second.server()));
+    assert_ne!(edited, stubborn.config_text, "the test must change the upstream list");
+    std::fs::write(stubborn.config_path(), edited).expect("rewrite config");
+    stubborn.signal("HUP");
+
+    wait::until("answers from the new upstream after SIGHUP", Duration::from_secs(5), || {
+        (stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s() == vec![Ipv4Addr::new(192, 0, 2, 2)]).then_some(())
+    });
+    // The second server does not have `cached`: it can only come from the kept cache.
+    let cached = stubborn.ask(&Ask::new(CACHED, RecordType::A));
+    assert_eq!(cached.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 50)], "cache kept over reload: {}", cached.summary());
+    assert!(stubborn.log().contains("config reloaded"), "{}", stubborn.log());
+}
+
+#[test]
+fn sighup_rebinds_a_changed_listen_address() {
+    let knot = Knot::start("web 300 IN A 192.0.2.1");
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
+    let moved: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
+    let edited = stubborn.config_text.replace(&stubborn.dns.to_string(), &moved.to_string());
+    std::fs::write(stubborn.config_path(), edited).expect("rewrite config");
+    stubborn.signal("HUP");
+
+    let ask = Ask::new(WEB, RecordType::A).timeout(Duration::from_millis(300));
+    wait::until("answers on the new listen address", Duration::from_secs(5), || ask.try_send(moved).ok());
+    wait::until("the old listen address closed", Duration::from_secs(5), || {
+        ask.try_send(stubborn.dns).is_err().then_some(())
+    });
+}
+
+#[test]
+fn sighup_with_a_broken_file_logs_where_and_keeps_serving() {
+    let knot = Knot::start("web 300 IN A 192.0.2.1");
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
+    let broken =
+        format!("{}\n[cache]\nmax_ttl = \"forever\"\n", stubborn.config_text.replace("[cache]", "[cache_old]"));
+    std::fs::write(stubborn.config_path(), &broken).expect("rewrite config");
+    stubborn.signal("HUP");
+
+    let path = stubborn.config_path().display().to_string();
+    let logged = wait::until("the rejected reload in the log", Duration::from_secs(5), || {
+        let log = stubborn.log();
+        log.contains("reload rejected").then_some(log)
+    });
+    assert!(logged.contains(&format!("{path}:")), "problem with its PATH:LINE:COL: {logged}");
+    assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    assert!(stubborn.exit_status().is_none(), "still running");
+}
