@@ -1,13 +1,16 @@
 //! Shared pieces of the integration tests: the `stubborn` process, a Knot DNS
-//! authoritative, fake misbehaving upstreams, a DNS client, free ports and
-//! deadline-bounded waits.
+//! authoritative, fake misbehaving upstreams, a DNS client, free ports,
+//! deadline-bounded waits, and stand-ins for the clouds behind a service
+//! (`cloud`: TCP and HTTP(S) listeners on 127.0.0.x, a test CA).
 //!
-//! Everything binds to 127.0.0.1 only, every wait is a poll with a deadline,
-//! and every process or thread started here is stopped in `Drop`, so tests
-//! can run in parallel without sharing anything.
+//! Everything binds to loopback only (127.0.0.1; the clouds on 127.0.0.2-9),
+//! every wait is a poll with a deadline, and every process or thread started
+//! here is stopped in `Drop`, so tests can run in parallel without sharing
+//! anything.
 
 #![allow(dead_code)] // not every test uses every helper
 
+pub mod cloud;
 pub mod dns;
 pub mod fake;
 pub mod knot;
