@@ -187,7 +187,9 @@ impl Service {
             return;
         }
         let (from, to) = (&self.targets[previous].target, &self.targets[index].target);
-        if index < previous {
+        if fail_open {
+            warn!(service = %self.config.name, %from, %to, why, "service failed open to its primary");
+        } else if index < previous {
             info!(service = %self.config.name, %from, %to, why, "service back to a preferred target");
         } else {
             warn!(service = %self.config.name, %from, %to, why, "service failed over");
