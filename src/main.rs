@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         println!("{}: ok", cli.config.display());
         return ExitCode::SUCCESS;
     }
+    raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -62,6 +63,19 @@ fn main() -> ExitCode {
             eprintln!("stubborn: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Lifts the soft open-files limit to the hard one: every upstream query and
+/// TCP client holds a descriptor, and the usual soft default (1024) is low
+/// for a busy resolver. Failing to raise it is not fatal.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::warn!(error = %e, soft, "cannot raise the open-files limit");
     }
 }
 

@@ -38,6 +38,11 @@ use crate::{
 /// RFC 8767 §5 "failure recheck timer": after a failed refresh, stale
 /// answers go out at once for this long before upstreams are tried again.
 pub const FAILURE_RECHECK: Duration = Duration::from_secs(30);
+/// Distinct upstream fetches at once, at most (dnsmasq's `dns-forward-max`,
+/// Unbound's `num-queries-per-thread`): each holds a socket, and a flood of
+/// random names must not exhaust file descriptors — which would make healthy
+/// upstreams look dead. Past it, a miss is answered stale or SERVFAIL at once.
+pub const MAX_FETCHES: usize = 1024;
 /// Without a stale answer to fall back on, a client is not kept waiting
 /// longer than this past the pool's worst case (every server timing out).
 const MISS_SLACK: Duration = Duration::from_millis(500);
@@ -120,15 +125,20 @@ impl Resolver {
             Lookup::Stale(entry) => Some(entry),
             _ => None,
         };
-        let mut fetch = self.fetch(query);
         let wait = match &stale {
             Some(_) => self.cache.config().stale_answer_after,
             None => self.upstreams.load().pool_for(query.name_wire()).worst_case() + MISS_SLACK,
         };
-        let fetched = match tokio::time::timeout(wait, fetch.wait_for(Option::is_some)).await {
-            Ok(Ok(fetched)) => fetched.clone(),
-            // Err(_): no answer in time; Ok(Err(_)): the fetch task was cancelled (shutdown).
-            Ok(Err(_)) | Err(_) => None,
+        let fetched = match self.fetch(query) {
+            Some(mut fetch) => match tokio::time::timeout(wait, fetch.wait_for(Option::is_some)).await {
+                Ok(Ok(fetched)) => fetched.clone(),
+                // Err(_): no answer in time; Ok(Err(_)): the fetch task was cancelled (shutdown).
+                Ok(Err(_)) | Err(_) => None,
+            },
+            None => {
+                debug!(qname = %query.name(), limit = MAX_FETCHES, "too many upstream fetches in flight");
+                None
+            }
         };
         match (fetched, stale) {
             (Some(Fetched::Answer(entry)), _) => {
@@ -171,11 +181,15 @@ impl Resolver {
         Ttl::Stale(u32::try_from(self.cache.config().stale_ttl.as_secs()).unwrap_or(u32::MAX))
     }
 
-    /// Joins the fetch in flight for `query`'s key, or starts one.
-    fn fetch(self: &Arc<Self>, query: &Query) -> Waiter {
+    /// Joins the fetch in flight for `query`'s key, or starts one; None
+    /// when [`MAX_FETCHES`] are in flight already.
+    fn fetch(self: &Arc<Self>, query: &Query) -> Option<Waiter> {
         let mut inflight = self.inflight.lock().expect("no panics while held");
         if let Some(fetch) = inflight.get(&query.key) {
-            return fetch.clone();
+            return Some(fetch.clone());
+        }
+        if inflight.len() >= MAX_FETCHES {
+            return None;
         }
         let (done, fetch) = watch::channel(None);
         inflight.insert(query.key.clone(), fetch.clone());
@@ -188,7 +202,7 @@ impl Resolver {
             // No receiver left is fine: the cache has been updated either way.
             let _ = done.send(Some(fetched));
         });
-        fetch
+        Some(fetch)
     }
 
     async fn fetch_and_store(&self, query: &Query) -> Fetched {

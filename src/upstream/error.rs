@@ -17,6 +17,9 @@ pub enum UpstreamError {
     Rcode(u8),
     /// The socket failed (connection refused, unreachable, reset, ...).
     Network(io::ErrorKind),
+    /// stubborn could not open a socket (out of file descriptors, ...): says
+    /// nothing about the server, so it does not count against its health.
+    Local(io::ErrorKind),
     /// A reply with our ID that does not parse or is no answer to our question.
     Malformed,
     /// Only replies with another ID or question came back before the timeout (RFC 5452 §9.1).
@@ -32,6 +35,7 @@ impl UpstreamError {
             UpstreamError::Refused => "refused",
             UpstreamError::Rcode(_)
             | UpstreamError::Network(_)
+            | UpstreamError::Local(_)
             | UpstreamError::Malformed
             | UpstreamError::Mismatch => "error",
         }
@@ -46,6 +50,7 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Refused => f.write_str("answered REFUSED"),
             UpstreamError::Rcode(rcode) => write!(f, "answered rcode {rcode}"),
             UpstreamError::Network(kind) => write!(f, "network error: {kind}"),
+            UpstreamError::Local(kind) => write!(f, "cannot open a socket: {kind}"),
             UpstreamError::Malformed => f.write_str("sent a malformed reply"),
             UpstreamError::Mismatch => f.write_str("sent only replies with a wrong ID or question"),
         }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use hickory_proto::op::Message;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpStream, UdpSocket},
+    net::{TcpSocket, UdpSocket},
     time::{Instant, timeout_at},
 };
 
@@ -45,7 +45,7 @@ pub async fn udp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
     let id = rand::random::<u16>();
     let packet = ask.packet(id);
     let bind: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-    let socket = UdpSocket::bind(bind).await?;
+    let socket = UdpSocket::bind(bind).await.map_err(|e| UpstreamError::Local(e.kind()))?;
     socket.connect(server).await?;
     socket.send(&packet).await?;
     let mut buf = vec![0u8; 65_535];
@@ -72,7 +72,8 @@ pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
     let id = rand::random::<u16>();
     let packet = ask.packet(id);
     let exchange = async {
-        let mut stream = TcpStream::connect(server).await?;
+        let socket = if server.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+        let mut stream = socket.map_err(|e| UpstreamError::Local(e.kind()))?.connect(server).await?;
         stream.set_nodelay(true)?;
         let mut framed = Vec::with_capacity(packet.len() + 2);
         framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());

@@ -64,6 +64,7 @@ impl Upstream {
         self.metrics.result(result.as_ref().err()).inc();
         match &result {
             Ok(_) => self.record_success(Some(started.elapsed())),
+            Err(UpstreamError::Local(_)) => {}
             Err(error) => {
                 if self.health.failure(error) == Transition::WentDown {
                     warn!(upstream = %self.addr.label, %error, "upstream down");
