@@ -48,16 +48,18 @@ pub async fn udp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
     let socket = UdpSocket::bind(bind).await.map_err(|e| UpstreamError::Local(e.kind()))?;
     socket.connect(server).await?;
     socket.send(&packet).await?;
-    let mut buf = vec![0u8; 65_535];
+    // Room for any datagram, not zeroed: `recv_buf` fills spare capacity.
+    let mut buf = Vec::with_capacity(65_535);
     let mut mismatched = false;
     let reply = loop {
-        let n = match timeout_at(deadline, socket.recv(&mut buf)).await {
+        buf.clear();
+        match timeout_at(deadline, socket.recv_buf(&mut buf)).await {
             Ok(received) => received?,
             Err(_) if mismatched => return Err(UpstreamError::Mismatch),
             Err(_) => return Err(UpstreamError::Timeout),
         };
-        match check(&buf[..n], id, ask.question) {
-            Verdict::Ours => break &buf[..n],
+        match check(&buf, id, ask.question) {
+            Verdict::Ours => break &buf[..],
             Verdict::NotOurs => mismatched = true,
         }
     };
