@@ -13,6 +13,8 @@ mod check_command;
 mod coalescing;
 mod conditional_forwarding;
 mod dead_upstream_failover;
+mod deploy_manifests;
+mod drill;
 mod edns_passthrough;
 mod garbage_packets;
 mod id_and_case_echo;

@@ -1,0 +1,874 @@
+//! The outage drill: a DNS outage replayed on loopback, in one command.
+//!
+//! ```text
+//! scripts/drill [--names N] [--outage SECS] [--short]
+//! cargo run --release --example drill -- [--names N] [--outage SECS] [--short]
+//! ```
+//!
+//! 1. starts a real authoritative server (Knot DNS, `knotd`) with a zone of N
+//!    names (record TTL 2 s) on a free 127.0.0.1 port, in a temp dir;
+//! 2. starts two real `stubborn` processes in front of it: one as configured
+//!    by default (`serve_stale = true`) and one configured as a plain
+//!    forwarder (`serve_stale = false`, `keep_positive = "0s"`);
+//! 3. asks both for every name once, waits until every record's TTL has run
+//!    out, kills knotd (SIGKILL) for the outage, and asks both for every name
+//!    once a second meanwhile (one progress line per round); then starts
+//!    knotd again and measures how long stubborn takes to answer fresh;
+//! 4. prints a report: the share of names answered during the outage, the
+//!    latency of the first answer after the outage began, the stale answers
+//!    served (EDE 3 in the replies and `stubborn_answers_total{source="stale"}`),
+//!    the recovery time, and what the plain forwarder answered.
+//!
+//! Exit status: 0 when stubborn answered every query during the outage, 1 when
+//! it did not, 2 when the drill could not run (no knotd, no stubborn binary,
+//! a process that did not start). Everything listens on 127.0.0.1 only and
+//! every wait and loop is bounded.
+//!
+//! The stubborn binary: `STUBBORN_BIN`, else the `stubborn` next to this
+//! example's target directory (`target/release/stubborn` for
+//! `cargo run --release --example drill`; `cargo build --release` builds it).
+//! knotd: `KNOTD_BIN`, else /usr/sbin, /usr/local/sbin, then PATH.
+//!
+//! `integration-tests/drill.rs` runs [`run`] in short mode.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::{Name, RData, RecordType};
+use stubborn::resolver::FAILURE_RECHECK;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// The zone knotd serves.
+const ORIGIN: &str = "drill.test.";
+/// TTL of every record in the zone: short, so that the outage starts after expiry.
+const RECORD_TTL: u32 = 2;
+/// How often every name is asked during the outage.
+const ROUND_INTERVAL: Duration = Duration::from_secs(1);
+/// Like a stub resolver (`options timeout:2 attempts:2`): wait this long for
+/// a reply, then send once more.
+const CLIENT_TIMEOUT: Duration = Duration::from_millis(2_500);
+const CLIENT_ATTEMPTS: u32 = 2;
+/// Queries in flight at once, per resolver.
+const IN_FLIGHT: usize = 128;
+/// How long past stubborn's failure recheck timer to wait for fresh answers.
+const RECOVERY_GRACE: Duration = Duration::from_secs(10);
+/// RFC 8914 INFO-CODE 3, "Stale Answer".
+const EDE_STALE_ANSWER: u16 = 3;
+/// EDNS option code of Extended DNS Errors.
+const EDE_OPTION: u16 = 15;
+
+/// Replays a DNS outage on loopback: knotd behind stubborn, then knotd killed.
+#[derive(Parser, Debug)]
+#[command(name = "drill", about)]
+struct Args {
+    /// Names in the zone [default: 200; 50 with --short].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=50_000))]
+    names: Option<u32>,
+    /// Seconds the authoritative server stays down [default: 20; 5 with --short].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=600))]
+    outage: Option<u64>,
+    /// A quick run: 50 names, a 5 s outage.
+    #[arg(long)]
+    short: bool,
+    /// Keep the temp dir (configs, zone, logs of knotd and both stubborns) and print its path.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (names, outage) = if args.short { (50, 5) } else { (200, 20) };
+    let options = Options {
+        names: args.names.map_or(names, |n| n as usize),
+        outage: Duration::from_secs(args.outage.unwrap_or(outage)),
+        stubborn_bin: None,
+        keep: args.keep,
+        recovery: true,
+        free_port: None,
+    };
+    let mut out = io::stdout();
+    match run(&options, &mut out) {
+        Ok(report) if report.passed() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("drill: could not run: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Names in the zone.
+    pub names: usize,
+    /// How long knotd stays down.
+    pub outage: Duration,
+    /// The stubborn binary; `None`: `STUBBORN_BIN`, else next to this executable.
+    pub stubborn_bin: Option<PathBuf>,
+    /// Keep the temp dir with the configs and logs.
+    pub keep: bool,
+    /// After the outage, wait for stubborn's fresh answers (up to ~40 s).
+    pub recovery: bool,
+    /// Where free ports come from (a test passes its harness's, so that
+    /// tests running beside the drill never get the same port).
+    pub free_port: Option<fn() -> u16>,
+}
+
+impl Options {
+    /// `--short`'s sizes (50 names, a 5 s outage), without waiting for recovery.
+    pub fn short(stubborn_bin: PathBuf) -> Options {
+        Options {
+            names: 50,
+            outage: Duration::from_secs(5),
+            stubborn_bin: Some(stubborn_bin),
+            keep: false,
+            recovery: false,
+            free_port: None,
+        }
+    }
+}
+
+/// The numbers of one resolver during the outage.
+#[derive(Clone, Debug, Default)]
+pub struct Side {
+    /// Queries sent during the outage.
+    pub asked: usize,
+    /// Queries answered with the name's address.
+    pub answered: usize,
+    /// Names answered in every round.
+    pub names_always_answered: usize,
+    /// Replies carrying EDE 3 "Stale Answer".
+    pub stale_replies: usize,
+    /// Replies with SERVFAIL.
+    pub servfail: usize,
+    /// Queries with no reply at all (after every attempt).
+    pub no_reply: usize,
+    /// Latency of each name's first query after the outage began, sorted.
+    pub first_latencies: Vec<Duration>,
+    /// Growth of `stubborn_answers_total{source="stale"}` over the outage.
+    pub stale_metric: f64,
+}
+
+impl Side {
+    pub fn answered_percent(&self) -> f64 {
+        percent(self.answered, self.asked)
+    }
+}
+
+/// What the drill measured.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub names: usize,
+    pub rounds: usize,
+    /// How long knotd was really down.
+    pub outage: Duration,
+    /// stubborn as configured by default.
+    pub stubborn: Side,
+    /// The plain forwarder (`serve_stale = false`, `keep_positive = "0s"`).
+    pub plain: Side,
+    /// From knotd serving again to stubborn's first fresh answer.
+    pub first_fresh_after: Option<Duration>,
+    /// From knotd serving again to a round where every name was fresh.
+    pub all_fresh_after: Option<Duration>,
+    /// Whether recovery was waited for at all.
+    pub recovery_measured: bool,
+}
+
+impl Report {
+    /// stubborn answered every query during the outage.
+    pub fn passed(&self) -> bool {
+        self.stubborn.asked > 0 && self.stubborn.answered == self.stubborn.asked
+    }
+}
+
+/// Runs the drill, writing progress and the report to `out`.
+pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
+    if options.names == 0 || options.outage.is_zero() {
+        bail!("need at least one name and an outage longer than 0 s");
+    }
+    let stubborn_bin = match &options.stubborn_bin {
+        Some(path) => path.clone(),
+        None => default_stubborn_bin()?,
+    };
+    if !stubborn_bin.is_file() {
+        bail!("no stubborn binary at {}: run `cargo build --release` or set STUBBORN_BIN", stubborn_bin.display());
+    }
+    let knotd_bin = knotd_bin()?;
+    let dir = tempfile::Builder::new().prefix("stubborn-drill-").tempdir().context("create a temp dir")?;
+    let mut ports = Ports { taken: BTreeSet::new(), source: options.free_port };
+    let names: Vec<Name> = (0..options.names)
+        .map(|i| Name::from_ascii(format!("host{i}.{ORIGIN}")))
+        .collect::<Result<_, _>>()
+        .context("build the query names")?;
+
+    let mut knot = Knot::start(&knotd_bin, dir.path(), ports.take()?, options.names)?;
+    let config = |name: &str, plain: bool, ports: &mut Ports| -> anyhow::Result<StubbornConfig> {
+        Ok(StubbornConfig {
+            name: name.to_string(),
+            dns: SocketAddr::from(([127, 0, 0, 1], ports.take()?)),
+            admin: SocketAddr::from(([127, 0, 0, 1], ports.take()?)),
+            upstream: knot.addr,
+            plain,
+        })
+    };
+    let stubborn_config = config("stubborn", false, &mut ports)?;
+    let plain_config = config("plain", true, &mut ports)?;
+    let stubborn = Stubborn::start(&stubborn_bin, dir.path(), stubborn_config)?;
+    let plain = Stubborn::start(&stubborn_bin, dir.path(), plain_config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("start tokio")?;
+
+    say(
+        out,
+        &format!(
+            "stubborn outage drill: {} names (TTL {RECORD_TTL} s) served by knotd on {}; outage {} s",
+            options.names,
+            knot.addr,
+            options.outage.as_secs()
+        ),
+    );
+    say(
+        out,
+        &format!(
+            "  stubborn        on {} (admin {}): serve_stale = true, the defaults\n  plain forwarder on {} (admin {}): serve_stale = false, keep_positive = \"0s\"",
+            stubborn.config.dns, stubborn.config.admin, plain.config.dns, plain.config.admin
+        ),
+    );
+
+    // --- warm-up: every name once, through both.
+    let (warm_s, warm_p) =
+        runtime.block_on(async { tokio::join!(round(stubborn.config.dns, &names), round(plain.config.dns, &names)) });
+    let (ok_s, ok_p) = (warm_s.iter().filter(|o| o.answered).count(), warm_p.iter().filter(|o| o.answered).count());
+    say(
+        out,
+        &format!(
+            "warm-up: stubborn answered {ok_s}/{n}, plain forwarder {ok_p}/{n} (fresh from knotd)",
+            n = names.len()
+        ),
+    );
+    if ok_s != names.len() || ok_p != names.len() {
+        bail!(
+            "warm-up failed: not every name resolved through both resolvers\n{}\n{}",
+            stubborn.log_tail(),
+            plain.log_tail()
+        );
+    }
+    let wait = Duration::from_secs(u64::from(RECORD_TTL) + 1);
+    say(out, &format!("waiting {} s for every record's TTL ({RECORD_TTL} s) to run out", wait.as_secs()));
+    std::thread::sleep(wait);
+
+    // --- the outage.
+    let stale_before = (stubborn.stale_metric()?, plain.stale_metric()?);
+    knot.kill();
+    let outage_start = Instant::now();
+    say(
+        out,
+        &format!(
+            "t=+0.0s  knotd killed (SIGKILL); asking for every name every {} s for {} s",
+            ROUND_INTERVAL.as_secs(),
+            options.outage.as_secs()
+        ),
+    );
+    let mut report = Report { names: names.len(), ..Report::default() };
+    let mut always_s = vec![true; names.len()];
+    let mut always_p = vec![true; names.len()];
+    let max_rounds = (options.outage.as_millis() / ROUND_INTERVAL.as_millis()) as usize + 1;
+    for k in 0..max_rounds {
+        let start = outage_start + ROUND_INTERVAL * k as u32;
+        if start >= outage_start + options.outage {
+            break;
+        }
+        sleep_until(start);
+        let (s, p) = runtime
+            .block_on(async { tokio::join!(round(stubborn.config.dns, &names), round(plain.config.dns, &names)) });
+        if k == 0 {
+            report.stubborn.first_latencies = sorted_latencies(&s);
+            report.plain.first_latencies = sorted_latencies(&p);
+        }
+        tally(&mut report.stubborn, &mut always_s, &s);
+        tally(&mut report.plain, &mut always_p, &p);
+        report.rounds += 1;
+        say(
+            out,
+            &format!(
+                "t=+{:4.1}s  round {:2}: stubborn {:>4}/{} answered ({} stale) | plain forwarder {:>4}/{} answered ({} SERVFAIL)",
+                start.duration_since(outage_start).as_secs_f64(),
+                k + 1,
+                s.iter().filter(|o| o.answered).count(),
+                names.len(),
+                s.iter().filter(|o| o.stale).count(),
+                p.iter().filter(|o| o.answered).count(),
+                names.len(),
+                p.iter().filter(|o| o.rcode == Some(ResponseCode::ServFail)).count(),
+            ),
+        );
+    }
+    report.stubborn.names_always_answered = always_s.iter().filter(|a| **a).count();
+    report.plain.names_always_answered = always_p.iter().filter(|a| **a).count();
+    report.stubborn.stale_metric = stubborn.stale_metric()? - stale_before.0;
+    report.plain.stale_metric = plain.stale_metric()? - stale_before.1;
+
+    // --- recovery.
+    sleep_until(outage_start + options.outage);
+    knot.start_again()?;
+    let back = Instant::now();
+    report.outage = back.duration_since(outage_start);
+    say(out, &format!("t=+{:4.1}s  knotd started again and serving", report.outage.as_secs_f64()));
+    if options.recovery {
+        // A name whose refresh failed is asked upstream again FAILURE_RECHECK
+        // later (answered stale until then): wait for that, and a bit more.
+        let deadline = (outage_start + FAILURE_RECHECK).max(back) + RECOVERY_GRACE;
+        let mut last_fresh = usize::MAX;
+        while Instant::now() < deadline {
+            let asked = Instant::now();
+            let s = runtime.block_on(round(stubborn.config.dns, &names));
+            let fresh = s.iter().filter(|o| o.answered && !o.stale).count();
+            let stale = s.iter().filter(|o| o.stale).count();
+            if fresh > 0 && report.first_fresh_after.is_none() {
+                report.first_fresh_after = Some(asked.duration_since(back));
+            }
+            if fresh != last_fresh {
+                let t = asked.duration_since(outage_start).as_secs_f64();
+                say(out, &format!("t=+{t:4.1}s  recovery: stubborn {fresh}/{} fresh ({stale} stale)", names.len()));
+                last_fresh = fresh;
+            }
+            if fresh == names.len() {
+                report.all_fresh_after = Some(asked.duration_since(back));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        report.recovery_measured = true;
+    }
+
+    say(out, &render(&report));
+    if options.keep {
+        drop((stubborn, plain, knot));
+        say(out, &format!("kept: {} (configs, zone and logs)", dir.keep().display()));
+    }
+    Ok(report)
+}
+
+/// The final report, as printed.
+pub fn render(r: &Report) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "\n== report ==");
+    let _ = writeln!(
+        t,
+        "outage: knotd down {:.1} s; {} rounds, each asking for all {} names (every record expired before the outage)",
+        r.outage.as_secs_f64(),
+        r.rounds,
+        r.names
+    );
+    for (title, side) in [
+        ("stubborn (serve_stale = true, the default):", &r.stubborn),
+        ("plain forwarder, the same run with serve_stale = false and keep_positive = \"0s\":", &r.plain),
+    ] {
+        let _ = writeln!(t, "{title}");
+        let _ = writeln!(
+            t,
+            "  answered during the outage:  {}/{} queries ({:.1} %); {}/{} names answered in every round ({:.1} %)",
+            side.answered,
+            side.asked,
+            side.answered_percent(),
+            side.names_always_answered,
+            r.names,
+            percent(side.names_always_answered, r.names)
+        );
+        let _ = writeln!(
+            t,
+            "  first-answer latency:        median {}, max {} (each name's first query after knotd died; {IN_FLIGHT} in flight at once)",
+            ms(median(&side.first_latencies)),
+            ms(side.first_latencies.last().copied())
+        );
+        let _ = writeln!(
+            t,
+            "  stale answers:               {} replies with EDE 3 (Stale Answer); stubborn_answers_total{{source=\"stale\"}} +{}",
+            side.stale_replies, side.stale_metric
+        );
+        let _ = writeln!(
+            t,
+            "  failures:                    {} SERVFAIL, {} without any reply",
+            side.servfail, side.no_reply
+        );
+    }
+    if r.recovery_measured {
+        let _ = writeln!(
+            t,
+            "recovery: first fresh answer {} after knotd was back, every name fresh after {}\n          \
+             (a name whose refresh failed is asked upstream again {} s later, RFC 8767's failure recheck timer;\n          \
+             it is answered stale until then)",
+            secs(r.first_fresh_after),
+            secs(r.all_fresh_after),
+            FAILURE_RECHECK.as_secs()
+        );
+    } else {
+        let _ = writeln!(t, "recovery: not measured");
+    }
+    let verdict = if r.passed() { "PASS" } else { "FAIL" };
+    let _ = write!(
+        t,
+        "RESULT: {verdict}: stubborn answered {:.1} % of the queries during a {:.0} s outage; a plain forwarder {:.1} %",
+        r.stubborn.answered_percent(),
+        r.outage.as_secs_f64(),
+        r.plain.answered_percent()
+    );
+    t
+}
+
+// === asking
+
+/// The outcome of one query (with its retry).
+#[derive(Clone, Debug)]
+struct Outcome {
+    /// NOERROR with an A record.
+    answered: bool,
+    /// The reply carried EDE 3.
+    stale: bool,
+    rcode: Option<ResponseCode>,
+    /// From the first send to the reply (or to giving up).
+    latency: Duration,
+}
+
+/// Asks `server` for the A record of every name, at most [`IN_FLIGHT`] at once.
+async fn round(server: SocketAddr, names: &[Name]) -> Vec<Outcome> {
+    let limit = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut tasks = JoinSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let Ok(permit) = limit.clone().acquire_owned().await else { break };
+        let name = name.clone();
+        tasks.spawn(async move {
+            let outcome = ask(server, &name).await;
+            drop(permit);
+            (i, outcome)
+        });
+    }
+    let mut outcomes = vec![None; names.len()];
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((i, outcome)) = done {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or(Outcome {
+                answered: false,
+                stale: false,
+                rcode: None,
+                latency: CLIENT_TIMEOUT * CLIENT_ATTEMPTS,
+            })
+        })
+        .collect()
+}
+
+/// One A query with EDNS over UDP, like a stub resolver: [`CLIENT_ATTEMPTS`]
+/// tries of [`CLIENT_TIMEOUT`] each.
+async fn ask(server: SocketAddr, name: &Name) -> Outcome {
+    let start = Instant::now();
+    for _ in 0..CLIENT_ATTEMPTS {
+        if let Ok(Some(reply)) = tokio::time::timeout(CLIENT_TIMEOUT, exchange(server, name)).await {
+            let answered = reply.metadata.response_code == ResponseCode::NoError
+                && reply.answers.iter().any(|r| matches!(r.data, RData::A(_)));
+            return Outcome {
+                answered,
+                stale: ede_codes(&reply).contains(&EDE_STALE_ANSWER),
+                rcode: Some(reply.metadata.response_code),
+                latency: start.elapsed(),
+            };
+        }
+    }
+    Outcome { answered: false, stale: false, rcode: None, latency: start.elapsed() }
+}
+
+/// Sends one query and waits for the reply with its ID; `None` on a socket error.
+async fn exchange(server: SocketAddr, name: &Name) -> Option<Message> {
+    let id: u16 = rand::random();
+    let mut query = Message::new(id, MessageType::Query, OpCode::Query);
+    query.metadata.recursion_desired = true;
+    query.add_query(Query::query(name.clone(), RecordType::A));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    query.set_edns(edns);
+    let wire = query.to_vec().ok()?;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
+    socket.send_to(&wire, server).await.ok()?;
+    let mut buf = vec![0u8; 4096];
+    // Bounded by the caller's timeout; skips anything that is not our reply.
+    loop {
+        let (n, from) = socket.recv_from(&mut buf).await.ok()?;
+        if from != server {
+            continue;
+        }
+        if let Ok(reply) = Message::from_vec(&buf[..n])
+            && reply.metadata.id == id
+        {
+            return Some(reply);
+        }
+    }
+}
+
+/// INFO-CODEs of the Extended DNS Errors (RFC 8914) in a reply.
+fn ede_codes(reply: &Message) -> Vec<u16> {
+    let Some(edns) = &reply.edns else { return Vec::new() };
+    edns.options()
+        .options
+        .iter()
+        .filter(|(code, _)| u16::from(*code) == EDE_OPTION)
+        .filter_map(|(_, option)| {
+            let data: Vec<u8> = match option {
+                EdnsOption::Unknown(_, data) => data.clone(),
+                other => Vec::<u8>::try_from(other).ok()?,
+            };
+            (data.len() >= 2).then(|| u16::from_be_bytes([data[0], data[1]]))
+        })
+        .collect()
+}
+
+fn tally(side: &mut Side, always: &mut [bool], outcomes: &[Outcome]) {
+    for (i, o) in outcomes.iter().enumerate() {
+        side.asked += 1;
+        side.answered += usize::from(o.answered);
+        side.stale_replies += usize::from(o.stale);
+        side.servfail += usize::from(o.rcode == Some(ResponseCode::ServFail));
+        side.no_reply += usize::from(o.rcode.is_none());
+        always[i] &= o.answered;
+    }
+}
+
+fn sorted_latencies(outcomes: &[Outcome]) -> Vec<Duration> {
+    let mut v: Vec<Duration> = outcomes.iter().map(|o| o.latency).collect();
+    v.sort();
+    v
+}
+
+// === the processes
+
+/// knotd serving [`ORIGIN`] with `host0` .. `hostN-1`, each an A record.
+struct Knot {
+    bin: PathBuf,
+    dir: PathBuf,
+    addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Knot {
+    fn start(bin: &Path, parent: &Path, port: u16, names: usize) -> anyhow::Result<Knot> {
+        let dir = parent.join("knot");
+        fs::create_dir_all(&dir).context("create knot dir")?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let d = dir.display();
+        let config = format!(
+            "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n\
+             log:\n  - target: stderr\n    any: warning\n\
+             database:\n    storage: \"{d}/db\"\n\
+             control:\n    listen: \"{d}/knot.sock\"\n\
+             template:\n  - id: default\n    storage: \"{d}\"\n    file: \"%s.zone\"\n    zonefile-sync: -1\n    zonefile-load: whole\n    journal-content: none\n\
+             zone:\n  - domain: {ORIGIN}\n"
+        );
+        fs::write(dir.join("knot.conf"), config).context("write knot.conf")?;
+        let mut zone = format!(
+            "$ORIGIN {ORIGIN}\n$TTL {RECORD_TTL}\n@ 60 IN SOA ns hostmaster 1 3600 900 604800 60\n@ 60 IN NS ns\nns 60 IN A 127.0.0.1\n"
+        );
+        for i in 0..names {
+            // Addresses from 198.18.0.0/15 (RFC 2544, benchmarking): data only, never contacted.
+            let _ =
+                writeln!(zone, "host{i} {RECORD_TTL} IN A 198.{}.{}.{}", 18 + (i >> 16) % 2, (i >> 8) & 0xff, i & 0xff);
+        }
+        fs::write(dir.join(format!("{ORIGIN}zone")), zone).context("write the zone file")?;
+        let mut knot = Knot { bin: bin.to_path_buf(), dir, addr, child: None };
+        knot.start_again()?;
+        Ok(knot)
+    }
+
+    /// Starts knotd and waits (10 s at most) until it answers for the zone.
+    fn start_again(&mut self) -> anyhow::Result<()> {
+        let log = fs::OpenOptions::new().create(true).append(true).open(self.dir.join("knotd.log"))?;
+        let child = Command::new(&self.bin)
+            .arg("-c")
+            .arg(self.dir.join("knot.conf"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("start {}", self.bin.display()))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                self.child = None;
+                bail!("knotd exited with {status}; log:\n{}", self.log());
+            }
+            if self.serves() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        bail!("knotd on {} did not serve {ORIGIN} within 10 s; log:\n{}", self.addr, self.log())
+    }
+
+    /// SIGKILL, like a crash: the port closes at once.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// knotd answers the zone's SOA.
+    fn serves(&self) -> bool {
+        let Ok(name) = Name::from_ascii(ORIGIN) else { return false };
+        let mut query = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+        query.add_query(Query::query(name, RecordType::SOA));
+        let Ok(wire) = query.to_vec() else { return false };
+        let exchange = || -> io::Result<Vec<u8>> {
+            let socket = UdpSocket::bind("127.0.0.1:0")?;
+            socket.connect(self.addr)?;
+            socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+            socket.send(&wire)?;
+            let mut buf = vec![0u8; 4096];
+            let n = socket.recv(&mut buf)?;
+            buf.truncate(n);
+            Ok(buf)
+        };
+        exchange()
+            .ok()
+            .and_then(|raw| Message::from_vec(&raw).ok())
+            .is_some_and(|m| m.metadata.response_code == ResponseCode::NoError && !m.answers.is_empty())
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("knotd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct StubbornConfig {
+    name: String,
+    dns: SocketAddr,
+    admin: SocketAddr,
+    upstream: SocketAddr,
+    /// A plain forwarder: no stale answers, no last-known-good.
+    plain: bool,
+}
+
+impl StubbornConfig {
+    fn toml(&self) -> String {
+        let cache = if self.plain { "serve_stale = false\nkeep_positive = \"0s\"\n" } else { "serve_stale = true\n" };
+        format!(
+            "[server]\nlisten = [\"{dns}\"]\n\n\
+             [upstream]\nservers = [\"{up}\"]\ntimeout = \"300ms\"\nfail_after = 1\nprobe_interval = \"500ms\"\n\n\
+             [cache]\n{cache}stale_ttl = \"30s\"\nstale_answer_after = \"1.8s\"\n\n\
+             [admin]\nlisten = \"{admin}\"\n",
+            dns = self.dns,
+            up = self.upstream,
+            admin = self.admin,
+        )
+    }
+}
+
+struct Stubborn {
+    config: StubbornConfig,
+    child: Child,
+    log_path: PathBuf,
+}
+
+impl Stubborn {
+    /// Starts stubborn and waits (10 s at most) until `GET /readyz` is 200.
+    fn start(bin: &Path, dir: &Path, config: StubbornConfig) -> anyhow::Result<Stubborn> {
+        let config_path = dir.join(format!("{}.toml", config.name));
+        fs::write(&config_path, config.toml()).context("write the stubborn config")?;
+        let log_path = dir.join(format!("{}.log", config.name));
+        let log = fs::File::create(&log_path).context("create the stubborn log")?;
+        let child = Command::new(bin)
+            .arg("--config")
+            .arg(&config_path)
+            // STUBBORN_LOG: stubborn's RUST_LOG (e.g. "debug" with --keep).
+            .env("RUST_LOG", std::env::var("STUBBORN_LOG").unwrap_or_else(|_| "warn".to_string()))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("start {}", bin.display()))?;
+        let mut s = Stubborn { config, child, log_path };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                bail!("{} exited with {status} before it was ready\n{}", s.config.name, s.log_tail());
+            }
+            if matches!(http_get(s.config.admin, "/readyz"), Ok((200, _))) {
+                return Ok(s);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        bail!("{} not ready after 10 s\n{}", s.config.name, s.log_tail())
+    }
+
+    /// `stubborn_answers_total{source="stale"}`.
+    fn stale_metric(&self) -> anyhow::Result<f64> {
+        let (status, body) = http_get(self.config.admin, "/metrics")
+            .with_context(|| format!("GET /metrics from {} on {}", self.config.name, self.config.admin))?;
+        if status != 200 {
+            bail!("GET /metrics from {} answered {status}", self.config.name);
+        }
+        Ok(body
+            .lines()
+            .filter(|l| l.starts_with("stubborn_answers_total{") && l.contains("source=\"stale\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
+    fn log_tail(&self) -> String {
+        let log = fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        format!("----- {} log ({}) -----\n{tail}", self.config.name, self.log_path.display())
+    }
+}
+
+impl Drop for Stubborn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Free 127.0.0.1 ports (UDP and TCP), below the ephemeral range so that no
+/// process's own source port takes one first; never the same one twice.
+struct Ports {
+    taken: BTreeSet<u16>,
+    source: Option<fn() -> u16>,
+}
+
+impl Ports {
+    fn take(&mut self) -> anyhow::Result<u16> {
+        if let Some(source) = self.source {
+            return Ok(source());
+        }
+        let low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+            .unwrap_or(32_768)
+            .clamp(12_000, 32_768);
+        for _ in 0..2_000 {
+            let port = rand::random_range(10_000..low);
+            if self.taken.contains(&port) {
+                continue;
+            }
+            let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+            if free {
+                self.taken.insert(port);
+                return Ok(port);
+            }
+        }
+        bail!("no free port on 127.0.0.1 in 2000 tries")
+    }
+}
+
+/// A minimal HTTP/1.1 GET: (status, body).
+fn http_get(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
+    let timeout = Duration::from_secs(2);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| io::Error::other("no end of HTTP headers"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other("bad HTTP status line"))?;
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    Ok((status, if chunked { dechunk(body) } else { body.to_string() }))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    for _ in 0..100_000 {
+        let Some((size, rest)) = body.split_once("\r\n") else { break };
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].strip_prefix("\r\n").unwrap_or(&rest[size..]);
+    }
+    out
+}
+
+fn default_stubborn_bin() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("STUBBORN_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    // target/<profile>/examples/drill -> target/<profile>/stubborn
+    let exe = std::env::current_exe().context("find this executable")?;
+    let profile_dir = exe.parent().and_then(Path::parent).context("find the target directory")?;
+    Ok(profile_dir.join(format!("stubborn{}", std::env::consts::EXE_SUFFIX)))
+}
+
+fn knotd_bin() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("KNOTD_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    ["/usr/sbin", "/usr/local/sbin"]
+        .iter()
+        .map(PathBuf::from)
+        .chain(std::env::split_paths(&path))
+        .map(|dir| dir.join("knotd"))
+        .find(|p| p.is_file())
+        .context("knotd not found: install Knot DNS (Debian: apt-get install knot; scripts/drill does it)")
+}
+
+// === small things
+
+fn say(out: &mut dyn Write, line: &str) {
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn sleep_until(when: Instant) {
+    let now = Instant::now();
+    if when > now {
+        std::thread::sleep(when - now);
+    }
+}
+
+fn percent(part: usize, whole: usize) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
+}
+
+fn median(sorted: &[Duration]) -> Option<Duration> {
+    sorted.get(sorted.len() / 2).copied()
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or_else(|| "-".to_string(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
+}
+
+fn secs(d: Option<Duration>) -> String {
+    d.map_or_else(|| "never (within the wait)".to_string(), |d| format!("{:.2} s", d.as_secs_f64()))
+}
