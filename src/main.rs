@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 /// A local DNS stub resolver that keeps names resolving when upstream DNS fails.
 #[derive(Parser)]
-#[command(version = env!("STUBBORN_VERSION"), about)]
+#[command(version = env!("STUBBORN_VERSION"), about, args_override_self = true)]
 struct Cli {
     /// The config file.
     #[arg(long, global = true, default_value = DEFAULT_PATH)]

@@ -154,7 +154,8 @@ impl Metrics {
 
     /// The Prometheus text exposition, with the gauges read now set first.
     pub fn render(&self, cache_entries: u64) -> String {
-        self.cache_entries.set(i64::try_from(cache_entries).unwrap_or(i64::MAX));
+        // The gauge's integer type is narrower on 32-bit targets (MIPS routers).
+        self.cache_entries.set(cache_entries.try_into().unwrap_or_default());
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String does not fail");
         text

@@ -108,7 +108,9 @@ impl Resolver {
                 self.metrics.answers.cache.inc();
                 Some(reply::answer(query, &entry, Ttl::CountDown { age: entry.age_secs(now) }, None, limit))
             }
-            Lookup::Stale(entry) if entry.refresh_failed_within(now, FAILURE_RECHECK) => {
+            Lookup::Stale(entry)
+                if entry.refresh_failed_within(now, FAILURE_RECHECK, self.upstreams.load().recovered().last()) =>
+            {
                 Some(self.stale(query, &entry, limit))
             }
             Lookup::Stale(_) | Lookup::Miss => None,

@@ -162,10 +162,13 @@ impl Entry {
         self.trouble.lock().expect("no panics while held").refresh_failed_at = Some(now);
     }
 
-    /// True when a refresh failed less than `recheck` ago: serve stale at once.
-    pub fn refresh_failed_within(&self, now: Instant, recheck: Duration) -> bool {
+    /// True when a refresh failed less than `recheck` ago and no upstream
+    /// has come back up since (`recovered`): serve stale at once.
+    pub fn refresh_failed_within(&self, now: Instant, recheck: Duration, recovered: Option<Instant>) -> bool {
         let trouble = self.trouble.lock().expect("no panics while held");
-        trouble.refresh_failed_at.is_some_and(|at| now.saturating_duration_since(at) < recheck)
+        trouble
+            .refresh_failed_at
+            .is_some_and(|at| now.saturating_duration_since(at) < recheck && recovered.is_none_or(|up| up < at))
     }
 
     /// Notes an empty upstream answer for this positive entry; returns when
@@ -305,12 +308,15 @@ pub(crate) mod tests {
     async fn failure_recheck_and_empty_since() {
         let e = Entry::from_reply(&positive_reply(), QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap();
         let recheck = Duration::from_secs(30);
-        assert!(!e.refresh_failed_within(Instant::now(), recheck));
-        e.refresh_failed(Instant::now());
+        assert!(!e.refresh_failed_within(Instant::now(), recheck, None));
+        let failed = Instant::now();
+        e.refresh_failed(failed);
         tokio::time::advance(Duration::from_secs(29)).await;
-        assert!(e.refresh_failed_within(Instant::now(), recheck));
+        assert!(e.refresh_failed_within(Instant::now(), recheck, None));
+        assert!(e.refresh_failed_within(Instant::now(), recheck, Some(failed - Duration::from_secs(1))));
+        assert!(!e.refresh_failed_within(Instant::now(), recheck, Some(Instant::now())), "an upstream came back");
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(!e.refresh_failed_within(Instant::now(), recheck));
+        assert!(!e.refresh_failed_within(Instant::now(), recheck, None));
         let (since, first) = e.empty_seen(Instant::now());
         assert!(first);
         tokio::time::advance(Duration::from_secs(5)).await;

@@ -200,7 +200,7 @@ impl Service {
 
     fn show_active(&self, active: usize) {
         for (index, target) in self.targets.iter().enumerate() {
-            target.gauge.set(i64::from(index == active));
+            target.gauge.set((index == active).into());
         }
     }
 

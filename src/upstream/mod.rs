@@ -41,6 +41,23 @@ pub struct Upstream {
     pub addr: UpstreamAddr,
     health: Health,
     metrics: UpstreamMetrics,
+    recovered: Arc<Recovered>,
+}
+
+/// When an upstream last came back up. The resolver's failure recheck
+/// (RFC 8767 §5) ends early then: names whose refresh failed during the
+/// outage are asked again at once instead of up to 30 s later.
+#[derive(Debug, Default)]
+pub struct Recovered(std::sync::Mutex<Option<Instant>>);
+
+impl Recovered {
+    pub fn last(&self) -> Option<Instant> {
+        *self.0.lock().expect("no panics while held")
+    }
+
+    fn mark(&self) {
+        *self.0.lock().expect("no panics while held") = Some(Instant::now());
+    }
 }
 
 /// How long and how often a pool's servers are tried.
@@ -87,6 +104,7 @@ impl Upstream {
         if self.health.success(latency) == Transition::CameUp {
             info!(upstream = %self.addr.label, "upstream up");
             self.metrics.up.set(1);
+            self.recovered.mark();
         }
     }
 
@@ -122,13 +140,24 @@ pub struct Pool {
 }
 
 impl Pool {
-    fn new(servers: &[UpstreamAddr], apex: &[u8], config: &UpstreamConfig, metrics: &Metrics) -> Pool {
+    fn new(
+        servers: &[UpstreamAddr],
+        apex: &[u8],
+        config: &UpstreamConfig,
+        metrics: &Metrics,
+        recovered: &Arc<Recovered>,
+    ) -> Pool {
         let servers = servers
             .iter()
             .map(|addr| {
                 let metrics = metrics.upstream(&addr.label);
                 metrics.up.set(1);
-                Arc::new(Upstream { addr: addr.clone(), health: Health::new(config.fail_after), metrics })
+                Arc::new(Upstream {
+                    addr: addr.clone(),
+                    health: Health::new(config.fail_after),
+                    metrics,
+                    recovered: Arc::clone(recovered),
+                })
             })
             .collect();
         let mut probe_question = apex.to_vec();
@@ -165,6 +194,7 @@ impl Pool {
 
 /// The default pool and the conditional-forwarding zones.
 pub struct Upstreams {
+    recovered: Arc<Recovered>,
     default: Pool,
     /// Conditional-forwarding pools, longest apex first.
     zones: Vec<ZonePool>,
@@ -179,18 +209,24 @@ struct ZonePool {
 }
 
 impl Upstreams {
-    pub fn new(config: &UpstreamConfig, metrics: &Metrics) -> Upstreams {
+    /// Pools for `config`; `recovered` is shared with the pools a reload replaces.
+    pub fn new(config: &UpstreamConfig, metrics: &Metrics, recovered: &Arc<Recovered>) -> Upstreams {
         let mut zones: Vec<ZonePool> = config
             .zones
             .iter()
             .map(|zone| {
                 let apex = wire_name(&zone.name);
-                let pool = Pool::new(&zone.servers, &apex, config, metrics);
+                let pool = Pool::new(&zone.servers, &apex, config, metrics, recovered);
                 ZonePool { name: zone.name.clone(), apex, pool }
             })
             .collect();
         zones.sort_by_key(|zone| std::cmp::Reverse(zone.apex.len()));
-        Upstreams { default: Pool::new(&config.servers, &[0], config, metrics), zones }
+        let default = Pool::new(&config.servers, &[0], config, metrics, recovered);
+        Upstreams { recovered: Arc::clone(recovered), default, zones }
+    }
+
+    pub fn recovered(&self) -> &Arc<Recovered> {
+        &self.recovered
     }
 
     /// The pool for a lower-cased wire-form name: the longest zone it falls in, else the default.
@@ -234,7 +270,7 @@ name = "cluster.local"
 servers = ["192.0.2.3"]
 "#;
         let config = Config::parse(std::path::Path::new("t"), text, None).unwrap();
-        let upstreams = Upstreams::new(&config.upstream, &Metrics::new());
+        let upstreams = Upstreams::new(&config.upstream, &Metrics::new(), &Arc::default());
         let first = |name: &str| upstreams.pool_for(&wire_name(name)).servers[0].addr.label.clone();
         assert_eq!(first("svc.cluster.local"), "192.0.2.3");
         assert_eq!(first("cluster.local"), "192.0.2.3");
