@@ -5,7 +5,7 @@
 //! (INTERFACE.md "Command line", "Unknown keys are an error"; issue 2,
 //! "`check` errors with line numbers").
 
-use crate::harness::stubborn::{Finished, check};
+use crate::harness::stubborn::{Finished, check, reported_line};
 
 const VALID: &str = r#"# a valid config
 [server]
@@ -25,19 +25,6 @@ stale_answer_after = "1.8s"
 stale_ttl = "30s"
 keep_positive = "1h"
 "#;
-
-/// The stderr line reporting `line` of the config, if any:
-/// it starts with `PATH:LINE:COL:` where COL is a number.
-fn reported_line(out: &Finished, line: usize) -> Option<&str> {
-    let prefix = format!("{}:{line}:", out.config_path.display());
-    out.stderr.lines().find(|l| {
-        l.find(&prefix).is_some_and(|at| {
-            let rest = &l[at + prefix.len()..];
-            let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
-            digits > 0 && rest[digits..].starts_with(':')
-        })
-    })
-}
 
 /// `mentions`: the report must name at least one of these (the key, or
 /// where serde cannot give the key, the offending value).

@@ -9,7 +9,7 @@
 //! key each make it exit 1 with a `PATH:LINE:COL:` line at the offending
 //! line, never a panic.
 
-use crate::harness::stubborn::{Finished, check};
+use crate::harness::stubborn::{Finished, check, reported_line};
 
 /// Line numbers are pinned by the tests below: edit with care.
 const VALID: &str = r#"[server]
@@ -44,18 +44,6 @@ check = "http://{addr}:8080/"
 name = "dns.example.test"
 primary = "dns.aws.example.test"
 "#;
-
-/// The stderr line reporting `line` of the config: `PATH:LINE:COL:`.
-fn reported_line(out: &Finished, line: usize) -> Option<&str> {
-    let prefix = format!("{}:{line}:", out.config_path.display());
-    out.stderr.lines().find(|l| {
-        l.find(&prefix).is_some_and(|at| {
-            let rest = &l[at + prefix.len()..];
-            let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
-            digits > 0 && rest[digits..].starts_with(':')
-        })
-    })
-}
 
 fn assert_no_panic(out: &Finished) {
     for bad in ["panicked at", "RUST_BACKTRACE", "Error {", "Custom {"] {

@@ -256,6 +256,19 @@ impl Drop for Stubborn {
     }
 }
 
+/// The stderr line of `stubborn check` reporting `line` of the config, if
+/// any: it carries `PATH:LINE:COL:` where COL is a number.
+pub fn reported_line(out: &Finished, line: usize) -> Option<&str> {
+    let prefix = format!("{}:{line}:", out.config_path.display());
+    out.stderr.lines().find(|l| {
+        l.find(&prefix).is_some_and(|at| {
+            let rest = &l[at + prefix.len()..];
+            let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+            digits > 0 && rest[digits..].starts_with(':')
+        })
+    })
+}
+
 /// Result of running the binary to completion.
 #[derive(Debug)]
 pub struct Finished {
