@@ -328,8 +328,8 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
     report.outage = back.duration_since(outage_start);
     say(out, &format!("t=+{:4.1}s  knotd started again and serving", report.outage.as_secs_f64()));
     if options.recovery {
-        // A name whose refresh failed is asked upstream again FAILURE_RECHECK
-        // later (answered stale until then): wait for that, and a bit more.
+        // Names are asked again as soon as the probe sees knotd back, and at
+        // the latest FAILURE_RECHECK after their failed refresh: wait that long, and a bit more.
         let deadline = (outage_start + FAILURE_RECHECK).max(back) + RECOVERY_GRACE;
         let mut last_fresh = usize::MAX;
         while Instant::now() < deadline {
@@ -409,8 +409,8 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             t,
             "recovery: first fresh answer {} after knotd was back, every name fresh after {}\n          \
-             (a name whose refresh failed is asked upstream again {} s later, RFC 8767's failure recheck timer;\n          \
-             it is answered stale until then)",
+             (the background probe sees knotd again; names whose refresh failed during the outage\n          \
+             are asked again at once instead of after RFC 8767's {} s failure recheck timer)",
             secs(r.first_fresh_after),
             secs(r.all_fresh_after),
             FAILURE_RECHECK.as_secs()
