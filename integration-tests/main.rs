@@ -22,6 +22,7 @@ mod last_known_good;
 mod malformed_queries;
 mod max_stale;
 mod metrics;
+mod readme_configs;
 mod recovery;
 mod reload;
 mod rfc2308_negative_cache;
