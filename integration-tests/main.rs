@@ -33,6 +33,7 @@ mod service_answers;
 mod service_check_command;
 mod service_failover;
 mod service_http;
+mod service_reload;
 mod service_stale;
 mod signals;
 mod status;
