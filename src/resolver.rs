@@ -104,28 +104,20 @@ impl Resolver {
     pub fn answer_now(&self, query: &Query, limit: usize) -> Option<Vec<u8>> {
         let now = Instant::now();
         match self.cache.lookup(&query.key, now) {
-            Lookup::Fresh(entry) => {
-                self.metrics.answers.cache.inc();
-                Some(reply::answer(query, &entry, Ttl::CountDown { age: entry.age_secs(now) }, None, limit))
-            }
-            Lookup::Stale(entry)
-                if entry.refresh_failed_within(now, FAILURE_RECHECK, self.upstreams.load().recovered().last()) =>
-            {
-                Some(self.stale(query, &entry, limit))
-            }
+            Lookup::Fresh(entry) => Some(self.fresh(query, &entry, now, limit)),
+            Lookup::Stale(entry) if self.failed_recently(&entry, now) => Some(self.stale(query, &entry, limit)),
             Lookup::Stale(_) | Lookup::Miss => None,
         }
     }
 
     /// The reply to `query`, asking upstream as needed.
     pub async fn answer(self: &Arc<Self>, query: &Query, limit: usize) -> Vec<u8> {
-        if let Some(reply) = self.answer_now(query, limit) {
-            return reply;
-        }
         let now = Instant::now();
         let stale = match self.cache.lookup(&query.key, now) {
+            Lookup::Fresh(entry) => return self.fresh(query, &entry, now, limit),
+            Lookup::Stale(entry) if self.failed_recently(&entry, now) => return self.stale(query, &entry, limit),
             Lookup::Stale(entry) => Some(entry),
-            _ => None,
+            Lookup::Miss => None,
         };
         let wait = match &stale {
             Some(_) => self.cache.config().stale_answer_after,
@@ -166,6 +158,17 @@ impl Resolver {
     pub async fn records(self: &Arc<Self>, name_wire: &[u8], qtype: u16) -> Vec<Record> {
         let reply = self.answer(&Query::internal(name_wire, qtype), usize::from(u16::MAX)).await;
         Message::from_vec(&reply).map(|message| message.answers).unwrap_or_default()
+    }
+
+    fn fresh(&self, query: &Query, entry: &Entry, now: Instant, limit: usize) -> Vec<u8> {
+        self.metrics.answers.cache.inc();
+        reply::answer(query, entry, Ttl::CountDown { age: entry.age_secs(now) }, None, limit)
+    }
+
+    /// RFC 8767 §5: a refresh failed within [`FAILURE_RECHECK`] and no
+    /// upstream has come back since — answer stale without asking again.
+    fn failed_recently(&self, entry: &Entry, now: Instant) -> bool {
+        entry.refresh_failed_within(now, FAILURE_RECHECK, self.upstreams.load().recovered().last())
     }
 
     fn stale(&self, query: &Query, entry: &Entry, limit: usize) -> Vec<u8> {
