@@ -14,6 +14,7 @@ mod coalescing;
 mod conditional_forwarding;
 mod dead_upstream_failover;
 mod deploy_manifests;
+mod deploy_systemd;
 mod drill;
 mod edns_passthrough;
 mod garbage_packets;
