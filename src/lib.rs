@@ -4,13 +4,14 @@
 //! - [`config`]: the TOML file and its validated form
 //! - [`query`]: reading a client's query off the wire
 //! - [`reply`]: building the bytes sent back
-//! - [`cache`]: answers kept for their TTL and a stale window (moka)
+//! - [`cache`]: answers kept for their TTL and a stale window (moka), and their snapshot
 //! - [`upstream`]: upstream pools in priority order, health, probes
 //! - [`resolver`]: what to answer with: cache, upstream, stale, last-known-good
 //! - [`degraded`]: the names recently answered stale or kept-positive
 //! - [`server`]: UDP and TCP listeners, ACL
-//! - [`admin`], [`metrics`]: the HTTP endpoint and every metric
-//! - [`run`]: binding, serving, signals
+//! - [`service`]: health-checked multi-cloud failover names
+//! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status) and every metric
+//! - [`run`]: start, reload, snapshot, graceful stop
 
 #![forbid(unsafe_code)]
 
