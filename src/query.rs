@@ -253,7 +253,7 @@ fn find_edns(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// `www.Example.com. A IN`, RD, id 0x1234, optionally with an OPT record.
@@ -324,6 +324,33 @@ mod tests {
         let plain = Query::parse(&query_bytes(None)).unwrap();
         assert_eq!(q.key, plain.key);
         assert_eq!(wire_name(""), vec![0]);
+    }
+
+    /// Random and mutated packets: parsed or rejected, never a panic, and a
+    /// rejection's reply (if any) is a well-formed header.
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let valid = query_bytes(Some((1232, true)));
+        for round in 0..200_000u32 {
+            let packet: Vec<u8> = if round % 2 == 0 {
+                let len = rand::random_range(0..64usize);
+                (0..len).map(|_| rand::random()).collect()
+            } else {
+                let mut p = valid.clone();
+                for _ in 0..rand::random_range(1..4) {
+                    let at = rand::random_range(0..p.len());
+                    p[at] = rand::random();
+                }
+                p.truncate(rand::random_range(0..=p.len()));
+                p
+            };
+            if let Err(why) = Query::parse(&packet)
+                && let Some(reply) = crate::reply::rejection(&packet, why)
+            {
+                assert!(reply.len() >= 12);
+                assert_eq!(reply[..2], packet[..2]);
+            }
+        }
     }
 
     #[test]

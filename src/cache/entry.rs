@@ -65,6 +65,9 @@ impl Entry {
         config: &CacheConfig,
         now: Instant,
     ) -> Result<Entry, Malformed> {
+        if reply.len() < 12 + question_len {
+            return Err(Malformed);
+        }
         let count = |i: usize| u16::from_be_bytes([reply[i], reply[i + 1]]);
         let rcode = reply[3] & 0x0f;
         let [ancount, nscount, arcount] = [count(6), count(8), count(10)];
@@ -74,7 +77,9 @@ impl Entry {
         let negative_max = secs(config.negative_max_ttl);
 
         let mut at = start;
-        let mut ttls = Vec::with_capacity(usize::from(ancount + nscount + arcount));
+        // Counts come from the wire: sum them wide, and never reserve more records than the bytes could hold.
+        let records = usize::from(ancount) + usize::from(nscount) + usize::from(arcount);
+        let mut ttls = Vec::with_capacity(records.min(reply.len() / 11));
         let mut kept = [0u16; 3];
         let mut answer_ttl: Option<u32> = None;
         let mut negative_ttl: Option<u32> = None;
@@ -286,6 +291,28 @@ pub(crate) mod tests {
             Entry::from_reply(&reply[..40], QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap_err(),
             Malformed
         );
+    }
+
+    /// Mutated upstream replies (already past hickory's check in real use,
+    /// but the walker must not trust that): an entry or Malformed, never a
+    /// panic, and a reply rendered from any entry fits in the limit.
+    #[test]
+    fn mutated_replies_never_panic() {
+        let query = crate::query::Query::parse(&crate::query::tests::query_bytes(Some((1232, false)))).unwrap();
+        for original in [positive_reply(), negative_reply()] {
+            for _ in 0..50_000 {
+                let mut reply = original.clone();
+                for _ in 0..rand::random_range(1..4) {
+                    let at = rand::random_range(0..reply.len());
+                    reply[at] = rand::random();
+                }
+                reply.truncate(rand::random_range(12..=reply.len()));
+                if let Ok(entry) = Entry::from_reply(&reply, QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()) {
+                    let bytes = crate::reply::answer(&query, &entry, crate::reply::Ttl::Stale(30), None, 512);
+                    assert!(bytes.len() <= 512);
+                }
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]
