@@ -406,7 +406,7 @@ impl Validator<'_> {
             .zone
             .iter()
             .map(|z| ZoneConfig {
-                name: z.name.get_ref().trim_end_matches('.').to_ascii_lowercase(),
+                name: dns_name(z.name.get_ref()),
                 servers: self.servers(&z.servers, "upstream.zone.servers"),
             })
             .collect();

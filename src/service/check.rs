@@ -8,15 +8,12 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 use hickory_proto::rr::RData;
 use tokio::{net::TcpStream, time::timeout};
 
-use super::http::HttpChecker;
+use super::{TYPE_A, TYPE_AAAA, http::HttpChecker};
 use crate::{
     config::{Check, ServiceConfig, Target},
     query::wire_name,
     resolver::Resolver,
 };
-
-const TYPE_A: u16 = 1;
-const TYPE_AAAA: u16 = 28;
 
 /// Checks `target`; Err says why it failed, for the log line of a switch.
 pub async fn run(
