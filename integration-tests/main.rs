@@ -28,6 +28,7 @@ mod recovery;
 mod reload;
 mod rfc2308_negative_cache;
 mod rfc8767_serve_stale;
+mod rfc8767_silent_outage;
 mod rfc8767_slow_upstream;
 mod rfc8914_no_reachable_authority;
 mod service_answers;

@@ -36,3 +36,55 @@ fn fresh_answers_resume_soon_after_the_upstream_returns() {
     assert!(fresh.answer_ttls().iter().all(|&t| t <= 1), "fresh TTL: {}", fresh.summary());
     assert!(back.elapsed() < Duration::from_secs(3), "took {:?}", back.elapsed());
 }
+
+/// One failed query is below `fail_after` (3): the upstream is never counted
+/// down and no down-probe runs. Fresh answers must still resume within
+/// `probe_interval` of the authoritative answering again, not when the 30 s
+/// failure-recheck window ends (INTERFACE.md "Stale").
+#[test]
+fn fresh_answers_resume_within_a_probe_interval_without_a_down_mark() {
+    outage_then_recovery(1);
+}
+
+/// The same with one query per name for many names (the upstream is counted
+/// down on the way): every name is fresh again within a probe interval.
+#[test]
+fn many_names_are_fresh_within_a_probe_interval_after_an_outage() {
+    outage_then_recovery(20);
+}
+
+fn outage_then_recovery(count: usize) {
+    let names: Vec<String> = (0..count).map(|i| format!("short{i}.example.test.")).collect();
+    let zone = |last: u8| names.iter().map(|n| format!("{n} 2 IN A 192.0.2.{last}\n")).collect::<String>();
+    let mut knot = Knot::start(&zone(80));
+    let config =
+        Config::new(&[knot.server()]).set("upstream", "fail_after", "3").set_str("upstream", "probe_interval", "1s");
+    let stubborn = Stubborn::start(config);
+    for name in &names {
+        assert_eq!(stubborn.ask(&Ask::new(name, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 80)]);
+    }
+    let fetched = Instant::now();
+    sleep_until(fetched, Duration::from_millis(2_500));
+    knot.stop();
+    // One query per name during the outage: each is answered stale.
+    for name in &names {
+        let stale = stubborn.ask(&Ask::new(name, RecordType::A));
+        assert!(stale.ede_codes().contains(&EDE_STALE_ANSWER), "{name}: {}", stale.summary());
+    }
+    if count < 3 {
+        let up = format!("stubborn_upstream_up{{upstream=\"{}\"}}", knot.server());
+        assert_eq!(stubborn.metric(&up), 1.0, "below fail_after the upstream is not counted down");
+    }
+
+    knot.set_records(&zone(81));
+    knot.start_again();
+    let back = Instant::now();
+    for name in &names {
+        wait::until(&format!("a fresh answer for {name}"), Duration::from_secs(4), || {
+            let reply = stubborn.ask(&Ask::new(name, RecordType::A));
+            (reply.ipv4s() == vec![Ipv4Addr::new(192, 0, 2, 81)] && reply.ede_codes().is_empty()).then_some(())
+        });
+    }
+    // probe_interval (1 s) plus generous slack, far below the 30 s recheck window.
+    assert!(back.elapsed() < Duration::from_millis(2_500), "fresh answers took {:?}", back.elapsed());
+}

@@ -2,9 +2,13 @@
 //! rules that join them (INTERFACE.md "Answers").
 //!
 //! - fresh entry → answered from memory, TTLs counted down;
-//! - stale entry whose last refresh failed less than [`FAILURE_RECHECK`] ago
-//!   → answered stale at once (RFC 8767 §5, so that during an outage no client
-//!   waits for upstreams known to be failing);
+//! - stale entry whose last refresh failed less than [`FAILURE_RECHECK`] ago,
+//!   and no upstream has answered again since → answered stale at once
+//!   (RFC 8767 §5, so that during an outage no client waits for upstreams
+//!   known to be failing);
+//! - stale entry while every server of its pool is counted down (they time
+//!   out or refuse; `fail_after`) → answered stale at once, and the refresh
+//!   goes on in the background: a silent outage costs no client a timeout;
 //! - otherwise the upstreams are asked (identical queries in flight share
 //!   one fetch, which runs in its own task and so finishes even when the
 //!   clients that started it were answered stale): with a stale entry at
@@ -101,11 +105,11 @@ impl Resolver {
     /// The reply when memory alone can give it (a fresh hit, or stale during
     /// a known outage); `None` means [`Resolver::answer`] must ask upstream.
     /// This is the hot path: no await, no lock but moka's.
-    pub fn answer_now(&self, query: &Query, limit: usize) -> Option<Vec<u8>> {
+    pub fn answer_now(self: &Arc<Self>, query: &Query, limit: usize) -> Option<Vec<u8>> {
         let now = Instant::now();
         match self.cache.lookup(&query.key, now) {
             Lookup::Fresh(entry) => Some(self.fresh(query, &entry, now, limit)),
-            Lookup::Stale(entry) if self.failed_recently(&entry, now) => Some(self.stale(query, &entry, limit)),
+            Lookup::Stale(entry) if self.stale_at_once(query, &entry, now) => Some(self.stale(query, &entry, limit)),
             Lookup::Stale(_) | Lookup::Miss => None,
         }
     }
@@ -115,7 +119,7 @@ impl Resolver {
         let now = Instant::now();
         let stale = match self.cache.lookup(&query.key, now) {
             Lookup::Fresh(entry) => return self.fresh(query, &entry, now, limit),
-            Lookup::Stale(entry) if self.failed_recently(&entry, now) => return self.stale(query, &entry, limit),
+            Lookup::Stale(entry) if self.stale_at_once(query, &entry, now) => return self.stale(query, &entry, limit),
             Lookup::Stale(entry) => Some(entry),
             Lookup::Miss => None,
         };
@@ -165,10 +169,22 @@ impl Resolver {
         reply::answer(query, entry, Ttl::CountDown { age: entry.age_secs(now) }, None, limit)
     }
 
-    /// RFC 8767 §5: a refresh failed within [`FAILURE_RECHECK`] and no
-    /// upstream has come back since — answer stale without asking again.
-    fn failed_recently(&self, entry: &Entry, now: Instant) -> bool {
-        entry.refresh_failed_within(now, FAILURE_RECHECK, self.upstreams.load().recovered().last())
+    /// Whether a stale `entry` is answered without waiting on upstream:
+    /// - RFC 8767 §5: its refresh failed within [`FAILURE_RECHECK`] and no
+    ///   upstream has answered again since — no new fetch either;
+    /// - every server of the pool is counted down — the refresh is started
+    ///   (or joined) in the background, and the client is not kept waiting.
+    fn stale_at_once(self: &Arc<Self>, query: &Query, entry: &Entry, now: Instant) -> bool {
+        let upstreams = self.upstreams.load();
+        if entry.refresh_failed_within(now, FAILURE_RECHECK, upstreams.recovered()) {
+            return true;
+        }
+        if upstreams.pool_for(query.name_wire()).any_up() {
+            return false;
+        }
+        // Nobody waits on it: the fetch refreshes the cache or notes the failure.
+        let _ = self.fetch(query);
+        true
     }
 
     fn stale(&self, query: &Query, entry: &Entry, limit: usize) -> Vec<u8> {

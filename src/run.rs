@@ -84,7 +84,7 @@ pub async fn run(config: Config) -> Result<(), BindError> {
             Err(error) => warn!(%error, "cache snapshot ignored"),
         }
     }
-    let upstreams = Upstreams::new(&config.upstream, &metrics, &Arc::default());
+    let upstreams = Upstreams::new(&config.upstream, &metrics, None);
     let resolver = Arc::new(Resolver::new(cache, upstreams, Arc::clone(&metrics)));
     let services = Services::new(&config.services, &Services::default(), &metrics, &resolver);
     let acl = Acl::new(config.server.allow.clone());
@@ -166,8 +166,8 @@ impl Daemon {
         let resolver = &self.server.resolver;
         resolver.cache().reconfigure(&new.cache);
         if new.upstream != self.config.upstream {
-            let recovered = Arc::clone(resolver.upstreams().recovered());
-            resolver.set_upstreams(Upstreams::new(&new.upstream, &self.metrics, &recovered));
+            let upstreams = Upstreams::new(&new.upstream, &self.metrics, Some(&resolver.upstreams()));
+            resolver.set_upstreams(upstreams);
         }
         self.server.acl.store(Arc::new(Acl::new(new.server.allow.clone())));
         let services = Services::new(&new.services, &self.server.services.load(), &self.metrics, resolver);

@@ -11,14 +11,23 @@
 //!   too) until it answers, then it is up and, being earlier in the list,
 //!   preferred again;
 //! - when no server is up, all are tried in order anyway rather than failing
-//!   without asking.
+//!   without asking;
+//! - when a whole resolution fails (every server tried failed, whether or
+//!   not any was counted down yet), the pool is rechecked: every
+//!   `probe_interval` its servers are probed until one answers, and that
+//!   moment is noted in [`Recovered`], which ends the resolver's failure
+//!   recheck (RFC 8767 §5) — fresh answers resume within a probe interval
+//!   of the upstream answering again.
 
 mod error;
 mod exchange;
 mod health;
 
 use std::{
-    sync::{Arc, Weak},
+    sync::{
+        Arc, Weak,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -44,19 +53,37 @@ pub struct Upstream {
     recovered: Arc<Recovered>,
 }
 
-/// When an upstream last came back up. The resolver's failure recheck
-/// (RFC 8767 §5) ends early then: names whose refresh failed during the
-/// outage are asked again at once instead of up to 30 s later.
-#[derive(Debug, Default)]
-pub struct Recovered(std::sync::Mutex<Option<Instant>>);
+/// When the upstreams last answered again after failing: a down server
+/// came back up, or a pool whose resolution had failed answered a recheck
+/// or a query. The resolver's failure recheck (RFC 8767 §5) ends then:
+/// names whose refresh failed during the outage are asked again at once
+/// instead of up to 30 s later. Read on every stale lookup, written once
+/// per recovery: an atomic, not a lock.
+#[derive(Debug)]
+pub struct Recovered {
+    /// What `at` counts from.
+    base: Instant,
+    /// Nanoseconds after `base` plus one; 0 while nothing has recovered.
+    at: AtomicU64,
+}
+
+impl Default for Recovered {
+    fn default() -> Self {
+        Recovered { base: Instant::now(), at: AtomicU64::new(0) }
+    }
+}
 
 impl Recovered {
     pub fn last(&self) -> Option<Instant> {
-        *self.0.lock().expect("no panics while held")
+        match self.at.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(self.base + Duration::from_nanos(at - 1)),
+        }
     }
 
     fn mark(&self) {
-        *self.0.lock().expect("no panics while held") = Some(Instant::now());
+        let since_base = Instant::now().saturating_duration_since(self.base).as_nanos();
+        self.at.store(u64::try_from(since_base).unwrap_or(u64::MAX - 1) + 1, Ordering::Relaxed);
     }
 }
 
@@ -113,19 +140,55 @@ impl Upstream {
     }
 }
 
+/// A probe's verdict: any well-formed reply for our question but SERVFAIL
+/// means the server is alive (an authoritative may refuse the root).
+async fn probe(upstream: &Upstream, question: &[u8], timing: &Timing) -> bool {
+    let ask = Ask { question, payload: 1232, dnssec_ok: false, checking_disabled: false };
+    let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
+    matches!(result, Ok(_) | Err(UpstreamError::Refused | UpstreamError::Rcode(_)))
+}
+
 /// Runs while the server is down: asks it `probe_question` every
 /// `probe_interval` until it answers, or until a reload has dropped it.
 async fn probe_until_up(upstream: Weak<Upstream>, timing: Timing, probe_question: Arc<[u8]>) {
-    let ask = Ask { question: &probe_question, payload: 1232, dnssec_ok: false, checking_disabled: false };
     loop {
         tokio::time::sleep(timing.probe_interval).await;
         let Some(upstream) = upstream.upgrade() else { return };
         if upstream.health.is_up() {
             return;
         }
-        let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
-        if matches!(result, Ok(_) | Err(UpstreamError::Refused | UpstreamError::Rcode(_))) {
+        if probe(&upstream, &probe_question, &timing).await {
             upstream.record_success(None);
+            return;
+        }
+    }
+}
+
+/// Runs after a pool failed a whole resolution: every `probe_interval`,
+/// probes its servers in order until one answers, then notes the recovery
+/// (which ends the failure recheck of the names that failed) and clears
+/// `rechecking`. Ends early when a reload has dropped the pool.
+async fn recheck_until_answered(
+    servers: Vec<Weak<Upstream>>,
+    timing: Timing,
+    probe_question: Arc<[u8]>,
+    rechecking: Arc<AtomicBool>,
+    recovered: Arc<Recovered>,
+) {
+    loop {
+        tokio::time::sleep(timing.probe_interval).await;
+        let mut dropped = true;
+        for server in &servers {
+            let Some(server) = server.upgrade() else { continue };
+            dropped = false;
+            if probe(&server, &probe_question, &timing).await {
+                server.record_success(None);
+                recovered.mark();
+                rechecking.store(false, Ordering::Relaxed);
+                return;
+            }
+        }
+        if dropped {
             return;
         }
     }
@@ -137,6 +200,9 @@ pub struct Pool {
     timing: Timing,
     /// `<apex> NS IN` in wire form, the probe's question.
     probe_question: Arc<[u8]>,
+    /// Set while a recheck runs after a failed resolution (one at a time).
+    rechecking: Arc<AtomicBool>,
+    recovered: Arc<Recovered>,
 }
 
 impl Pool {
@@ -166,20 +232,48 @@ impl Pool {
             servers,
             timing: Timing { timeout: config.timeout, probe_interval: config.probe_interval },
             probe_question: probe_question.into(),
+            rechecking: Arc::default(),
+            recovered: Arc::clone(recovered),
         }
     }
 
     /// Asks the servers in order until one answers; the error is the last server's.
     pub async fn resolve(&self, ask: &Ask<'_>) -> Result<Vec<u8>, UpstreamError> {
-        let any_up = self.servers.iter().any(|s| s.health.is_up());
+        let any_up = self.any_up();
         let mut last_error = UpstreamError::Timeout;
         for server in self.servers.iter().filter(|s| !any_up || s.health.is_up()) {
             match server.ask(ask, &self.timing, &self.probe_question).await {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => {
+                    if self.rechecking.load(Ordering::Relaxed) {
+                        // Answered before the recheck saw it: the outage is over.
+                        self.recovered.mark();
+                    }
+                    return Ok(reply);
+                }
                 Err(error) => last_error = error,
             }
         }
+        self.start_recheck();
         Err(last_error)
+    }
+
+    fn start_recheck(&self) {
+        if self.rechecking.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        tokio::spawn(recheck_until_answered(
+            self.servers.iter().map(Arc::downgrade).collect(),
+            self.timing.clone(),
+            Arc::clone(&self.probe_question),
+            Arc::clone(&self.rechecking),
+            Arc::clone(&self.recovered),
+        ));
+    }
+
+    /// False when every server is counted down: then a name with a stale
+    /// answer is answered stale at once (no client waits on dead servers).
+    pub fn any_up(&self) -> bool {
+        self.servers.iter().any(|s| s.health.is_up())
     }
 
     pub fn servers(&self) -> &[Arc<Upstream>] {
@@ -209,8 +303,11 @@ struct ZonePool {
 }
 
 impl Upstreams {
-    /// Pools for `config`; `recovered` is shared with the pools a reload replaces.
-    pub fn new(config: &UpstreamConfig, metrics: &Metrics, recovered: &Arc<Recovered>) -> Upstreams {
+    /// Pools for `config`. On a reload, `previous` (the pools being
+    /// replaced) passes on when the upstreams last recovered, so that a
+    /// reload neither ends nor lengthens a failure recheck.
+    pub fn new(config: &UpstreamConfig, metrics: &Metrics, previous: Option<&Upstreams>) -> Upstreams {
+        let recovered = &previous.map_or_else(Arc::default, |p| Arc::clone(&p.recovered));
         let mut zones: Vec<ZonePool> = config
             .zones
             .iter()
@@ -225,8 +322,9 @@ impl Upstreams {
         Upstreams { recovered: Arc::clone(recovered), default, zones }
     }
 
-    pub fn recovered(&self) -> &Arc<Recovered> {
-        &self.recovered
+    /// When the upstreams last answered again after failing.
+    pub fn recovered(&self) -> Option<Instant> {
+        self.recovered.last()
     }
 
     /// The pool for a lower-cased wire-form name: the longest zone it falls in, else the default.
@@ -270,7 +368,7 @@ name = "cluster.local"
 servers = ["192.0.2.3"]
 "#;
         let config = Config::parse(std::path::Path::new("t"), text, None).unwrap();
-        let upstreams = Upstreams::new(&config.upstream, &Metrics::new(), &Arc::default());
+        let upstreams = Upstreams::new(&config.upstream, &Metrics::new(), None);
         let first = |name: &str| upstreams.pool_for(&wire_name(name)).servers[0].addr.label.clone();
         assert_eq!(first("svc.cluster.local"), "192.0.2.3");
         assert_eq!(first("cluster.local"), "192.0.2.3");
