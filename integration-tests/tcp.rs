@@ -11,7 +11,7 @@ use hickory_proto::rr::RecordType;
 use std::io::Write;
 
 use crate::harness::dns::read_tcp_message;
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 const ZONE: &str = "www 300 IN A 192.0.2.1\nwww 300 IN AAAA 2001:db8::1\napi 300 IN A 192.0.2.7";
 
@@ -51,4 +51,42 @@ fn several_queries_on_one_tcp_connection() {
         assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
         assert_eq!(reply.answers.len(), 1, "query {i} ({name}): {reply:?}");
     }
+}
+
+/// RFC 7766 section 6.2.1.1: queries pipelined on one connection are
+/// processed at once and each reply is sent when ready, so cache hits sent
+/// behind a slow miss are answered first, without waiting for it.
+#[test]
+fn pipelined_cache_hits_do_not_wait_behind_a_slow_miss() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]).set_str("upstream", "timeout", "3s"));
+    let hits = ["h1.example.test.", "h2.example.test.", "h3.example.test."];
+    for name in hits {
+        stubborn.ask(&Ask::new(name, RecordType::A));
+    }
+    fake.set_mode(Mode::Slow(Duration::from_millis(800)));
+
+    let mut stream = TcpStream::connect_timeout(&stubborn.dns, Duration::from_secs(2)).expect("connect");
+    let mut framed = Vec::new();
+    for (id, name) in std::iter::once("slow-miss.example.test.").chain(hits).enumerate() {
+        let wire = Ask::new(name, RecordType::A).id(id as u16).message().to_vec().expect("encode");
+        framed.extend_from_slice(&(wire.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&wire);
+    }
+    let sent = Instant::now();
+    stream.write_all(&framed).expect("write four queries at once");
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let raw = read_tcp_message(&mut stream, sent + Duration::from_secs(5)).expect("a reply for every query");
+        let reply = Message::from_vec(&raw).expect("reply parses");
+        assert_eq!(reply.metadata.response_code, ResponseCode::NoError, "{reply:?}");
+        assert_eq!(reply.answers.len(), 1, "{reply:?}");
+        order.push((reply.metadata.id, sent.elapsed()));
+    }
+    let ids: Vec<u16> = order.iter().map(|(id, _)| *id).collect();
+    assert_eq!(*ids.last().unwrap(), 0, "the slow miss is answered last: {order:?}");
+    for (id, took) in &order[..3] {
+        assert!(*took < Duration::from_millis(300), "cache hit {id} waited {took:?} (behind the miss?): {order:?}");
+    }
+    assert!(order[3].1 >= Duration::from_millis(700), "the miss went upstream: {order:?}");
 }

@@ -1,13 +1,20 @@
-//! The TCP listener (RFC 7766): length-prefixed messages, several queries
-//! per connection answered in order, idle connections closed, and a cap on
-//! open connections so that a flood of them can't exhaust memory or fds.
+//! The TCP listener (RFC 7766): length-prefixed messages; several queries
+//! per connection processed at once, each reply sent as soon as it is ready
+//! (§6.2.1.1: out of order is allowed, so a cache hit never waits behind a
+//! miss); idle connections closed; and a cap on open connections so that a
+//! flood of them can't exhaust memory or fds.
+//!
+//! A connection is a reader (this task: frames in, cache hits answered
+//! inline, misses spawned) and a writer task that frames and sends every
+//! reply from a channel; the writer ends when the reader and every pending
+//! miss have dropped their senders, so no reply is lost on close.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-    sync::Semaphore,
+    net::{TcpListener, TcpStream, tcp::OwnedWriteHalf},
+    sync::{Semaphore, mpsc},
     time::timeout,
 };
 use tracing::debug;
@@ -18,6 +25,9 @@ use super::{InFlight, Server, Step, Via};
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once per listener; more are closed on accept.
 const MAX_CONNECTIONS: usize = 512;
+/// Queries of one connection waiting on upstream at once; past it, the
+/// connection is not read until one is answered (back-pressure on the client).
+const MAX_PENDING: usize = 64;
 
 pub async fn serve(listener: TcpListener, server: Arc<Server>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -44,29 +54,51 @@ pub async fn serve(listener: TcpListener, server: Arc<Server>) {
     }
 }
 
-async fn connection(mut stream: TcpStream, client: SocketAddr, server: Arc<Server>) -> std::io::Result<()> {
+async fn connection(stream: TcpStream, client: SocketAddr, server: Arc<Server>) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
+    let (mut reader, writer) = stream.into_split();
+    let (replies, outbox) = mpsc::channel(MAX_PENDING);
+    let writing = tokio::spawn(write_replies(writer, outbox));
+    let pending = Arc::new(Semaphore::new(MAX_PENDING));
     loop {
-        let Ok(len) = timeout(IDLE_TIMEOUT, stream.read_u16()).await else {
-            return Ok(());
-        };
-        let len = usize::from(len?);
-        let mut packet = vec![0u8; len];
-        timeout(IDLE_TIMEOUT, stream.read_exact(&mut packet)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
+        let Ok(len) = timeout(IDLE_TIMEOUT, reader.read_u16()).await else { break };
+        let Ok(len) = len else { break };
+        let mut packet = vec![0u8; usize::from(len)];
+        timeout(IDLE_TIMEOUT, reader.read_exact(&mut packet)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
         server.metrics.queries_tcp.inc();
-        // Held until the reply is written, so that a graceful stop waits for it.
-        let mut _in_flight = None;
-        let reply = match server.reply_now(&packet, client, Via::Tcp) {
-            Step::Done(Some(reply)) => reply,
-            Step::Done(None) => continue,
-            Step::Resolve(query) => {
-                _in_flight = Some(InFlight::new(&server));
-                server.reply(&query, Via::Tcp).await
+        match server.reply_now(&packet, client, Via::Tcp) {
+            Step::Done(Some(reply)) => {
+                if replies.send(reply).await.is_err() {
+                    break; // the writer failed: the client is gone
+                }
             }
-        };
-        let mut framed = Vec::with_capacity(reply.len() + 2);
-        framed.extend_from_slice(&u16::try_from(reply.len()).unwrap_or(u16::MAX).to_be_bytes());
-        framed.extend_from_slice(&reply);
-        stream.write_all(&framed).await?;
+            Step::Done(None) => {}
+            Step::Resolve(query) => {
+                let slot = Arc::clone(&pending).acquire_owned().await.expect("the semaphore is never closed");
+                // Held until the reply is handed to the writer, so that a graceful stop waits for it.
+                let in_flight = InFlight::new(&server);
+                let (server, replies) = (Arc::clone(&server), replies.clone());
+                tokio::spawn(async move {
+                    let reply = server.reply(&query, Via::Tcp).await;
+                    let _ = replies.send(reply).await;
+                    drop((in_flight, slot));
+                });
+            }
+        }
     }
+    // Replies still pending are written before the connection closes.
+    drop(replies);
+    writing.await.unwrap_or(Ok(()))
+}
+
+/// Frames (RFC 1035 §4.2.2) and sends each reply in the order they become ready.
+async fn write_replies(mut writer: OwnedWriteHalf, mut outbox: mpsc::Receiver<Vec<u8>>) -> std::io::Result<()> {
+    while let Some(reply) = outbox.recv().await {
+        let len = u16::try_from(reply.len()).expect("TCP replies are built within the 16-bit length limit");
+        let mut framed = Vec::with_capacity(reply.len() + 2);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(&reply);
+        writer.write_all(&framed).await?;
+    }
+    writer.shutdown().await
 }
