@@ -1,7 +1,8 @@
 //! Scenario: the config file is edited and stubborn gets SIGHUP. A new
 //! upstream list takes effect without a restart and the cache survives it;
 //! a new listen address is bound and the old one closed; a broken file is
-//! logged with PATH:LINE:COL and the running config keeps serving (issue 4
+//! logged with PATH:LINE:COL and the running config keeps serving; series
+//! of upstreams the reload removed leave /metrics (issue 4
 //! "Reload"; INTERFACE.md "Signals").
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -36,6 +37,10 @@ fn sighup_switches_to_the_new_upstream_list_and_keeps_the_cache() {
     let cached = stubborn.ask(&Ask::new(CACHED, RecordType::A));
     assert_eq!(cached.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 50)], "cache kept over reload: {}", cached.summary());
     assert!(stubborn.log().contains("config reloaded"), "{}", stubborn.log());
+    // The removed upstream's series are gone from /metrics; the new one's are there.
+    let metrics = stubborn.metrics();
+    assert!(!metrics.contains(&first.server()), "series of the removed upstream remain:\n{metrics}");
+    assert!(metrics.contains(&format!("stubborn_upstream_up{{upstream=\"{}\"}} 1", second.server())), "{metrics}");
 }
 
 #[test]

@@ -38,7 +38,15 @@ pub struct Admin {
 
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors, most likely: retrying at once would spin a core.
+                debug!(%error, "admin accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
         let admin = Arc::clone(&admin);
         tokio::spawn(async move {
             let service = service_fn(move |request| {

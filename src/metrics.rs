@@ -9,8 +9,6 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::upstream::UpstreamError;
-
 type Labels = Vec<(&'static str, String)>;
 
 pub struct Metrics {
@@ -39,25 +37,50 @@ pub struct Answers {
     pub service: Counter,
 }
 
+/// How one attempt at an upstream ended: the `result` label of
+/// `stubborn_upstream_queries_total`. The upstream module maps its errors
+/// here; this list is the only one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamResult {
+    Ok,
+    Timeout,
+    ServFail,
+    Refused,
+    Error,
+}
+
+impl UpstreamResult {
+    const ALL: [UpstreamResult; 5] = [
+        UpstreamResult::Ok,
+        UpstreamResult::Timeout,
+        UpstreamResult::ServFail,
+        UpstreamResult::Refused,
+        UpstreamResult::Error,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            UpstreamResult::Ok => "ok",
+            UpstreamResult::Timeout => "timeout",
+            UpstreamResult::ServFail => "servfail",
+            UpstreamResult::Refused => "refused",
+            UpstreamResult::Error => "error",
+        }
+    }
+}
+
 /// The handles of one upstream's series.
 pub struct UpstreamMetrics {
     pub up: Gauge,
-    /// ok, timeout, servfail, refused, error.
+    /// One counter per [`UpstreamResult`], in the order of `UpstreamResult::ALL`.
     results: [Counter; 5],
     pub latency: Histogram,
 }
 
 impl UpstreamMetrics {
-    /// The counter for an attempt that ended in `error` (None: ok).
-    pub fn result(&self, error: Option<&UpstreamError>) -> &Counter {
-        let index = match error.map(UpstreamError::label) {
-            None => 0,
-            Some("timeout") => 1,
-            Some("servfail") => 2,
-            Some("refused") => 3,
-            Some(_) => 4,
-        };
-        &self.results[index]
+    /// The counter of attempts that ended in `result`.
+    pub fn result(&self, result: UpstreamResult) -> &Counter {
+        &self.results[result as usize]
     }
 }
 
@@ -136,8 +159,32 @@ impl Metrics {
         };
         UpstreamMetrics {
             up: self.upstream_up.get_or_create(&upstream).clone(),
-            results: ["ok", "timeout", "servfail", "refused", "error"].map(result),
+            results: UpstreamResult::ALL.map(|r| result(r.label())),
             latency: self.upstream_latency.get_or_create(&upstream).clone(),
+        }
+    }
+
+    /// Drops the series of an upstream that a reload removed, so that
+    /// /metrics shows no frozen values of servers no longer asked.
+    pub fn forget_upstream(&self, label: &str) {
+        let upstream = vec![("upstream", label.to_string())];
+        self.upstream_up.remove(&upstream);
+        self.upstream_latency.remove(&upstream);
+        for result in UpstreamResult::ALL {
+            let mut labels = upstream.clone();
+            labels.push(("result", result.label().to_string()));
+            self.upstream_queries.remove(&labels);
+        }
+    }
+
+    /// Drops the series of `targets` of a service that a reload removed or
+    /// changed; `whole`: the service itself is gone (its failover count too).
+    pub fn forget_service(&self, service: &str, targets: &[String], whole: bool) {
+        for target in targets {
+            self.service_target.remove(&vec![("service", service.to_string()), ("target", target.clone())]);
+        }
+        if whole {
+            self.failovers.remove(&vec![("service", service.to_string())]);
         }
     }
 
@@ -176,7 +223,7 @@ mod tests {
     fn every_interface_metric_of_the_core_is_exported() {
         let metrics = Metrics::new();
         let upstream = metrics.upstream("192.0.2.1:53");
-        upstream.result(Some(&UpstreamError::Timeout)).inc();
+        upstream.result(UpstreamResult::Timeout).inc();
         upstream.latency.observe(0.01);
         metrics.answers.stale.inc();
         metrics.service_target("api.example.com", "api.aws.example.net").set(1);
@@ -195,5 +242,22 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn forgotten_series_leave_the_exposition() {
+        let metrics = Metrics::new();
+        metrics.upstream("192.0.2.1:53").result(UpstreamResult::Ok).inc();
+        metrics.upstream("192.0.2.2:53");
+        metrics.service_target("api.example.com", "a.example.net").set(1);
+        metrics.service_target("api.example.com", "b.example.net").set(0);
+        metrics.failovers("api.example.com").inc();
+        metrics.forget_upstream("192.0.2.1:53");
+        metrics.forget_service("api.example.com", &["b.example.net".to_string()], false);
+        let text = metrics.render(0);
+        assert!(!text.contains("192.0.2.1:53") && text.contains("192.0.2.2:53"), "{text}");
+        assert!(!text.contains("b.example.net") && text.contains("a.example.net"), "{text}");
+        metrics.forget_service("api.example.com", &["a.example.net".to_string()], true);
+        assert!(!metrics.render(0).contains("api.example.com"));
     }
 }

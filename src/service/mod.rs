@@ -93,6 +93,16 @@ impl Services {
             }
             by_name.insert(wire_name(&config.name), service);
         }
+        for (name, old) in &previous.by_name {
+            let new = by_name.get(name);
+            let gone: Vec<String> = old
+                .targets
+                .iter()
+                .filter(|t| new.is_none_or(|new| !new.targets.iter().any(|n| n.target == t.target)))
+                .map(|t| t.target.to_string())
+                .collect();
+            metrics.forget_service(&old.config.name, &gone, new.is_none());
+        }
         Services { by_name }
     }
 

@@ -4,6 +4,8 @@
 
 use std::{fmt, io};
 
+use crate::metrics::UpstreamResult;
+
 /// A failed attempt; every variant means "try the next server, cache nothing".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamError {
@@ -27,17 +29,17 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
-    /// The `result` label of `stubborn_upstream_queries_total`.
-    pub fn label(&self) -> &'static str {
+    /// Where the attempt counts in `stubborn_upstream_queries_total`.
+    pub fn result(&self) -> UpstreamResult {
         match self {
-            UpstreamError::Timeout => "timeout",
-            UpstreamError::ServFail => "servfail",
-            UpstreamError::Refused => "refused",
+            UpstreamError::Timeout => UpstreamResult::Timeout,
+            UpstreamError::ServFail => UpstreamResult::ServFail,
+            UpstreamError::Refused => UpstreamResult::Refused,
             UpstreamError::Rcode(_)
             | UpstreamError::Network(_)
             | UpstreamError::Local(_)
             | UpstreamError::Malformed
-            | UpstreamError::Mismatch => "error",
+            | UpstreamError::Mismatch => UpstreamResult::Error,
         }
     }
 }

@@ -41,7 +41,7 @@ use health::{Health, Transition};
 
 use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
-    metrics::{Metrics, UpstreamMetrics},
+    metrics::{Metrics, UpstreamMetrics, UpstreamResult},
     query::wire_name,
 };
 
@@ -105,7 +105,7 @@ impl Upstream {
         let started = Instant::now();
         let result = self.exchange(ask, started + timing.timeout).await;
         self.metrics.latency.observe(started.elapsed().as_secs_f64());
-        self.metrics.result(result.as_ref().err()).inc();
+        self.metrics.result(result.as_ref().map_or_else(UpstreamError::result, |_| UpstreamResult::Ok)).inc();
         match &result {
             Ok(_) => self.record_success(Some(started.elapsed())),
             Err(UpstreamError::Local(_)) => {}
@@ -319,7 +319,16 @@ impl Upstreams {
             .collect();
         zones.sort_by_key(|zone| std::cmp::Reverse(zone.apex.len()));
         let default = Pool::new(&config.servers, &[0], config, metrics, recovered);
-        Upstreams { recovered: Arc::clone(recovered), default, zones }
+        let upstreams = Upstreams { recovered: Arc::clone(recovered), default, zones };
+        for gone in previous.iter().flat_map(|p| p.labels()).filter(|label| !upstreams.labels().any(|l| l == *label)) {
+            metrics.forget_upstream(gone);
+        }
+        upstreams
+    }
+
+    /// Every server's label (as written in the config), in every pool.
+    fn labels(&self) -> impl Iterator<Item = &str> {
+        self.pools().flat_map(|(_, pool)| pool.servers.iter().map(|s| s.addr.label.as_str()))
     }
 
     /// When the upstreams last answered again after failing.
