@@ -77,7 +77,7 @@ impl Admin {
         }
         match request.uri().path() {
             "/metrics" => {
-                let body = self.metrics.render(self.server.resolver.cache().len());
+                let body = self.metrics.render(self.server.resolver().cache().len());
                 reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", body)
             }
             "/status" => reply(StatusCode::OK, "application/json", format!("{:#}\n", self.status())),
@@ -95,7 +95,7 @@ impl Admin {
     /// The `/status` document (README "Status" documents every field).
     fn status(&self) -> Value {
         let (config_path, loaded_at) = self.loaded.lock().expect("no panics while held").clone();
-        let resolver = &self.server.resolver;
+        let resolver = self.server.resolver();
         let upstreams = resolver.upstreams();
         let mut all = Vec::new();
         let mut down = Vec::new();
@@ -112,7 +112,7 @@ impl Admin {
                 all.push(upstream_json(&upstream.addr.label, zone, &health));
             }
         }
-        let services = self.server.services.load();
+        let services = self.server.services();
         let mut not_on_primary = Vec::new();
         let mut all_services = Vec::new();
         for service in services.iter() {

@@ -33,10 +33,7 @@ use crate::{
     cache::{Cache, persist},
     config::Config,
     metrics::Metrics,
-    resolver::Resolver,
-    server::{self, Acl, Server},
-    service::Services,
-    upstream::Upstreams,
+    server::{self, Server},
 };
 
 /// How long a graceful stop waits for queries in flight.
@@ -63,7 +60,6 @@ impl Drop for Task {
 /// Everything that lives from start to stop.
 struct Daemon {
     config: Config,
-    metrics: Arc<Metrics>,
     server: Arc<Server>,
     admin: Arc<Admin>,
     /// UDP and TCP tasks of each configured listen address.
@@ -84,13 +80,9 @@ pub async fn run(config: Config) -> Result<(), BindError> {
             Err(error) => warn!(%error, "cache snapshot ignored"),
         }
     }
-    let upstreams = Upstreams::new(&config.upstream, &metrics, None);
-    let resolver = Arc::new(Resolver::new(cache, upstreams, Arc::clone(&metrics)));
-    let services = Services::new(&config.services, &Services::default(), &metrics, &resolver);
-    let acl = Acl::new(config.server.allow.clone());
-    let server = Arc::new(Server::new(resolver, acl, services, Arc::clone(&metrics)));
+    let server = Arc::new(Server::new(&config, cache, Arc::clone(&metrics)));
     let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path));
-    let mut daemon = Daemon { config, metrics, server, admin, listeners: HashMap::new(), admin_listener: None };
+    let mut daemon = Daemon { config, server, admin, listeners: HashMap::new(), admin_listener: None };
 
     if let Some(addr) = daemon.config.admin {
         daemon.admin_listener = Some((addr, daemon.bind_admin(addr).await?));
@@ -143,7 +135,7 @@ impl Daemon {
     /// (the periodic success only at debug level, so it doesn't flood the log).
     async fn snapshot(&self, at_stop: bool) {
         let Some(path) = self.config.cache.persist.clone() else { return };
-        let resolver = Arc::clone(&self.server.resolver);
+        let resolver = Arc::clone(self.server.resolver());
         let saved = tokio::task::spawn_blocking(move || persist::save(resolver.cache(), &path)).await;
         match saved {
             Ok(Ok(entries)) if at_stop => info!(entries, "cache snapshot written"),
@@ -163,15 +155,7 @@ impl Daemon {
                 return;
             }
         };
-        let resolver = &self.server.resolver;
-        resolver.cache().reconfigure(&new.cache);
-        if new.upstream != self.config.upstream {
-            let upstreams = Upstreams::new(&new.upstream, &self.metrics, Some(&resolver.upstreams()));
-            resolver.set_upstreams(upstreams);
-        }
-        self.server.acl.store(Arc::new(Acl::new(new.server.allow.clone())));
-        let services = Services::new(&new.services, &self.server.services.load(), &self.metrics, resolver);
-        self.server.services.store(Arc::new(services));
+        self.server.apply(&self.config, &new);
         self.rebind_listeners(&new.server.listen).await;
         self.rebind_admin(new.admin).await;
         self.admin.loaded(&new.path);

@@ -29,21 +29,27 @@ pub use tcp::serve as serve_tcp;
 pub use udp::serve as serve_udp;
 
 use crate::{
+    cache::Cache,
+    config::Config,
     metrics::Metrics,
     query::Query,
     reply::{self, REFUSED},
     resolver::Resolver,
     service::Services,
+    upstream::Upstreams,
 };
 
-/// What every listener shares.
+/// What every listener shares: the whole answering side of stubborn, built
+/// from a config and changed in place by a reload ([`Server::apply`]).
 pub struct Server {
-    pub resolver: Arc<Resolver>,
-    /// Swapped on reload.
-    pub acl: ArcSwap<Acl>,
-    /// Swapped on reload.
-    pub services: ArcSwap<Services>,
-    pub metrics: Arc<Metrics>,
+    /// The cache, the upstream pools and the answer rules.
+    resolver: Arc<Resolver>,
+    /// Who may ask; swapped whole on reload.
+    acl: ArcSwap<Acl>,
+    /// The failover names, answered before the resolver; swapped whole on reload.
+    services: ArcSwap<Services>,
+    /// Counted into on every query.
+    metrics: Arc<Metrics>,
     /// Queries waiting on upstream right now: a graceful stop lets them finish.
     in_flight: AtomicUsize,
 }
@@ -91,14 +97,44 @@ impl Drop for InFlight {
 }
 
 impl Server {
-    pub fn new(resolver: Arc<Resolver>, acl: Acl, services: Services, metrics: Arc<Metrics>) -> Server {
+    /// The answering side for `config`, around `cache` (which may hold a
+    /// restored snapshot); starts the services' health checks.
+    pub fn new(config: &Config, cache: Cache, metrics: Arc<Metrics>) -> Server {
+        let upstreams = Upstreams::new(&config.upstream, &metrics, None);
+        let resolver = Arc::new(Resolver::new(cache, upstreams, Arc::clone(&metrics)));
+        let services = Services::new(&config.services, &Services::default(), &metrics, &resolver);
         Server {
-            resolver,
-            acl: ArcSwap::from_pointee(acl),
+            acl: ArcSwap::from_pointee(Acl::new(config.server.allow.clone())),
             services: ArcSwap::from_pointee(services),
+            resolver,
             metrics,
             in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// Puts a reloaded config in place, replacing `old`: the cache's limits
+    /// (entries kept), the upstream pools when they changed (fetches in
+    /// flight finish on the old ones; the recovery time carries over), the
+    /// ACL, and the services (health of unchanged targets carried over).
+    /// Listen and admin addresses are sockets, the daemon's business.
+    pub fn apply(&self, old: &Config, new: &Config) {
+        self.resolver.cache().reconfigure(&new.cache);
+        if new.upstream != old.upstream {
+            let upstreams = Upstreams::new(&new.upstream, &self.metrics, Some(&self.resolver.upstreams()));
+            self.resolver.set_upstreams(upstreams);
+        }
+        self.acl.store(Arc::new(Acl::new(new.server.allow.clone())));
+        let services = Services::new(&new.services, &self.services.load(), &self.metrics, &self.resolver);
+        self.services.store(Arc::new(services));
+    }
+
+    pub fn resolver(&self) -> &Arc<Resolver> {
+        &self.resolver
+    }
+
+    /// The services as configured right now.
+    pub fn services(&self) -> Arc<Services> {
+        self.services.load_full()
     }
 
     /// Queries being answered from upstream right now.
@@ -108,6 +144,10 @@ impl Server {
 
     /// Handles `packet` from `client` as far as possible without waiting.
     pub fn reply_now(&self, packet: &[u8], client: SocketAddr, via: Via) -> Step {
+        match via {
+            Via::Udp => self.metrics.queries_udp.inc(),
+            Via::Tcp => self.metrics.queries_tcp.inc(),
+        };
         let query = match Query::parse(packet) {
             Ok(query) => query,
             Err(why) => return Step::Done(reply::rejection(packet, why)),

@@ -65,7 +65,6 @@ async fn connection(stream: TcpStream, client: SocketAddr, server: Arc<Server>) 
         let Ok(len) = len else { break };
         let mut packet = vec![0u8; usize::from(len)];
         timeout(IDLE_TIMEOUT, reader.read_exact(&mut packet)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
-        server.metrics.queries_tcp.inc();
         match server.reply_now(&packet, client, Via::Tcp) {
             Step::Done(Some(reply)) => {
                 if replies.send(reply).await.is_err() {

@@ -43,7 +43,6 @@ pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
         };
         for (buffer, (len, client)) in buffers.iter().zip(received) {
             let Some(client) = client else { continue };
-            server.metrics.queries_udp.inc();
             match server.reply_now(&buffer[..len], client, Via::Udp) {
                 Step::Done(Some(reply)) => replies.push((reply, client)),
                 Step::Done(None) => {}
