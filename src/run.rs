@@ -62,8 +62,11 @@ struct Daemon {
     config: Config,
     server: Arc<Server>,
     admin: Arc<Admin>,
-    /// UDP and TCP tasks of each configured listen address.
+    /// UDP and TCP tasks of each listen address, by the address bound (a
+    /// configured port 0 is the port the kernel gave, so a reload of the
+    /// config with that port written in keeps the socket).
     listeners: HashMap<SocketAddr, [Task; 2]>,
+    /// The admin endpoint's task, by the address bound.
     admin_listener: Option<(SocketAddr, Task)>,
 }
 
@@ -85,11 +88,11 @@ pub async fn run(config: Config) -> Result<(), BindError> {
     let mut daemon = Daemon { config, server, admin, listeners: HashMap::new(), admin_listener: None };
 
     if let Some(addr) = daemon.config.admin {
-        daemon.admin_listener = Some((addr, daemon.bind_admin(addr).await?));
+        daemon.admin_listener = Some(daemon.bind_admin(addr).await?);
     }
     for addr in daemon.config.server.listen.clone() {
-        let tasks = daemon.bind_listener(addr).await?;
-        daemon.listeners.insert(addr, tasks);
+        let (bound, tasks) = daemon.bind_listener(addr).await?;
+        daemon.listeners.insert(bound, tasks);
     }
     daemon.admin.ready.store(true, Ordering::Relaxed);
     info!(config = %daemon.config.path.display(), upstreams = daemon.config.upstream.servers.len(), "ready");
@@ -170,8 +173,8 @@ impl Daemon {
         let added: Vec<SocketAddr> = listen.iter().copied().filter(|addr| !self.listeners.contains_key(addr)).collect();
         for addr in added {
             match self.bind_listener(addr).await {
-                Ok(tasks) => {
-                    self.listeners.insert(addr, tasks);
+                Ok((bound, tasks)) => {
+                    self.listeners.insert(bound, tasks);
                 }
                 Err(error) => {
                     warn!(%error, "new listen address not bound; keeping the old listeners");
@@ -197,29 +200,43 @@ impl Daemon {
         match admin {
             None => self.admin_listener = None,
             Some(addr) => match self.bind_admin(addr).await {
-                Ok(task) => self.admin_listener = Some((addr, task)),
+                Ok(bound) => self.admin_listener = Some(bound),
                 Err(error) => warn!(%error, "new admin address not bound; keeping the old one"),
             },
         }
     }
 
-    /// UDP and TCP on `addr`; with port 0, TCP takes the port UDP got.
-    async fn bind_listener(&self, addr: SocketAddr) -> Result<[Task; 2], BindError> {
-        let udp = UdpSocket::bind(addr).await.map_err(|source| BindError { protocol: "udp", addr, source })?;
-        let bound = udp.local_addr().map_err(|source| BindError { protocol: "udp", addr, source })?;
-        let tcp =
-            TcpListener::bind(bound).await.map_err(|source| BindError { protocol: "tcp", addr: bound, source })?;
+    /// UDP and TCP on `addr`; with port 0, TCP takes the port UDP got (and
+    /// if another program holds that port for TCP, both try another), and
+    /// the bound address is logged.
+    async fn bind_listener(&self, addr: SocketAddr) -> Result<(SocketAddr, [Task; 2]), BindError> {
+        let mut tries = if addr.port() == 0 { 16 } else { 1 };
+        let (udp, tcp, bound) = loop {
+            tries -= 1;
+            let udp = UdpSocket::bind(addr).await.map_err(|source| BindError { protocol: "udp", addr, source })?;
+            let bound = udp.local_addr().map_err(|source| BindError { protocol: "udp", addr, source })?;
+            match TcpListener::bind(bound).await {
+                Ok(tcp) => break (udp, tcp, bound),
+                Err(source) if tries == 0 || source.kind() != io::ErrorKind::AddrInUse => {
+                    return Err(BindError { protocol: "tcp", addr: bound, source });
+                }
+                Err(_) => continue,
+            }
+        };
         info!(address = %bound, "listening on udp and tcp");
-        Ok([
+        let tasks = [
             Task(tokio::spawn(server::serve_udp(Arc::new(udp), Arc::clone(&self.server)))),
             Task(tokio::spawn(server::serve_tcp(tcp, Arc::clone(&self.server)))),
-        ])
+        ];
+        Ok((bound, tasks))
     }
 
-    async fn bind_admin(&self, addr: SocketAddr) -> Result<Task, BindError> {
+    /// The admin endpoint on `addr` (the bound address is logged).
+    async fn bind_admin(&self, addr: SocketAddr) -> Result<(SocketAddr, Task), BindError> {
         let listener =
             TcpListener::bind(addr).await.map_err(|source| BindError { protocol: "admin tcp", addr, source })?;
-        info!(address = %listener.local_addr().unwrap_or(addr), "admin endpoint listening");
-        Ok(Task(tokio::spawn(admin::serve(listener, Arc::clone(&self.admin)))))
+        let bound = listener.local_addr().unwrap_or(addr);
+        info!(address = %bound, "admin endpoint listening");
+        Ok((bound, Task(tokio::spawn(admin::serve(listener, Arc::clone(&self.admin))))))
     }
 }

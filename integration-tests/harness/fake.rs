@@ -26,7 +26,6 @@ use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::dns::{read_tcp_message, response_metadata};
-use super::ports::free_port;
 
 /// How the fake behaves; switch with `FakeUpstream::set_mode`.
 #[derive(Clone, Debug, PartialEq)]
@@ -170,11 +169,13 @@ fn name_key(name: &str) -> String {
     key
 }
 
-/// A UDP socket and a TCP listener on the same free port.
+/// A UDP socket on a port the kernel picks, and a TCP listener on the same
+/// port (tried again with another port in the rare case TCP's is taken).
 fn bind_pair() -> (UdpSocket, TcpListener) {
     for _ in 0..50 {
-        let port = free_port();
-        if let (Ok(udp), Ok(tcp)) = (UdpSocket::bind(("127.0.0.1", port)), TcpListener::bind(("127.0.0.1", port))) {
+        let udp = UdpSocket::bind(("127.0.0.1", 0)).expect("bind a UDP socket on loopback");
+        let port = udp.local_addr().expect("bound socket has an address").port();
+        if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
             return (udp, tcp);
         }
     }

@@ -1,4 +1,7 @@
-//! Free loopback ports for the processes the tests start.
+//! Free loopback ports for the processes that cannot bind port 0 and say
+//! which port they got: knotd (its port is in its config), the cloud
+//! stand-ins (one port on several 127.0.0.x addresses), and addresses a test
+//! moves stubborn to. stubborn and the fake upstreams bind port 0 instead.
 //!
 //! A port is picked at random *below* the kernel's ephemeral range, so that
 //! the source ports stubborn, knotd and the clients pick for their own

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use super::dns::{Ask, Reply};
-use super::ports::free_port;
 use super::wait;
 
 /// Path of the binary cargo built for this test run.
@@ -115,18 +114,52 @@ pub struct Stubborn {
 }
 
 impl Stubborn {
-    /// Starts stubborn with `config` on free ports and waits until /readyz is 200.
+    /// Starts stubborn with `config` on port 0 for DNS and admin (the kernel
+    /// picks free ports: no check-then-bind race), reads the bound addresses
+    /// back from its log, writes them into the config file (so that a
+    /// SIGHUP reload keeps them), and waits until /readyz is 200.
     pub fn start(config: Config) -> Stubborn {
-        let dns: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
-        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
-        let config_text = config.render(dns, admin);
+        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
         let dir = temp_dir();
         let config_path = dir.path().join("stubborn.toml");
-        fs::write(&config_path, &config_text).expect("write stubborn.toml");
+        fs::write(&config_path, config.render(any_port, any_port)).expect("write stubborn.toml");
         let child = spawn(&config_path, &dir.path().join("stubborn.log"));
-        let s = Stubborn { child: Mutex::new(Some(child)), dns, admin, dir, config_text };
+        let mut s = Stubborn {
+            child: Mutex::new(Some(child)),
+            dns: any_port,
+            admin: any_port,
+            dir,
+            config_text: config.render(any_port, any_port),
+        };
+        (s.dns, s.admin) = s.wait_bound();
+        s.config_text = config.render(s.dns, s.admin);
+        fs::write(&config_path, &s.config_text).expect("rewrite stubborn.toml with the bound ports");
         s.wait_ready();
         s
+    }
+
+    /// The DNS and admin addresses stubborn logs once it has bound them.
+    fn wait_bound(&self) -> (SocketAddr, SocketAddr) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                panic!(
+                    "stubborn exited with {status} before binding; config:\n{}\nlog:\n{}",
+                    self.config_text,
+                    self.log()
+                );
+            }
+            let log = self.log();
+            if let (Some(dns), Some(admin)) =
+                (logged_address(&log, "listening on udp and tcp"), logged_address(&log, "admin endpoint listening"))
+            {
+                return (dns, admin);
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!("stubborn logged no bound addresses in 10 s; config:\n{}\nlog:\n{log}", self.config_text);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn wait_ready(&self) {
@@ -342,6 +375,13 @@ fn spawn(config_path: &Path, log_path: &Path) -> Child {
         .stderr(log)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary()))
+}
+
+/// The `address=` of the first log line containing `message`.
+fn logged_address(log: &str, message: &str) -> Option<SocketAddr> {
+    let line = log.lines().find(|line| line.contains(message))?;
+    let value = line.split("address=").nth(1)?.split_whitespace().next()?;
+    value.parse().ok()
 }
 
 fn last_bytes(text: &str, max: usize) -> &str {
