@@ -140,49 +140,37 @@ impl Stubborn {
 
     /// The DNS and admin addresses stubborn logs once it has bound them.
     fn wait_bound(&self) -> (SocketAddr, SocketAddr) {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.exit_status() {
-                panic!(
-                    "stubborn exited with {status} before binding; config:\n{}\nlog:\n{}",
-                    self.config_text,
-                    self.log()
-                );
-            }
+        self.wait_starting("the bound addresses in its log", || {
             let log = self.log();
-            if let (Some(dns), Some(admin)) =
-                (logged_address(&log, "listening on udp and tcp"), logged_address(&log, "admin endpoint listening"))
-            {
-                return (dns, admin);
-            }
-            if start.elapsed() > Duration::from_secs(10) {
-                panic!("stubborn logged no bound addresses in 10 s; config:\n{}\nlog:\n{log}", self.config_text);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            Some((logged_address(&log, "listening on udp and tcp")?, logged_address(&log, "admin endpoint listening")?))
+        })
     }
 
     fn wait_ready(&self) {
+        self.wait_starting("GET /readyz to answer 200", || {
+            matches!(http_get(self.admin, "/readyz"), Ok((200, _))).then_some(())
+        })
+    }
+
+    /// Polls `probe` for up to 10 s while stubborn starts; panics with its
+    /// config and log if it exits first or the time runs out.
+    fn wait_starting<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
         let start = Instant::now();
         loop {
             if let Some(status) = self.exit_status() {
                 panic!(
-                    "stubborn exited with {status} before it was ready; config:\n{}\nlog:\n{}",
+                    "stubborn exited with {status} while waiting for {what}; config:\n{}\nlog:\n{}",
                     self.config_text,
                     self.log()
                 );
             }
-            if let Ok((200, _)) = http_get(self.admin, "/readyz") {
-                return;
+            if let Some(value) = probe() {
+                return value;
             }
             if start.elapsed() > Duration::from_secs(10) {
-                panic!(
-                    "stubborn not ready (GET /readyz != 200) after 10 s; config:\n{}\nlog:\n{}",
-                    self.config_text,
-                    self.log()
-                );
+                panic!("no {what} after 10 s; config:\n{}\nlog:\n{}", self.config_text, self.log());
             }
-            std::thread::sleep(Duration::from_millis(25));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
