@@ -10,10 +10,14 @@
 //! reply and clamped by the current config. Written to a temporary file,
 //! fsync'd and renamed over the old one: a crash mid-write leaves the old
 //! snapshot. A corrupt, truncated or foreign file is reported and ignored.
+//! The snapshot lists every name the host has looked up, so it is created
+//! readable by its owner only (0600), and a directory stubborn creates for it
+//! is 0700 ([`create_dir`]).
 
 use std::{
-    fs,
+    fs::{self, DirBuilder, OpenOptions},
     io::{self, Write},
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt},
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -40,6 +44,25 @@ pub enum PersistError {
     Version { path: PathBuf, found: u32 },
     #[error("{0} is truncated or corrupt")]
     Corrupt(PathBuf),
+    #[error("cannot create the cache snapshot directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: io::Error },
+}
+
+/// Creates the directory of the snapshot file `path`, with its parents,
+/// each new one mode 0700; true when something had to be created. Called at
+/// start and when a reload moves the snapshot (INTERFACE.md: "A missing
+/// directory is created (with parents) at start").
+pub fn create_dir(path: &Path) -> Result<bool, PersistError> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else { return Ok(false) };
+    if dir.is_dir() {
+        return Ok(false);
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| PersistError::CreateDir { path: dir.to_path_buf(), source })?;
+    Ok(true)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -144,7 +167,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
-    let mut file = fs::File::create(&temporary)?;
+    let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
@@ -188,6 +211,29 @@ mod tests {
         let Lookup::Fresh(entry) = fresh.lookup(KEY, Instant::now()) else { panic!("entry not restored fresh") };
         assert_eq!(entry.ttls.iter().map(|t| t.1).collect::<Vec<_>>(), vec![300, 60]);
         assert!(!dir.path().join("cache.snapshot.tmp").exists());
+    }
+
+    #[test]
+    fn create_dir_makes_missing_parents_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/cache.snapshot");
+        assert!(create_dir(&path).unwrap());
+        for made in ["a", "a/b"] {
+            let mode = fs::metadata(dir.path().join(made)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{made}");
+        }
+        assert!(!create_dir(&path).unwrap(), "already there");
+        assert!(!create_dir(Path::new("cache.snapshot")).unwrap(), "the working directory");
+        save(&cache_with_one_entry(), &path).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+
+        let file = dir.path().join("file");
+        fs::write(&file, b"").unwrap();
+        let e = create_dir(&file.join("sub/cache.snapshot")).unwrap_err();
+        let message = e.to_string();
+        assert!(message.starts_with(&format!("cannot create the cache snapshot directory {}/sub: ", file.display())));
+        assert!(message.contains("os error"), "{message}");
     }
 
     #[test]
