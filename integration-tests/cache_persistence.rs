@@ -124,3 +124,35 @@ fn a_snapshot_directory_that_cannot_be_created_is_fatal() {
     assert_eq!(out.code, Some(1), "stderr:\n{}", out.stderr);
     assert!(out.stderr.contains(&format!("{} is not a directory", file.display())), "{}", out.stderr);
 }
+
+/// A reload that moves the snapshot to a missing directory creates it; one
+/// that cannot be created leaves the running config in place.
+#[test]
+fn a_reload_moving_the_snapshot_creates_its_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = dir.path().join("cache.snapshot");
+    let moved = dir.path().join("moved/here/cache.snapshot");
+    let knot = Knot::start("web 300 IN A 192.0.2.80");
+    let stubborn = Stubborn::start(config(&knot, &first, "1h"));
+    let old = first.display().to_string();
+
+    let edited = stubborn.config_text.replace(&old, "/proc/stubborn-test/cache.snapshot");
+    std::fs::write(stubborn.config_path(), edited).expect("rewrite config");
+    stubborn.signal("HUP");
+    wait::until("the reload rejected", Duration::from_secs(5), || {
+        stubborn.log().contains("cannot create the cache snapshot directory /proc/stubborn-test").then_some(())
+    });
+    assert!(stubborn.log().contains("reload rejected"), "{}", stubborn.log());
+
+    let edited = stubborn.config_text.replace(&old, &moved.display().to_string());
+    std::fs::write(stubborn.config_path(), edited).expect("rewrite config");
+    stubborn.signal("HUP");
+    wait::until("the config reloaded", Duration::from_secs(5), || {
+        stubborn.log().contains("config reloaded").then_some(())
+    });
+    assert!(moved.parent().expect("a directory").is_dir(), "{}", stubborn.log());
+    stubborn.ask(&Ask::new(WEB, RecordType::A));
+    stubborn.signal("TERM");
+    assert_eq!(stubborn.wait_exit(Duration::from_secs(3)).expect("exit after SIGTERM").code(), Some(0));
+    assert!(moved.exists(), "snapshot written to the new place");
+}

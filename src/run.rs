@@ -265,8 +265,8 @@ impl Daemon {
 
 /// Creates the snapshot's directory when it is missing, and says so.
 fn create_snapshot_dir(path: &std::path::Path) -> Result<(), persist::PersistError> {
-    if persist::create_dir(path)? {
-        info!(path = %path.display(), "cache snapshot directory created");
+    if let Some(dir) = persist::create_dir(path)? {
+        info!(directory = %dir.display(), "cache snapshot directory created");
     }
     Ok(())
 }
