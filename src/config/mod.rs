@@ -120,7 +120,11 @@ impl Default for CacheConfig {
             stale_answer_after: Duration::from_millis(1_800),
             keep_positive: Duration::from_secs(3_600),
             persist: None,
-            persist_interval: Duration::from_secs(300),
+            // A crash loses what was cached since the last snapshot: at 5m, a
+            // crash early in an outage restarted without the names looked up
+            // just before it. A full snapshot (100 000 entries, about 10 MB)
+            // costs about 0.15 s of CPU to write, 0.25% of a core at 1m.
+            persist_interval: Duration::from_secs(60),
         }
     }
 }
