@@ -2,7 +2,9 @@
 //! after a periodic snapshot), and is started again while the authoritative
 //! is down: the old names are answered stale from the first query. A
 //! corrupt snapshot is logged and ignored, never fatal (issue 4 "Cache
-//! persistence").
+//! persistence"). A missing snapshot directory is created at start, 0700
+//! (INTERFACE.md `[cache] persist`); one that cannot be created is fatal
+//! (exit 1, the directory and the OS error named).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -12,6 +14,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use crate::harness::dns::EDE_STALE_ANSWER;
+use crate::harness::stubborn::run_to_exit;
 use crate::harness::{Ask, Config, Knot, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";
@@ -81,4 +84,75 @@ fn a_corrupt_snapshot_is_ignored_with_a_warning() {
     let stubborn = Stubborn::start(config(&knot, &snapshot, "1h"));
     assert!(stubborn.log().contains("cache snapshot ignored"), "{}", stubborn.log());
     assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 80)]);
+}
+
+#[test]
+fn a_missing_snapshot_directory_is_created_private_and_written_at_stop() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let snapshot = dir.path().join("state/stubborn/cache.snapshot");
+    let knot = Knot::start("web 300 IN A 192.0.2.80");
+    let stubborn = Stubborn::start(config(&knot, &snapshot, "1h"));
+    for made in ["state", "state/stubborn"] {
+        let mode = std::fs::metadata(dir.path().join(made)).expect("directory created").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{made} is private");
+    }
+    stubborn.ask(&Ask::new(WEB, RecordType::A));
+    stubborn.signal("TERM");
+    assert_eq!(stubborn.wait_exit(Duration::from_secs(3)).expect("exit after SIGTERM").code(), Some(0));
+    assert!(snapshot.exists(), "snapshot written at stop");
+}
+
+/// Exit 1 (as for a bad config) with one line naming the directory and the
+/// OS error. /proc takes no new directories, not even from root.
+#[test]
+fn a_snapshot_directory_that_cannot_be_created_is_fatal() {
+    let toml = "[server]\nlisten = [\"127.0.0.1:0\"]\n[upstream]\nservers = [\"127.0.0.1:53\"]\n\
+                [cache]\npersist = \"/proc/stubborn-test/state/cache.snapshot\"\n";
+    let out = run_to_exit(&[], toml, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "stderr:\n{}", out.stderr);
+    let line = out.stderr.lines().find(|l| l.contains("cannot create the cache snapshot directory"));
+    let line = line.unwrap_or_else(|| panic!("no message naming the directory:\n{}", out.stderr));
+    assert!(line.contains("/proc/stubborn-test/state") && line.contains("os error"), "{line}");
+
+    // Under a regular file it can never be created: `check` and start both say so.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"").expect("write file");
+    let toml = toml.replace("/proc/stubborn-test", &file.display().to_string());
+    let out = run_to_exit(&[], &toml, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "stderr:\n{}", out.stderr);
+    assert!(out.stderr.contains(&format!("{} is not a directory", file.display())), "{}", out.stderr);
+}
+
+/// A reload that moves the snapshot to a missing directory creates it; one
+/// that cannot be created leaves the running config in place.
+#[test]
+fn a_reload_moving_the_snapshot_creates_its_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = dir.path().join("cache.snapshot");
+    let moved = dir.path().join("moved/here/cache.snapshot");
+    let knot = Knot::start("web 300 IN A 192.0.2.80");
+    let stubborn = Stubborn::start(config(&knot, &first, "1h"));
+    let old = first.display().to_string();
+
+    let edited = stubborn.config_text.replace(&old, "/proc/stubborn-test/cache.snapshot");
+    std::fs::write(stubborn.config_path(), edited).expect("rewrite config");
+    stubborn.signal("HUP");
+    wait::until("the reload rejected", Duration::from_secs(5), || {
+        stubborn.log().contains("cannot create the cache snapshot directory /proc/stubborn-test").then_some(())
+    });
+    assert!(stubborn.log().contains("reload rejected"), "{}", stubborn.log());
+
+    let edited = stubborn.config_text.replace(&old, &moved.display().to_string());
+    std::fs::write(stubborn.config_path(), edited).expect("rewrite config");
+    stubborn.signal("HUP");
+    wait::until("the config reloaded", Duration::from_secs(5), || {
+        stubborn.log().contains("config reloaded").then_some(())
+    });
+    assert!(moved.parent().expect("a directory").is_dir(), "{}", stubborn.log());
+    stubborn.ask(&Ask::new(WEB, RecordType::A));
+    stubborn.signal("TERM");
+    assert_eq!(stubborn.wait_exit(Duration::from_secs(3)).expect("exit after SIGTERM").code(), Some(0));
+    assert!(moved.exists(), "snapshot written to the new place");
 }

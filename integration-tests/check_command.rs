@@ -118,3 +118,58 @@ fn shipped_default_config_passes_check() {
     let out = check(&text);
     assert_eq!(out.code, Some(0), "conf/stubborn.toml fails check; stderr:\n{}", out.stderr);
 }
+
+/// INTERFACE.md `[cache] persist`: "A missing directory is created (with
+/// parents) at start; `check` only warns about it and creates nothing."
+#[test]
+fn check_warns_about_a_missing_persist_directory_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("state/stubborn");
+    let toml = format!("{VALID}persist = \"{}/cache.snapshot\"\n", missing.display());
+    let out = check(&toml);
+    assert_eq!(out.code, Some(0), "a missing snapshot directory is valid; stderr:\n{}", out.stderr);
+    assert!(out.stdout.contains(": ok"), "the ok line; stdout:\n{}", out.stdout);
+    let warning = reported_line(&out, 18).unwrap_or_else(|| panic!("no PATH:18:COL: warning:\n{}", out.stderr));
+    assert!(warning.contains("cache.persist") && warning.contains(&missing.display().to_string()), "{warning}");
+    assert!(!dir.path().join("state").exists(), "check created {}", missing.display());
+}
+
+/// A snapshot directory under a regular file can never be created: a problem, at the key.
+#[test]
+fn check_rejects_a_persist_directory_under_a_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"").expect("write file");
+    let toml = format!("{VALID}persist = \"{}/sub/cache.snapshot\"\n", file.display());
+    assert_invalid_at(&toml, 18, &["cache.persist"]);
+}
+
+/// REVIEW "Defects found": zone names were not validated (a label with a
+/// space, or of 70 octets silently cut to 63, passed `check`).
+#[test]
+fn check_rejects_a_bad_zone_name_at_its_name() {
+    let long = "a".repeat(70);
+    let toml =
+        format!("{VALID}\n[[upstream.zone]]\nname = \"bad name!.{long}.example\"\nservers = [\"127.0.0.1:5356\"]\n");
+    assert_invalid_at(&toml, 20, &["upstream.zone.name"]);
+    let toml = format!("{VALID}\n[[upstream.zone]]\nname = \"{long}.example\"\nservers = [\"127.0.0.1:5356\"]\n");
+    assert_invalid_at(&toml, 20, &["upstream.zone.name"]);
+    let toml = format!("{VALID}\n[[upstream.zone]]\nname = \".\"\nservers = [\"127.0.0.1:5356\"]\n");
+    assert_invalid_at(&toml, 20, &["use [upstream] servers for the root"]);
+}
+
+/// REVIEW "Defects found": this was reported at `FILE:1:1`.
+#[test]
+fn check_reports_min_ttl_above_max_ttl_at_min_ttl() {
+    let toml = format!("{VALID}min_ttl = \"2d\"\nmax_ttl = \"1d\"\n");
+    assert_invalid_at(&toml, 18, &["cache.min_ttl"]);
+}
+
+/// INTERFACE.md: capacity 1 to 100000000, else a config error (it was clamped).
+#[test]
+fn check_rejects_a_capacity_out_of_range_at_the_key() {
+    for bad in ["0", "100000001", "5000000000"] {
+        let toml = VALID.replace("capacity = 1000", &format!("capacity = {bad}"));
+        assert_invalid_at(&toml, 13, &["cache.capacity"]);
+    }
+}

@@ -1,10 +1,14 @@
 //! The `stubborn` command: parse the command line, set up logging, load the
-//! config, run. Exit status: 0 clean stop, 1 bad config, 2 cannot bind.
+//! config, run. Exit status: 0 clean stop, 1 bad config (or a snapshot
+//! directory that cannot be created), 2 cannot bind.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use stubborn::config::{Config, DEFAULT_PATH};
+use stubborn::{
+    config::{Config, DEFAULT_PATH},
+    run::Fatal,
+};
 use tracing::error;
 use tracing_subscriber::EnvFilter;
 
@@ -45,6 +49,9 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::Check) = cli.command {
+        for warning in &config.warnings {
+            eprintln!("{warning}");
+        }
         println!("{}: ok", cli.config.display());
         return ExitCode::SUCCESS;
     }
@@ -58,10 +65,14 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(stubborn::run::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Fatal::Bind(e)) => {
             error!(error = %e.source, protocol = e.protocol, address = %e.addr, "cannot bind listen address");
             eprintln!("stubborn: {e}");
             ExitCode::from(2)
+        }
+        Err(Fatal::SnapshotDir(e)) => {
+            eprintln!("stubborn: {e}");
+            ExitCode::from(1)
         }
     }
 }

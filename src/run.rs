@@ -1,11 +1,16 @@
-//! The daemon's life: start (restore the cache snapshot, bind every socket
-//! before serving anything — a bind failure is fatal: exit status 2 with
-//! the address and the OS error), then serve until a signal:
+//! The daemon's life: start (create the snapshot's directory if missing and
+//! restore the snapshot, bind every socket before serving anything), then
+//! serve until a signal. Fatal at start ([`Fatal`]): a directory that cannot
+//! be created — exit status 1, as for a bad config, since the config asks for
+//! something this machine cannot give; the message names the directory and
+//! the OS error — and a bind failure: exit status 2 with the address and the
+//! OS error. Signals:
 //! - SIGHUP (`systemctl reload`, `kill -HUP`): reload the config. The cache
 //!   is kept; upstreams, zones, cache limits, ACL, services (health of
 //!   unchanged targets kept) and the admin address take effect; changed listen addresses are rebound (if one can't be bound the
 //!   old listeners stay and the reason is logged); an invalid file is logged
-//!   with its PATH:LINE:COL problems and the running config keeps serving.
+//!   with its PATH:LINE:COL problems and the running config keeps serving; so
+//!   is a new snapshot directory that cannot be created.
 //! - SIGTERM (service managers, `kill`) or SIGINT (Ctrl-C): stop accepting,
 //!   let queries in flight finish (at most [`DRAIN`]), write the snapshot,
 //!   return (exit status 0).
@@ -48,6 +53,17 @@ pub struct BindError {
     pub source: io::Error,
 }
 
+/// Why the daemon could not start; `main` turns each into its exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum Fatal {
+    /// A listen or admin address cannot be bound: exit status 2.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// The snapshot's directory cannot be created: exit status 1, like a bad config.
+    #[error(transparent)]
+    SnapshotDir(persist::PersistError),
+}
+
 /// A running socket task; dropping it closes the socket.
 struct Task(JoinHandle<()>);
 
@@ -71,10 +87,11 @@ struct Daemon {
 }
 
 /// Serves `config` until SIGTERM or SIGINT.
-pub async fn run(config: Config) -> Result<(), BindError> {
+pub async fn run(config: Config) -> Result<(), Fatal> {
     let metrics = Arc::new(Metrics::new());
     let cache = Cache::new(&config.cache);
     if let Some(path) = &config.cache.persist {
+        create_snapshot_dir(path).map_err(Fatal::SnapshotDir)?;
         match persist::load(&cache, path) {
             Ok(restored) => info!(path = %path.display(), restored, "cache snapshot loaded"),
             Err(persist::PersistError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -158,6 +175,12 @@ impl Daemon {
                 return;
             }
         };
+        if let Some(path) = new.cache.persist.as_deref().filter(|_| new.cache.persist != self.config.cache.persist)
+            && let Err(error) = create_snapshot_dir(path)
+        {
+            warn!(%error, "reload rejected; the running config stays");
+            return;
+        }
         self.server.apply(&self.config, &new);
         self.rebind_listeners(&new.server.listen).await;
         self.rebind_admin(new.admin).await;
@@ -239,4 +262,12 @@ impl Daemon {
         info!(address = %bound, "admin endpoint listening");
         Ok((bound, Task(tokio::spawn(admin::serve(listener, Arc::clone(&self.admin))))))
     }
+}
+
+/// Creates the snapshot's directory when it is missing, and says so.
+fn create_snapshot_dir(path: &std::path::Path) -> Result<(), persist::PersistError> {
+    if let Some(dir) = persist::create_dir(path)? {
+        info!(directory = %dir.display(), "cache snapshot directory created");
+    }
+    Ok(())
 }

@@ -1,0 +1,210 @@
+//! Configuration: the validated [`Config`] the program runs on, made from
+//! the TOML file in two stages, as ripgrep parses its flags (`lowargs.rs`,
+//! `hiargs.rs`): [`file`] holds the file as written (serde structs that mirror
+//! it key for key, `deny_unknown_fields`), [`validate`] checks it and builds
+//! the types below. Every problem is reported as `PATH:LINE:COL: key: what is
+//! wrong`, all of them at once, so `stubborn check` shows a whole broken file
+//! in one go; warnings (a config that works, but not quite as written yet,
+//! such as a snapshot directory that `run` will create) come in the same form,
+//! apart from the problems.
+
+mod file;
+mod http_check;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use ipnet::IpNet;
+
+pub use self::http_check::HttpCheck;
+
+/// Where the file is looked for when `--config` is not given.
+pub const DEFAULT_PATH: &str = "/etc/stubborn/stubborn.toml";
+/// Where upstreams come from when `[upstream] servers` is absent (as dnsmasq does).
+pub const SYSTEM_RESOLV_CONF: &str = "/etc/resolv.conf";
+
+/// Everything the running program needs, checked and typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file this came from, for messages and the status page.
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub upstream: UpstreamConfig,
+    pub cache: CacheConfig,
+    /// Health-checked failover services.
+    pub services: Vec<ServiceConfig>,
+    /// The admin HTTP endpoint's address, when one is wanted.
+    pub admin: Option<SocketAddr>,
+    /// Things worth saying that do not make the config invalid, each as
+    /// `PATH:LINE:COL: key: what`; `stubborn check` prints them.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// UDP and TCP are served on each of these.
+    pub listen: Vec<SocketAddr>,
+    /// Clients outside every one of these get REFUSED.
+    pub allow: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamConfig {
+    /// The default pool, in priority order.
+    pub servers: Vec<UpstreamAddr>,
+    pub timeout: Duration,
+    pub fail_after: u32,
+    pub probe_interval: Duration,
+    /// Conditional forwarding; the longest matching suffix wins.
+    pub zones: Vec<ZoneConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneConfig {
+    /// Lower-case, without the trailing dot ("" is the root).
+    pub name: String,
+    pub servers: Vec<UpstreamAddr>,
+}
+
+/// How an upstream is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP, retried over TCP when the reply is truncated.
+    Udp,
+    /// TCP only.
+    Tcp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamAddr {
+    /// The server as written in the config: the `upstream` label of metrics and logs.
+    pub label: String,
+    pub addr: SocketAddr,
+    pub transport: Transport,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheConfig {
+    pub capacity: u64,
+    pub min_ttl: Duration,
+    pub max_ttl: Duration,
+    pub negative_max_ttl: Duration,
+    pub serve_stale: bool,
+    pub stale_ttl: Duration,
+    pub max_stale: Duration,
+    pub stale_answer_after: Duration,
+    pub keep_positive: Duration,
+    /// Where the cache snapshot is kept, if anywhere.
+    pub persist: Option<PathBuf>,
+    /// How often the snapshot is written (also at shutdown).
+    pub persist_interval: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 100_000,
+            min_ttl: Duration::ZERO,
+            max_ttl: Duration::from_secs(86_400),
+            negative_max_ttl: Duration::from_secs(3_600),
+            serve_stale: true,
+            stale_ttl: Duration::from_secs(30),
+            max_stale: Duration::from_secs(3 * 86_400),
+            stale_answer_after: Duration::from_millis(1_800),
+            keep_positive: Duration::from_secs(3_600),
+            persist: None,
+            // A crash loses what was cached since the last snapshot: at 5m, a
+            // crash early in an outage restarted without the names looked up
+            // just before it. A full snapshot (100 000 entries, about 10 MB)
+            // costs about 0.15 s of CPU to write, 0.25% of a core at 1m.
+            persist_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A `[[service]]`: a name answered with the first healthy of its targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    /// Lower-case, without the trailing dot.
+    pub name: String,
+    /// The primary first, then the secondaries in order.
+    pub targets: Vec<Target>,
+    pub check: Check,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive failed checks before a target is down.
+    pub fall: u32,
+    /// Consecutive good checks before it is up again.
+    pub rise: u32,
+    /// TTL of the synthesized answer.
+    pub ttl: Duration,
+    /// Extra CA certificates (PEM) for https checks.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Where a service can point.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A name, resolved through stubborn's own cache and upstreams (lower-case, no trailing dot).
+    Name(String),
+    /// A fixed address.
+    Ip(IpAddr),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Name(name) => f.write_str(name),
+            Target::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+/// How a target's health is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Healthy while it resolves to at least one address.
+    Dns,
+    /// A TCP connect to this port on one of its addresses.
+    Tcp(u16),
+    /// An HTTP(S) GET answered 2xx.
+    Http(HttpCheck),
+}
+
+/// A config that can't be used: every problem found, one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problems.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates the file at `path`; upstreams default to the
+    /// system's resolv.conf.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { problems: vec![format!("{}: cannot read: {e}", path.display())] })?;
+        let resolv_conf = std::fs::read(SYSTEM_RESOLV_CONF).ok();
+        Config::parse(path, &text, resolv_conf.as_deref())
+    }
+
+    /// Validates `text` (the contents of `path`); `resolv_conf` is the
+    /// system's resolv.conf, used when the file names no upstream servers.
+    pub fn parse(path: &Path, text: &str, resolv_conf: Option<&[u8]>) -> Result<Config, ConfigError> {
+        validate::parse(path, text, resolv_conf)
+    }
+}

@@ -1,0 +1,207 @@
+//! Tests of config parsing and validation, beside it (as hickory-dns's
+//! `bin/src/config/tests.rs`).
+
+use std::{path::Path, time::Duration};
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("t.toml"), text, Some(b"nameserver 192.0.2.53\n"))
+}
+
+#[test]
+fn empty_file_takes_defaults_and_resolv_conf() {
+    let c = parse("").unwrap();
+    assert_eq!(c.server.listen, vec!["127.0.0.1:53".parse().unwrap(), "[::1]:53".parse().unwrap()]);
+    assert_eq!(c.upstream.servers[0].addr, "192.0.2.53:53".parse().unwrap());
+    assert_eq!(c.upstream.timeout, Duration::from_millis(500));
+    assert_eq!(c.cache, CacheConfig::default());
+    assert_eq!(c.admin, None);
+}
+
+#[test]
+fn durations_and_upstream_forms() {
+    let c = parse(
+        r#"
+[upstream]
+servers = ["192.0.2.1", "192.0.2.2:5353", "tcp://[2001:db8::1]:53", "udp://127.0.0.1:1053"]
+timeout = "1.5s"
+[cache]
+stale_answer_after = "1.8s"
+max_stale = "3d"
+keep_positive = "0s"
+"#,
+    )
+    .unwrap();
+    let s = &c.upstream.servers;
+    assert_eq!((s[0].addr, s[0].transport), ("192.0.2.1:53".parse().unwrap(), Transport::Udp));
+    assert_eq!(s[1].addr.port(), 5353);
+    assert_eq!((s[2].addr, s[2].transport), ("[2001:db8::1]:53".parse().unwrap(), Transport::Tcp));
+    assert_eq!(s[3].label, "udp://127.0.0.1:1053");
+    assert_eq!(c.upstream.timeout, Duration::from_millis(1500));
+    assert_eq!(c.cache.stale_answer_after, Duration::from_millis(1800));
+    assert_eq!(c.cache.max_stale, Duration::from_secs(3 * 86400));
+    assert_eq!(c.cache.keep_positive, Duration::ZERO);
+}
+
+#[test]
+fn every_problem_is_reported_with_its_position() {
+    let err = parse(
+        "[server]\nlisten = [\"127.0.0.1:53\", \"nonsense\"]\n[upstream]\nservers = [\"tls://192.0.2.1:853#dns\"]\ntimeout = \"soon\"\nfail_after = 0\n",
+    )
+    .unwrap_err();
+    let p = &err.problems;
+    assert_eq!(p.len(), 4, "{p:?}");
+    assert!(p[0].starts_with("t.toml:2:27: server.listen: \"nonsense\""), "{}", p[0]);
+    assert!(p[1].starts_with("t.toml:4:12: upstream.servers:") && p[1].contains("not supported yet"), "{}", p[1]);
+    assert!(p[2].starts_with("t.toml:5:11: upstream.timeout:"), "{}", p[2]);
+    assert!(p[3].starts_with("t.toml:6:14: upstream.fail_after: must be at least 1"), "{}", p[3]);
+}
+
+#[test]
+fn unknown_keys_and_syntax_errors_have_positions() {
+    let err = parse("[cache]\nmax_tll = \"1d\"\n").unwrap_err();
+    assert!(err.problems[0].starts_with("t.toml:2:1: "), "{err}");
+    assert!(err.problems[0].contains("max_tll"), "{err}");
+    let err = parse("[server]\nlisten = [\n").unwrap_err();
+    assert!(err.problems[0].starts_with("t.toml:"), "{err}");
+}
+
+#[test]
+fn resolv_conf_fallback_skips_our_own_address() {
+    let conf = b"nameserver 127.0.0.1\nnameserver 192.0.2.9\n";
+    let c = Config::parse(Path::new("t.toml"), "[server]\nlisten = [\"127.0.0.1:53\"]\n", Some(conf)).unwrap();
+    assert_eq!(c.upstream.servers.len(), 1);
+    assert_eq!(c.upstream.servers[0].addr, "192.0.2.9:53".parse().unwrap());
+    let err = Config::parse(Path::new("t.toml"), "", Some(b"nameserver 127.0.0.1\n")).unwrap_err();
+    assert!(err.problems[0].contains("no [upstream] servers: not set"), "{err}");
+}
+
+#[test]
+fn zones_are_lower_cased_without_trailing_dot() {
+    let c = parse("[[upstream.zone]]\nname = \"Cluster.Local.\"\nservers = [\"10.96.0.10\"]\n").unwrap();
+    assert_eq!(c.upstream.zones[0].name, "cluster.local");
+    assert_eq!(c.upstream.zones[0].servers[0].addr, "10.96.0.10:53".parse().unwrap());
+}
+
+#[test]
+fn persist_in_an_existing_directory_is_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = format!("[cache]\npersist = \"{}/s.snapshot\"\npersist_interval = \"1m\"\n", dir.path().display());
+    let c = parse(&ok).unwrap();
+    assert_eq!(c.cache.persist, Some(dir.path().join("s.snapshot")));
+    assert_eq!(c.cache.persist_interval, Duration::from_secs(60));
+    assert_eq!(c.warnings, Vec::<String>::new());
+}
+
+/// INTERFACE.md: a missing directory is created at start; `check` only warns.
+#[test]
+fn a_missing_persist_directory_is_a_warning_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("a/b");
+    let c = parse(&format!("[cache]\npersist = \"{}/s.snapshot\"\n", missing.display())).unwrap();
+    assert_eq!(c.cache.persist, Some(missing.join("s.snapshot")));
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    let expected = format!("t.toml:2:11: cache.persist: directory {} does not exist yet", missing.display());
+    assert!(c.warnings[0].starts_with(&expected), "{:?}", c.warnings);
+    assert!(!dir.path().join("a").exists(), "validation created a directory");
+}
+
+#[test]
+fn a_persist_directory_under_a_file_is_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"").unwrap();
+    let err = parse(&format!("[cache]\npersist = \"{}/sub/s.snapshot\"\n", file.display())).unwrap_err();
+    let expected = format!("t.toml:2:11: cache.persist: directory {}/sub cannot be created", file.display());
+    assert!(err.problems[0].starts_with(&expected), "{err}");
+    assert!(err.problems[0].ends_with(&format!("{} is not a directory", file.display())), "{err}");
+    let err = parse("[cache]\npersist = \"\"\n").unwrap_err();
+    assert!(err.problems[0].contains("cache.persist: must name a file"), "{err}");
+}
+
+#[test]
+fn services_parse_with_defaults() {
+    let c = parse(
+        "[[service]]\nname = \"API.example.com.\"\nprimary = \"api.aws.example.net\"\nsecondary = [\"203.0.113.7\"]\ncheck = \"tcp:443\"\n",
+    )
+    .unwrap();
+    let s = &c.services[0];
+    assert_eq!(s.name, "api.example.com");
+    assert_eq!(s.targets, vec![Target::Name("api.aws.example.net".into()), Target::Ip("203.0.113.7".parse().unwrap())]);
+    assert_eq!(s.check, Check::Tcp(443));
+    assert_eq!(
+        (s.interval, s.timeout, s.fall, s.rise, s.ttl),
+        (Duration::from_secs(5), Duration::from_secs(1), 3, 2, Duration::from_secs(10))
+    );
+}
+
+#[test]
+fn service_mistakes_are_reported() {
+    let err = parse(
+        "[[service]]\nname = \"a.example\"\nprimary = \"b.example\"\ncheck = \"tcp:http\"\nfall = 0\n\
+         [[service]]\nname = \"a.example\"\nprimary = \"a.example\"\n",
+    )
+    .unwrap_err();
+    let all = err.to_string();
+    assert!(all.contains("t.toml:4:9: service.check: \"tcp:http\""), "{all}");
+    assert!(all.contains("t.toml:5:8: service.fall: must be at least 1"), "{all}");
+    assert!(all.contains("t.toml:7:8: service.name: \"a.example\" is configured twice"), "{all}");
+    assert!(all.contains("service.name: \"a.example\" is also a target"), "{all}");
+    let err =
+        parse("[[service]]\nname = \"x.example\"\nprimary = \"y.example\"\ncheck = \"ftp://{addr}\"\n").unwrap_err();
+    assert!(err.to_string().contains("service.check"), "{err}");
+}
+
+#[test]
+fn min_ttl_above_max_ttl_is_reported_at_min_ttl() {
+    let err = parse("[cache]\nmax_ttl = \"1d\"\nmin_ttl = \"2d\"\n").unwrap_err();
+    assert_eq!(err.problems, vec!["t.toml:3:11: cache.min_ttl: is larger than cache.max_ttl"]);
+}
+
+#[test]
+fn missing_upstream_servers_are_reported_at_the_table_or_the_top() {
+    let no_resolv = Some(&b"nameserver 127.0.0.1\n"[..]);
+    let text = "[server]\nlisten = [\"127.0.0.1:53\"]\n\n[upstream]\ntimeout = \"1s\"\n";
+    let err = Config::parse(Path::new("t.toml"), text, no_resolv).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert!(err.problems[0].starts_with("t.toml:4:1: upstream.servers: not set"), "{err}");
+    let err = Config::parse(Path::new("t.toml"), "[server]\nlisten = [\"127.0.0.1:53\"]\n", no_resolv).unwrap_err();
+    assert!(err.problems[0].starts_with("t.toml:1:1: no [upstream] servers: not set"), "{err}");
+}
+
+#[test]
+fn zone_names_are_validated_at_their_name() {
+    let long = "a".repeat(70);
+    let zone = |name: &str| format!("[[upstream.zone]]\nname = \"{name}\"\nservers = [\"10.96.0.10\"]\n");
+    let err = parse(&zone(&format!("bad name!.{long}.example"))).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert!(err.problems[0].starts_with("t.toml:2:8: upstream.zone.name: \"bad name!."), "{err}");
+    assert!(err.problems[0].ends_with("is not a domain name"), "{err}");
+    let err = parse(&zone(&format!("{long}.example"))).unwrap_err();
+    assert!(err.problems[0].contains("is not a domain name"), "a 70-octet label: {err}");
+    let err = parse(&zone(&format!("{}.example", vec!["a".repeat(63); 4].join(".")))).unwrap_err();
+    assert!(err.problems[0].contains("is not a domain name"), "264 octets: {err}");
+    let err = parse(&zone("")).unwrap_err();
+    assert!(err.problems[0].contains("is not a domain name"), "{err}");
+    let err = parse(&zone(".")).unwrap_err();
+    assert!(err.problems[0].contains("use [upstream] servers for the root"), "{err}");
+    let err = parse(&format!("{}{}", zone("corp.example"), zone("Corp.Example."))).unwrap_err();
+    assert!(
+        err.problems[0].starts_with("t.toml:5:8: upstream.zone.name: \"corp.example\" is configured twice"),
+        "{err}"
+    );
+    assert_eq!(parse(&zone("10.in-addr.arpa")).unwrap().upstream.zones[0].name, "10.in-addr.arpa");
+}
+
+#[test]
+fn capacity_is_from_1_to_100_million() {
+    for bad in ["0", "100000001", "18446744073709551615"] {
+        let err = parse(&format!("[cache]\ncapacity = {bad}\n")).unwrap_err();
+        assert_eq!(err.problems, vec!["t.toml:2:12: cache.capacity: must be from 1 to 100000000 entries"], "{bad}");
+    }
+    assert_eq!(parse("[cache]\ncapacity = 100000000\n").unwrap().cache.capacity, 100_000_000);
+    assert_eq!(parse("[cache]\ncapacity = 1\n").unwrap().cache.capacity, 1);
+    let err = parse("[cache]\ncapacity = -1\n").unwrap_err();
+    assert!(err.problems[0].starts_with("t.toml:2:12: "), "{err}");
+}

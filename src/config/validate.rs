@@ -1,0 +1,433 @@
+//! Validation: the file as written ([`super::file`]) becomes the typed
+//! [`Config`] (ripgrep's "high" form, `hiargs.rs`). Each check reports at
+//! the key concerned; defaults come from the types in [`super`], so each is
+//! written once.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    ops::Range,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use ipnet::IpNet;
+use toml::Spanned;
+
+use super::{
+    CacheConfig, Check, Config, ConfigError, HttpCheck, ServerConfig, ServiceConfig, Target, Transport, UpstreamAddr,
+    UpstreamConfig, ZoneConfig,
+    file::{CacheFile, File, ServerFile, ServiceFile, UpstreamFile, ZoneFile},
+};
+
+/// The largest `[cache] capacity` (INTERFACE.md): past it, a typo rather than a plan.
+const MAX_CAPACITY: u64 = 100_000_000;
+
+/// Validates `text` (the contents of `path`): the config, or every problem found.
+pub(super) fn parse(path: &Path, text: &str, resolv_conf: Option<&[u8]>) -> Result<Config, ConfigError> {
+    let mut v = Validator { path, text, problems: Vec::new(), warnings: Vec::new() };
+    let file: File = match toml::from_str(text) {
+        Ok(file) => file,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            v.problem(span, "", e.message());
+            return Err(ConfigError { problems: v.problems });
+        }
+    };
+    let mut config = v.validate(file, resolv_conf);
+    if v.problems.is_empty() {
+        config.warnings = v.warnings;
+        Ok(config)
+    } else {
+        Err(ConfigError { problems: v.problems })
+    }
+}
+
+/// Collects problems and warnings with their positions in the file.
+struct Validator<'a> {
+    path: &'a Path,
+    text: &'a str,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, span: Range<usize>, key: &str, what: &str) {
+        let line = self.at(span, key, what);
+        self.problems.push(line);
+    }
+
+    fn warning(&mut self, span: Range<usize>, key: &str, what: &str) {
+        let line = self.at(span, key, what);
+        self.warnings.push(line);
+    }
+
+    /// `PATH:LINE:COL: key: what`.
+    fn at(&self, span: Range<usize>, key: &str, what: &str) -> String {
+        let (line, col) = line_col(self.text, span.start);
+        let key = if key.is_empty() { String::new() } else { format!("{key}: ") };
+        format!("{}:{line}:{col}: {key}{what}", self.path.display())
+    }
+
+    fn validate(&mut self, file: File, resolv_conf: Option<&[u8]>) -> Config {
+        let server = self.server(file.server);
+        let upstream = self.upstream(file.upstream, &server.listen, resolv_conf);
+        let cache = self.cache(file.cache);
+        let services = self.services(file.service);
+        let admin = file.admin.listen.and_then(|s| self.socket_addr(&s, "admin.listen", None));
+        Config { path: self.path.to_path_buf(), server, upstream, cache, services, admin, warnings: Vec::new() }
+    }
+
+    fn services(&mut self, files: Vec<ServiceFile>) -> Vec<ServiceConfig> {
+        let services: Vec<ServiceConfig> = files.iter().map(|file| self.service(file)).collect();
+        for (i, file) in files.iter().enumerate() {
+            let name = dns_name(file.name.get_ref());
+            if files[..i].iter().any(|earlier| dns_name(earlier.name.get_ref()) == name) {
+                self.problem(file.name.span(), "service.name", &format!("{name:?} is configured twice"));
+            }
+            let is_target = |s: &Spanned<String>| dns_name(s.get_ref()) == name;
+            if files.iter().any(|other| is_target(&other.primary) || other.secondary.iter().any(is_target)) {
+                let what = format!("{name:?} is also a target of a service: its answers would point at themselves");
+                self.problem(file.name.span(), "service.name", &what);
+            }
+        }
+        services
+    }
+
+    fn service(&mut self, file: &ServiceFile) -> ServiceConfig {
+        let name = dns_name(file.name.get_ref());
+        if !is_dns_name(&name) {
+            self.problem(file.name.span(), "service.name", &format!("{:?} is not a domain name", file.name.get_ref()));
+        }
+        let targets: Vec<Target> = std::iter::once(&file.primary)
+            .chain(&file.secondary)
+            .filter_map(|t| match parse_target(t.get_ref()) {
+                Some(target) => Some(target),
+                None => {
+                    let what = format!("{:?} is neither an IP address nor a domain name", t.get_ref());
+                    self.problem(t.span(), "service.primary/secondary", &what);
+                    None
+                }
+            })
+            .collect();
+        let check = match &file.check {
+            None => Check::Dns,
+            Some(text) => match parse_check(text.get_ref()) {
+                Ok(check) => check,
+                Err(what) => {
+                    self.problem(text.span(), "service.check", &what);
+                    Check::Dns
+                }
+            },
+        };
+        let ca_file = file.ca_file.as_ref().and_then(|f| {
+            let path = PathBuf::from(f.get_ref());
+            if path.is_file() {
+                Some(path)
+            } else {
+                self.problem(f.span(), "service.ca_file", &format!("{} is not a readable file", path.display()));
+                None
+            }
+        });
+        ServiceConfig {
+            name,
+            targets,
+            check,
+            interval: self.duration(file.interval.clone(), "service.interval", Duration::from_secs(5), true),
+            timeout: self.duration(file.timeout.clone(), "service.timeout", Duration::from_secs(1), true),
+            fall: self.positive(file.fall.clone(), "service.fall", 3),
+            rise: self.positive(file.rise.clone(), "service.rise", 2),
+            ttl: self.duration(file.ttl.clone(), "service.ttl", Duration::from_secs(10), false),
+            ca_file,
+        }
+    }
+
+    fn server(&mut self, file: ServerFile) -> ServerConfig {
+        let listen = match file.listen {
+            Some(list) => list.iter().filter_map(|s| self.socket_addr(s, "server.listen", Some(53))).collect(),
+            None => vec![SocketAddr::from(([127, 0, 0, 1], 53)), "[::1]:53".parse().expect("a valid literal")],
+        };
+        let allow = match file.allow {
+            Some(list) => list.iter().filter_map(|s| self.net(s)).collect(),
+            None => vec!["127.0.0.0/8".parse().expect("a valid literal"), "::1/128".parse().expect("a valid literal")],
+        };
+        ServerConfig { listen, allow }
+    }
+
+    fn upstream(
+        &mut self,
+        file: Option<Spanned<UpstreamFile>>,
+        listen: &[SocketAddr],
+        resolv_conf: Option<&[u8]>,
+    ) -> UpstreamConfig {
+        // A missing `servers` is reported at the `[upstream]` header, or at
+        // the top of the file when there is no such table.
+        let (table, file) = match file {
+            Some(file) => (Some(file.span()), file.into_inner()),
+            None => (None, UpstreamFile::default()),
+        };
+        let servers = match file.servers {
+            Some(list) => self.servers(&list, "upstream.servers"),
+            None => {
+                let servers = system_nameservers(resolv_conf.unwrap_or_default(), listen);
+                if servers.is_empty() {
+                    let what = "not set, and the system's resolv.conf names no nameserver other than stubborn itself";
+                    match table {
+                        Some(span) => self.problem(span, "upstream.servers", what),
+                        None => self.problem(0..0, "", &format!("no [upstream] servers: {what}")),
+                    }
+                }
+                servers
+            }
+        };
+        let zones = file.zone.iter().enumerate().map(|(i, z)| self.zone(z, &file.zone[..i])).collect();
+        UpstreamConfig {
+            servers,
+            timeout: self.duration(file.timeout, "upstream.timeout", Duration::from_millis(500), true),
+            fail_after: self.positive(file.fail_after, "upstream.fail_after", 3),
+            probe_interval: self.duration(file.probe_interval, "upstream.probe_interval", Duration::from_secs(5), true),
+            zones,
+        }
+    }
+
+    /// Zone names follow the rules of service names; the root is not a zone
+    /// (it would take every name from the default pool).
+    fn zone(&mut self, zone: &ZoneFile, earlier: &[ZoneFile]) -> ZoneConfig {
+        let name = dns_name(zone.name.get_ref());
+        if name.is_empty() && !zone.name.get_ref().is_empty() {
+            let what = "the root (\".\") is not a zone: every name would go to it; use [upstream] servers for the root";
+            self.problem(zone.name.span(), "upstream.zone.name", what);
+        } else if !is_dns_name(&name) {
+            let what = format!("{:?} is not a domain name", zone.name.get_ref());
+            self.problem(zone.name.span(), "upstream.zone.name", &what);
+        } else if earlier.iter().any(|e| dns_name(e.name.get_ref()) == name) {
+            self.problem(zone.name.span(), "upstream.zone.name", &format!("{name:?} is configured twice"));
+        }
+        ZoneConfig { name, servers: self.servers(&zone.servers, "upstream.zone.servers") }
+    }
+
+    fn servers(&mut self, list: &Spanned<Vec<Spanned<String>>>, key: &str) -> Vec<UpstreamAddr> {
+        if list.get_ref().is_empty() {
+            self.problem(list.span(), key, "needs at least one server");
+        }
+        list.get_ref()
+            .iter()
+            .filter_map(|s| match parse_upstream(s.get_ref()) {
+                Ok(addr) => Some(addr),
+                Err(what) => {
+                    self.problem(s.span(), key, &what);
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn cache(&mut self, file: CacheFile) -> CacheConfig {
+        let d = CacheConfig::default();
+        let capacity = match file.capacity {
+            Some(c) if !(1..=MAX_CAPACITY).contains(c.get_ref()) => {
+                self.problem(c.span(), "cache.capacity", &format!("must be from 1 to {MAX_CAPACITY} entries"));
+                d.capacity
+            }
+            Some(c) => c.into_inner(),
+            None => d.capacity,
+        };
+        // The default min_ttl is 0s, so a clash has a min_ttl to point at.
+        let min_ttl_span = file.min_ttl.as_ref().map_or(0..0, |s| s.span());
+        let cache = CacheConfig {
+            capacity,
+            min_ttl: self.duration(file.min_ttl, "cache.min_ttl", d.min_ttl, false),
+            max_ttl: self.duration(file.max_ttl, "cache.max_ttl", d.max_ttl, false),
+            negative_max_ttl: self.duration(file.negative_max_ttl, "cache.negative_max_ttl", d.negative_max_ttl, false),
+            serve_stale: file.serve_stale.unwrap_or(d.serve_stale),
+            stale_ttl: self.duration(file.stale_ttl, "cache.stale_ttl", d.stale_ttl, false),
+            max_stale: self.duration(file.max_stale, "cache.max_stale", d.max_stale, false),
+            stale_answer_after: self.duration(
+                file.stale_answer_after,
+                "cache.stale_answer_after",
+                d.stale_answer_after,
+                true,
+            ),
+            keep_positive: self.duration(file.keep_positive, "cache.keep_positive", d.keep_positive, false),
+            persist: file.persist.and_then(|p| self.persist_path(&p)),
+            persist_interval: self.duration(file.persist_interval, "cache.persist_interval", d.persist_interval, true),
+        };
+        if cache.min_ttl > cache.max_ttl {
+            self.problem(min_ttl_span, "cache.min_ttl", "is larger than cache.max_ttl");
+        }
+        cache
+    }
+
+    fn duration(&mut self, value: Option<Spanned<String>>, key: &str, default: Duration, nonzero: bool) -> Duration {
+        let Some(value) = value else { return default };
+        match humantime::parse_duration(value.get_ref()) {
+            Ok(d) if nonzero && d.is_zero() => {
+                self.problem(value.span(), key, "must be longer than 0s");
+                default
+            }
+            Ok(d) if d.as_secs() > u64::from(u32::MAX) => {
+                self.problem(value.span(), key, "is too long");
+                default
+            }
+            Ok(d) => d,
+            Err(e) => {
+                let what = format!(
+                    "{:?} is not a duration like \"500ms\", \"1.8s\", \"15m\" or \"3d\" ({e})",
+                    value.get_ref()
+                );
+                self.problem(value.span(), key, &what);
+                default
+            }
+        }
+    }
+
+    /// A snapshot path, absolute or relative to the working directory. A
+    /// missing directory is only a warning: `run` creates it (INTERFACE.md),
+    /// and `check` creates nothing. A directory that can never be created —
+    /// one of its parents is a file — is a problem.
+    fn persist_path(&mut self, value: &Spanned<String>) -> Option<PathBuf> {
+        let path = PathBuf::from(value.get_ref());
+        if value.get_ref().is_empty() || path.file_name().is_none() {
+            self.problem(value.span(), "cache.persist", "must name a file");
+            return None;
+        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if dir.is_dir() {
+            return Some(path);
+        }
+        // The nearest ancestor that exists decides whether the directory can be made.
+        match dir.ancestors().skip(1).find(|a| a.as_os_str().is_empty() || a.symlink_metadata().is_ok()) {
+            Some(existing) if !existing.as_os_str().is_empty() && !existing.is_dir() => {
+                let what =
+                    format!("directory {} cannot be created: {} is not a directory", dir.display(), existing.display());
+                self.problem(value.span(), "cache.persist", &what);
+                None
+            }
+            _ => {
+                let what = format!("directory {} does not exist yet; stubborn creates it at start", dir.display());
+                self.warning(value.span(), "cache.persist", &what);
+                Some(path)
+            }
+        }
+    }
+
+    fn positive(&mut self, value: Option<Spanned<u32>>, key: &str, default: u32) -> u32 {
+        match value {
+            Some(v) if *v.get_ref() == 0 => {
+                self.problem(v.span(), key, "must be at least 1");
+                default
+            }
+            Some(v) => *v.get_ref(),
+            None => default,
+        }
+    }
+
+    fn socket_addr(&mut self, value: &Spanned<String>, key: &str, default_port: Option<u16>) -> Option<SocketAddr> {
+        match parse_socket_addr(value.get_ref(), default_port) {
+            Some(addr) => Some(addr),
+            None => {
+                let what = format!("{:?} is not an address like \"127.0.0.1:53\" or \"[::1]:53\"", value.get_ref());
+                self.problem(value.span(), key, &what);
+                None
+            }
+        }
+    }
+
+    fn net(&mut self, value: &Spanned<String>) -> Option<IpNet> {
+        let text = value.get_ref();
+        let net = text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from));
+        if net.is_none() {
+            let what = format!("{text:?} is not a network like \"127.0.0.0/8\" or an address");
+            self.problem(value.span(), "server.allow", &what);
+        }
+        net
+    }
+}
+
+/// Lower-case without the trailing dot: the form names are compared in.
+fn dns_name(text: &str) -> String {
+    text.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Letters, digits, '-' and '_' in labels of 1-63 octets, 253 in all.
+fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn parse_target(text: &str) -> Option<Target> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(Target::Ip(ip));
+    }
+    let name = dns_name(text);
+    is_dns_name(&name).then_some(Target::Name(name))
+}
+
+/// `dns`, `tcp:PORT`, `http://{addr}:PORT/path`, `https://{addr}:PORT/path`.
+fn parse_check(text: &str) -> Result<Check, String> {
+    if text == "dns" {
+        return Ok(Check::Dns);
+    }
+    if let Some(port) = text.strip_prefix("tcp:") {
+        return match port.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(Check::Tcp(port)),
+            _ => Err(format!("{text:?}: expected tcp:PORT with a port from 1 to 65535")),
+        };
+    }
+    if text.starts_with("http://") || text.starts_with("https://") {
+        return HttpCheck::parse(text).map(Check::Http).map_err(|e| format!("{text:?}: {e}"));
+    }
+    Err(format!(
+        "{text:?}: expected \"dns\", \"tcp:PORT\", \"http://{{addr}}:PORT/path\" or \"https://{{addr}}:PORT/path\""
+    ))
+}
+
+/// `IP`, `IP:PORT` or `[IPv6]:PORT`; `default_port` allows the bare IP form.
+fn parse_socket_addr(text: &str, default_port: Option<u16>) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>().ok().or_else(|| Some(SocketAddr::new(text.parse::<IpAddr>().ok()?, default_port?)))
+}
+
+/// One `[upstream] servers` entry: `IP`, `IP:PORT`, `udp://IP:PORT`, `tcp://IP:PORT`.
+fn parse_upstream(text: &str) -> Result<UpstreamAddr, String> {
+    let (transport, rest) = match text.split_once("://") {
+        None => (Transport::Udp, text),
+        Some(("udp", rest)) => (Transport::Udp, rest),
+        Some(("tcp", rest)) => (Transport::Tcp, rest),
+        Some(("tls" | "https", _)) => {
+            return Err(format!("{text:?}: encrypted upstreams (tls://, https://) are not supported yet"));
+        }
+        Some((scheme, _)) => {
+            return Err(format!("{text:?}: unknown scheme {scheme:?} (use udp:// or tcp://)"));
+        }
+    };
+    let addr = parse_socket_addr(rest, Some(53)).ok_or_else(|| {
+        format!("{text:?} is not a server like \"192.0.2.1\", \"192.0.2.1:53\" or \"tcp://[2001:db8::1]:53\"")
+    })?;
+    Ok(UpstreamAddr { label: text.to_string(), addr, transport })
+}
+
+/// The nameservers of a resolv.conf, less the addresses stubborn itself
+/// listens on (pointing at ourselves would be a forwarding loop).
+fn system_nameservers(resolv_conf: &[u8], listen: &[SocketAddr]) -> Vec<UpstreamAddr> {
+    let Ok(parsed) = resolv_conf::Config::parse(resolv_conf) else {
+        return Vec::new();
+    };
+    parsed
+        .nameservers
+        .iter()
+        .map(|ns| SocketAddr::new(IpAddr::from(ns.clone()), 53))
+        .filter(|addr| !listen.iter().any(|l| l.port() == 53 && (l.ip() == addr.ip() || l.ip().is_unspecified())))
+        .map(|addr| UpstreamAddr { label: addr.to_string(), addr, transport: Transport::Udp })
+        .collect()
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, col)
+}
