@@ -23,6 +23,7 @@ mod last_known_good;
 mod malformed_queries;
 mod max_stale;
 mod metrics;
+mod prefetch;
 mod readme_configs;
 mod recovery;
 mod reload;

@@ -1,7 +1,9 @@
 //! What to answer a query with: the cache, the upstream pools, and the
 //! rules that join them (INTERFACE.md "Answers").
 //!
-//! - fresh entry → answered from memory, TTLs counted down;
+//! - fresh entry → answered from memory, TTLs counted down; asked for in
+//!   the last tenth of its TTL (with `prefetch`), it is also refreshed in
+//!   the background, so that a popular name never expires for its clients;
 //! - stale entry whose last refresh failed less than [`FAILURE_RECHECK`] ago,
 //!   and no upstream has answered again since → answered stale at once
 //!   (RFC 8767 §5, so that during an outage no client waits for upstreams
@@ -164,9 +166,19 @@ impl Resolver {
         Message::from_vec(&reply).map(|message| message.answers).unwrap_or_default()
     }
 
-    fn fresh(&self, query: &Query, entry: &Entry, now: Instant, limit: usize) -> Vec<u8> {
+    fn fresh(self: &Arc<Self>, query: &Query, entry: &Entry, now: Instant, limit: usize) -> Vec<u8> {
+        self.prefetch(query, entry, now);
         self.metrics.answers.cache.inc();
         reply::answer(query, entry, Ttl::CountDown { age: entry.age_secs(now) }, None, limit)
+    }
+
+    /// Starts (or joins) a background refresh of a fresh `entry` in the
+    /// last tenth of its TTL, when `prefetch` is on.
+    fn prefetch(self: &Arc<Self>, query: &Query, entry: &Entry, now: Instant) {
+        if now + entry.ttl / 10 >= entry.stored_at + entry.ttl && self.cache.config().prefetch {
+            // Nobody waits on it: the fetch refreshes the cache.
+            let _ = self.fetch(query);
+        }
     }
 
     /// Whether a stale `entry` is answered without waiting on upstream:

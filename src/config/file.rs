@@ -56,6 +56,7 @@ pub(super) struct CacheFile {
     pub max_ttl: Option<Spanned<String>>,
     pub negative_max_ttl: Option<Spanned<String>>,
     pub serve_stale: Option<bool>,
+    pub prefetch: Option<bool>,
     pub stale_ttl: Option<Spanned<String>>,
     pub max_stale: Option<Spanned<String>>,
     pub stale_answer_after: Option<Spanned<String>>,

@@ -97,6 +97,8 @@ pub struct CacheConfig {
     pub max_ttl: Duration,
     pub negative_max_ttl: Duration,
     pub serve_stale: bool,
+    /// Refresh an entry in the background when it is asked for in the last tenth of its TTL.
+    pub prefetch: bool,
     pub stale_ttl: Duration,
     pub max_stale: Duration,
     pub stale_answer_after: Duration,
@@ -115,6 +117,7 @@ impl Default for CacheConfig {
             max_ttl: Duration::from_secs(86_400),
             negative_max_ttl: Duration::from_secs(3_600),
             serve_stale: true,
+            prefetch: true,
             stale_ttl: Duration::from_secs(30),
             max_stale: Duration::from_secs(3 * 86_400),
             stale_answer_after: Duration::from_millis(1_800),

@@ -239,6 +239,7 @@ impl Validator<'_> {
             max_ttl: self.duration(file.max_ttl, "cache.max_ttl", d.max_ttl, false),
             negative_max_ttl: self.duration(file.negative_max_ttl, "cache.negative_max_ttl", d.negative_max_ttl, false),
             serve_stale: file.serve_stale.unwrap_or(d.serve_stale),
+            prefetch: file.prefetch.unwrap_or(d.prefetch),
             stale_ttl: self.duration(file.stale_ttl, "cache.stale_ttl", d.stale_ttl, false),
             max_stale: self.duration(file.max_stale, "cache.max_stale", d.max_stale, false),
             stale_answer_after: self.duration(
