@@ -18,6 +18,7 @@ mod deploy_systemd;
 mod drill;
 mod edns_passthrough;
 mod garbage_packets;
+mod health_not_flapped_by_clients;
 mod id_and_case_echo;
 mod last_known_good;
 mod malformed_queries;

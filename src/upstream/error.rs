@@ -29,6 +29,16 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// True for failures that may say more about the question than about the
+    /// server (an RCODE, a reply to another question): the health check
+    /// verifies them before counting the server down.
+    pub fn may_be_about_the_question(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::ServFail | UpstreamError::Refused | UpstreamError::Rcode(_) | UpstreamError::Mismatch
+        )
+    }
+
     /// Where the attempt counts in `stubborn_upstream_queries_total`.
     pub fn result(&self) -> UpstreamResult {
         match self {

@@ -5,6 +5,16 @@
 //! one once and starts the probe (linkerd's failure-accrual breaker has the
 //! same shape). It also keeps what `/status` shows: since when, the last
 //! error, and a smoothed latency.
+//!
+//! No client can mark a healthy server down by what it asks: an answer
+//! about the question (REFUSED, SERVFAIL, another RCODE, a reply to another
+//! question) may be about those names only. When such failures help reach
+//! `fail_after`, the caller is told to [`Transition::Verify`] first: it asks
+//! the server again the last question it answered; an answer means the
+//! failures were about the names (the count starts over), a failure means
+//! the server is down. Timeouts and network errors are about the server and
+//! count at once, so a silent or refuse-everything server is still counted
+//! down within `fail_after` queries.
 
 use std::{
     sync::{
@@ -20,11 +30,15 @@ use super::UpstreamError;
 const LATENCY_WEIGHT: f64 = 0.2;
 
 /// What a recorded result changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transition {
     Unchanged,
     /// The failure that reached `fail_after`: stop using the server, start probing it.
     WentDown,
+    /// `fail_after` reached with failures that may be about the names asked:
+    /// ask the server this question (one it answered before) and report the
+    /// outcome with [`Health::verified`].
+    Verify(Box<[u8]>),
     /// The first success of a down server: use it again.
     CameUp,
 }
@@ -51,6 +65,12 @@ pub struct HealthReport {
 struct State {
     /// Consecutive failures; reset by any success.
     failures: u32,
+    /// Some of those failures may be about the names asked (not the server).
+    about_names: bool,
+    /// A check of those failures is running: no second one.
+    verifying: bool,
+    /// The last question the server answered: what a verification asks.
+    answered: Option<Box<[u8]>>,
     since: SystemTime,
     last_error: Option<UpstreamError>,
     latency: Option<Duration>,
@@ -58,7 +78,15 @@ struct State {
 
 impl Health {
     pub fn new(fail_after: u32) -> Health {
-        let state = State { failures: 0, since: SystemTime::now(), last_error: None, latency: None };
+        let state = State {
+            failures: 0,
+            about_names: false,
+            verifying: false,
+            answered: None,
+            since: SystemTime::now(),
+            last_error: None,
+            latency: None,
+        };
         Health { up: AtomicBool::new(true), state: Mutex::new(state), fail_after: fail_after.max(1) }
     }
 
@@ -66,10 +94,17 @@ impl Health {
         self.up.load(Ordering::Relaxed)
     }
 
-    /// Records an answer that took `latency` (None: a probe, which says nothing of query latency).
-    pub fn success(&self, latency: Option<Duration>) -> Transition {
+    /// Records an answer to `question` that took `latency` (None: a probe
+    /// or a verification, which say nothing of query latency or names).
+    pub fn success(&self, question: Option<&[u8]>, latency: Option<Duration>) -> Transition {
         let mut state = self.state.lock().expect("no panics while held");
         state.failures = 0;
+        state.about_names = false;
+        if let Some(question) = question
+            && state.answered.as_deref() != Some(question)
+        {
+            state.answered = Some(question.into());
+        }
         if let Some(sample) = latency {
             state.latency = Some(match state.latency {
                 None => sample,
@@ -87,8 +122,38 @@ impl Health {
     pub fn failure(&self, error: &UpstreamError) -> Transition {
         let mut state = self.state.lock().expect("no panics while held");
         state.failures = state.failures.saturating_add(1);
+        state.about_names |= error.may_be_about_the_question();
         state.last_error = Some(error.clone());
-        if state.failures >= self.fail_after && self.up.swap(false, Ordering::Relaxed) {
+        if state.failures < self.fail_after || !self.is_up() || state.verifying {
+            return Transition::Unchanged;
+        }
+        match state.answered.clone().filter(|_| state.about_names) {
+            Some(question) => {
+                state.verifying = true;
+                Transition::Verify(question)
+            }
+            None => self.went_down(&mut state),
+        }
+    }
+
+    /// The outcome of a [`Transition::Verify`]: `answered` false means the
+    /// server fails a question it answered before, so it is down.
+    pub fn verified(&self, answered: bool) -> Transition {
+        let mut state = self.state.lock().expect("no panics while held");
+        state.verifying = false;
+        if answered {
+            state.failures = 0;
+            state.about_names = false;
+            Transition::Unchanged
+        } else if self.is_up() {
+            self.went_down(&mut state)
+        } else {
+            Transition::Unchanged
+        }
+    }
+
+    fn went_down(&self, state: &mut State) -> Transition {
+        if self.up.swap(false, Ordering::Relaxed) {
             state.since = SystemTime::now();
             Transition::WentDown
         } else {
@@ -118,7 +183,7 @@ mod tests {
         let h = Health::new(3);
         assert_eq!(h.failure(&TIMEOUT), Transition::Unchanged);
         assert_eq!(h.failure(&TIMEOUT), Transition::Unchanged);
-        assert_eq!(h.success(None), Transition::Unchanged, "a success resets the count");
+        assert_eq!(h.success(None, None), Transition::Unchanged, "a success resets the count");
         assert_eq!(h.failure(&TIMEOUT), Transition::Unchanged);
         assert_eq!(h.failure(&TIMEOUT), Transition::Unchanged);
         assert!(h.is_up());
@@ -133,17 +198,47 @@ mod tests {
         let h = Health::new(1);
         assert_eq!(h.failure(&TIMEOUT), Transition::WentDown);
         let down_since = h.report().since;
-        assert_eq!(h.success(None), Transition::CameUp);
+        assert_eq!(h.success(None, None), Transition::CameUp);
         assert!(h.is_up());
         assert!(h.report().since >= down_since);
-        assert_eq!(h.success(None), Transition::Unchanged);
+        assert_eq!(h.success(None, None), Transition::Unchanged);
     }
 
     #[test]
     fn latency_is_a_moving_average() {
         let h = Health::new(1);
-        h.success(Some(Duration::from_millis(10)));
-        h.success(Some(Duration::from_millis(20)));
+        h.success(None, Some(Duration::from_millis(10)));
+        h.success(None, Some(Duration::from_millis(20)));
         assert_eq!(h.report().latency, Some(Duration::from_millis(12)));
+    }
+
+    #[test]
+    fn refusals_about_names_are_verified_before_a_down_mark() {
+        let h = Health::new(3);
+        h.success(Some(b"good"), None);
+        assert_eq!(h.failure(&UpstreamError::Refused), Transition::Unchanged);
+        assert_eq!(h.failure(&UpstreamError::Refused), Transition::Unchanged);
+        assert_eq!(h.failure(&UpstreamError::Refused), Transition::Verify(b"good".as_slice().into()));
+        assert_eq!(h.failure(&UpstreamError::Refused), Transition::Unchanged, "one verification at a time");
+        assert!(h.is_up());
+        assert_eq!(h.verified(true), Transition::Unchanged);
+        assert!(h.is_up(), "it answered the known-good question: the refusals were about the names");
+        for _ in 0..2 {
+            h.failure(&UpstreamError::ServFail);
+        }
+        assert!(matches!(h.failure(&UpstreamError::ServFail), Transition::Verify(_)));
+        assert_eq!(h.verified(false), Transition::WentDown, "it refuses what it answered before: down");
+        assert!(!h.is_up());
+    }
+
+    #[test]
+    fn timeouts_alone_and_a_server_that_never_answered_go_down_at_once() {
+        let h = Health::new(2);
+        h.success(Some(b"good"), None);
+        h.failure(&TIMEOUT);
+        assert_eq!(h.failure(&TIMEOUT), Transition::WentDown);
+        let never = Health::new(2);
+        never.failure(&UpstreamError::Refused);
+        assert_eq!(never.failure(&UpstreamError::Refused), Transition::WentDown, "nothing to verify with");
     }
 }

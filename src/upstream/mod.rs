@@ -32,7 +32,7 @@ use std::{
 };
 
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 pub use error::UpstreamError;
 pub use exchange::Ask;
@@ -51,6 +51,30 @@ pub struct Upstream {
     health: Health,
     metrics: UpstreamMetrics,
     recovered: Arc<Recovered>,
+    /// Up/down log lines, rate-limited against a flapping server.
+    transitions: RateLimit,
+}
+
+/// At most one log line per [`RateLimit::EVERY`]; the lines held back
+/// are counted into the next one written.
+#[derive(Default)]
+struct RateLimit(std::sync::Mutex<(Option<Instant>, u32)>);
+
+impl RateLimit {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    /// `Some(lines held back since the last one)` when a line may be written now.
+    fn admit(&self) -> Option<u32> {
+        let mut state = self.0.lock().expect("no panics while held");
+        let (last, held_back) = &mut *state;
+        let now = Instant::now();
+        if last.is_some_and(|at| now.saturating_duration_since(at) < Self::EVERY) {
+            *held_back += 1;
+            return None;
+        }
+        *last = Some(now);
+        Some(std::mem::take(held_back))
+    }
 }
 
 /// When the upstreams last answered again after failing: a down server
@@ -107,17 +131,26 @@ impl Upstream {
         self.metrics.latency.observe(started.elapsed().as_secs_f64());
         self.metrics.result(result.as_ref().map_or_else(UpstreamError::result, |_| UpstreamResult::Ok)).inc();
         match &result {
-            Ok(_) => self.record_success(Some(started.elapsed())),
+            Ok(_) => self.record_success(Some(ask.question), Some(started.elapsed())),
             Err(UpstreamError::Local(_)) => {}
-            Err(error) => {
-                if self.health.failure(error) == Transition::WentDown {
-                    warn!(upstream = %self.addr.label, %error, "upstream down");
-                    self.metrics.up.set(0);
-                    tokio::spawn(probe_until_up(Arc::downgrade(self), timing.clone(), Arc::clone(probe_question)));
+            Err(error) => match self.health.failure(error) {
+                Transition::WentDown => self.went_down(error, timing, probe_question),
+                Transition::Verify(question) => {
+                    tokio::spawn(verify(Arc::clone(self), question, timing.clone(), Arc::clone(probe_question)));
                 }
-            }
+                Transition::Unchanged | Transition::CameUp => {}
+            },
         }
         result
+    }
+
+    /// Marks the server down (metric, log) and starts probing it.
+    fn went_down(self: &Arc<Self>, error: &UpstreamError, timing: &Timing, probe_question: &Arc<[u8]>) {
+        if let Some(held_back) = self.transitions.admit() {
+            warn!(upstream = %self.addr.label, %error, held_back, "upstream down");
+        }
+        self.metrics.up.set(0);
+        tokio::spawn(probe_until_up(Arc::downgrade(self), timing.clone(), Arc::clone(probe_question)));
     }
 
     async fn exchange(&self, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
@@ -127,9 +160,11 @@ impl Upstream {
         }
     }
 
-    fn record_success(&self, latency: Option<Duration>) {
-        if self.health.success(latency) == Transition::CameUp {
-            info!(upstream = %self.addr.label, "upstream up");
+    fn record_success(&self, question: Option<&[u8]>, latency: Option<Duration>) {
+        if self.health.success(question, latency) == Transition::CameUp {
+            if let Some(held_back) = self.transitions.admit() {
+                info!(upstream = %self.addr.label, held_back, "upstream up");
+            }
             self.metrics.up.set(1);
             self.recovered.mark();
         }
@@ -137,6 +172,21 @@ impl Upstream {
 
     pub fn health(&self) -> HealthReport {
         self.health.report()
+    }
+}
+
+/// Checks failures that may have been about the names asked: asks `upstream`
+/// `question`, which it answered before. An answer keeps it up; a failure
+/// marks it down.
+async fn verify(upstream: Arc<Upstream>, question: Box<[u8]>, timing: Timing, probe_question: Arc<[u8]>) {
+    let ask = Ask { question: &question, payload: 1232, dnssec_ok: false, checking_disabled: false };
+    let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
+    let answered = result.is_ok() || matches!(result, Err(UpstreamError::Local(_)));
+    if upstream.health.verified(answered) == Transition::WentDown {
+        let error = result.err().unwrap_or(UpstreamError::Timeout);
+        upstream.went_down(&error, &timing, &probe_question);
+    } else if answered {
+        debug!(upstream = %upstream.addr.label, "failures were about the names asked; the server answers others");
     }
 }
 
@@ -158,7 +208,7 @@ async fn probe_until_up(upstream: Weak<Upstream>, timing: Timing, probe_question
             return;
         }
         if probe(&upstream, &probe_question, &timing).await {
-            upstream.record_success(None);
+            upstream.record_success(None, None);
             return;
         }
     }
@@ -182,7 +232,7 @@ async fn recheck_until_answered(
             let Some(server) = server.upgrade() else { continue };
             dropped = false;
             if probe(&server, &probe_question, &timing).await {
-                server.record_success(None);
+                server.record_success(None, None);
                 recovered.mark();
                 rechecking.store(false, Ordering::Relaxed);
                 return;
@@ -223,6 +273,7 @@ impl Pool {
                     health: Health::new(config.fail_after),
                     metrics,
                     recovered: Arc::clone(recovered),
+                    transitions: RateLimit::default(),
                 })
             })
             .collect();
@@ -384,5 +435,16 @@ servers = ["192.0.2.3"]
         assert_eq!(first("notcluster.local"), "192.0.2.2");
         assert_eq!(first("example.com"), "192.0.2.1");
         assert_eq!(first("local.example.com"), "192.0.2.1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transition_lines_are_rate_limited_and_count_what_they_held_back() {
+        let limit = RateLimit::default();
+        assert_eq!(limit.admit(), Some(0));
+        assert_eq!(limit.admit(), None);
+        assert_eq!(limit.admit(), None);
+        tokio::time::advance(RateLimit::EVERY).await;
+        assert_eq!(limit.admit(), Some(2));
+        assert_eq!(limit.admit(), None);
     }
 }
