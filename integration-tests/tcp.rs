@@ -90,3 +90,55 @@ fn pipelined_cache_hits_do_not_wait_behind_a_slow_miss() {
     }
     assert!(order[3].1 >= Duration::from_millis(700), "the miss went upstream: {order:?}");
 }
+
+/// RFC 7766 section 6.2.3: idle clients must not lock new ones out. With
+/// more idle connections open than the limit (512 by default), a new
+/// client's query is still answered at once: the connection idle longest
+/// is closed to admit it.
+#[test]
+fn idle_connections_beyond_the_limit_do_not_lock_out_a_new_client() {
+    let knot = Knot::start(ZONE);
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
+    let idle: Vec<TcpStream> = (0..600)
+        .map(|i| {
+            TcpStream::connect_timeout(&stubborn.dns, Duration::from_secs(2))
+                .unwrap_or_else(|e| panic!("idle {i}: {e}"))
+        })
+        .collect();
+    let reply = stubborn.ask(&Ask::new("www.example.test.", RecordType::A).tcp());
+    assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
+    assert!(reply.elapsed < Duration::from_millis(500), "a new TCP client waited {:?}", reply.elapsed);
+    // The oldest idle connection was closed to make room; the newest is open.
+    let mut oldest = idle.first().expect("600 connections").try_clone().expect("clone");
+    let raw = read_tcp_message(&mut oldest, Instant::now() + Duration::from_secs(2));
+    assert!(raw.is_err_and(|e| e.kind() == std::io::ErrorKind::UnexpectedEof), "the idlest connection is closed");
+    let status: serde_json::Value = serde_json::from_str(&stubborn.get("/status").1).expect("status is JSON");
+    assert_eq!(status["tcp"]["limit"], 512, "{status}");
+    assert!(stubborn.log().contains("tcp connection limit reached"), "warned once: {}", stubborn.log());
+    drop(idle);
+}
+
+/// `tcp_idle_timeout` and `tcp_connections` are configurable.
+#[test]
+fn idle_timeout_and_limit_follow_the_config() {
+    let knot = Knot::start(ZONE);
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]).set("server", "tcp_connections", "3").set_str(
+        "server",
+        "tcp_idle_timeout",
+        "1s",
+    ));
+    let mut idle = TcpStream::connect_timeout(&stubborn.dns, Duration::from_secs(2)).expect("connect");
+    let opened = Instant::now();
+    let closed = read_tcp_message(&mut idle, opened + Duration::from_secs(4));
+    assert!(closed.is_err_and(|e| e.kind() == std::io::ErrorKind::UnexpectedEof), "closed when idle");
+    let took = opened.elapsed();
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_millis(2_500), "closed after {took:?}");
+
+    let held: Vec<TcpStream> =
+        (0..5).map(|_| TcpStream::connect_timeout(&stubborn.dns, Duration::from_secs(2)).expect("connect")).collect();
+    let reply = stubborn.ask(&Ask::new("www.example.test.", RecordType::A).tcp());
+    assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
+    let status: serde_json::Value = serde_json::from_str(&stubborn.get("/status").1).expect("status is JSON");
+    assert!(status["tcp"]["connections"].as_u64().is_some_and(|n| n <= 3), "{status}");
+    drop(held);
+}

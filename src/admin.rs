@@ -134,6 +134,7 @@ impl Admin {
             "uptime_seconds": SystemTime::now().duration_since(self.started).unwrap_or_default().as_secs(),
             "config": { "path": config_path.display().to_string(), "loaded": rfc3339(loaded_at) },
             "cache": { "entries": cache.len(), "capacity": cache.config().capacity },
+            "tcp": { "connections": self.server.tcp_connections_open(), "limit": self.server.tcp_limits().connections },
             "upstreams": all,
             "services": all_services,
             "degraded": {

@@ -12,6 +12,7 @@
 //! - [`service`]: health-checked multi-cloud failover names
 //! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status) and every metric
 //! - [`run`]: start, reload, snapshot, graceful stop
+//! - [`rate_limit`]: log lines a misbehaving peer could repeat, limited
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod config;
 pub mod degraded;
 pub mod metrics;
 pub mod query;
+pub mod rate_limit;
 pub mod reply;
 pub mod resolver;
 pub mod run;

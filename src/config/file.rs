@@ -28,6 +28,8 @@ pub(super) struct File {
 pub(super) struct ServerFile {
     pub listen: Option<Vec<Spanned<String>>>,
     pub allow: Option<Vec<Spanned<String>>>,
+    pub tcp_connections: Option<Spanned<u64>>,
+    pub tcp_idle_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

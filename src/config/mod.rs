@@ -53,6 +53,17 @@ pub struct ServerConfig {
     pub listen: Vec<SocketAddr>,
     /// Clients outside every one of these get REFUSED.
     pub allow: Vec<IpNet>,
+    /// Open TCP connections at most (all listen addresses together); at the
+    /// limit the connection idle longest is closed to admit a new one.
+    pub tcp_connections: usize,
+    /// An idle TCP connection is closed after this.
+    pub tcp_idle_timeout: Duration,
+}
+
+impl ServerConfig {
+    pub const DEFAULT_TCP_CONNECTIONS: usize = 512;
+    /// RFC 7766 §6.2.3 suggests a timeout of seconds.
+    pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 }
 
 #[derive(Debug, Clone, PartialEq)]

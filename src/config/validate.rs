@@ -21,6 +21,8 @@ use super::{
 
 /// The largest `[cache] capacity` (INTERFACE.md): past it, a typo rather than a plan.
 const MAX_CAPACITY: u64 = 100_000_000;
+/// Each open connection holds a file descriptor and a task.
+const MAX_TCP_CONNECTIONS: u64 = 65_536;
 
 /// Validates `text` (the contents of `path`): the config, or every problem found.
 pub(super) fn parse(path: &Path, text: &str, resolv_conf: Option<&[u8]>) -> Result<Config, ConfigError> {
@@ -150,7 +152,22 @@ impl Validator<'_> {
             Some(list) => list.iter().filter_map(|s| self.net(s)).collect(),
             None => vec!["127.0.0.0/8".parse().expect("a valid literal"), "::1/128".parse().expect("a valid literal")],
         };
-        ServerConfig { listen, allow }
+        let tcp_connections = match file.tcp_connections {
+            Some(n) if !(1..=MAX_TCP_CONNECTIONS).contains(n.get_ref()) => {
+                let what = format!("must be from 1 to {MAX_TCP_CONNECTIONS} connections");
+                self.problem(n.span(), "server.tcp_connections", &what);
+                ServerConfig::DEFAULT_TCP_CONNECTIONS
+            }
+            Some(n) => usize::try_from(n.into_inner()).expect("at most MAX_TCP_CONNECTIONS"),
+            None => ServerConfig::DEFAULT_TCP_CONNECTIONS,
+        };
+        let tcp_idle_timeout = self.duration(
+            file.tcp_idle_timeout,
+            "server.tcp_idle_timeout",
+            ServerConfig::DEFAULT_TCP_IDLE_TIMEOUT,
+            true,
+        );
+        ServerConfig { listen, allow, tcp_connections, tcp_idle_timeout }
     }
 
     fn upstream(

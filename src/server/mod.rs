@@ -11,6 +11,7 @@
 //! task; only misses spawn a task.
 
 mod acl;
+mod connections;
 mod tcp;
 mod udp;
 
@@ -20,11 +21,13 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
 use arc_swap::ArcSwap;
 
 pub use acl::Acl;
+use connections::Connections;
 pub use tcp::serve as serve_tcp;
 pub use udp::serve as serve_udp;
 
@@ -50,8 +53,25 @@ pub struct Server {
     services: ArcSwap<Services>,
     /// Counted into on every query.
     metrics: Arc<Metrics>,
+    /// The TCP connection limit and idle timeout; swapped whole on reload.
+    tcp_limits: ArcSwap<TcpLimits>,
+    /// Every open TCP connection, for the limit.
+    tcp_connections: Arc<Connections>,
     /// Queries waiting on upstream right now: a graceful stop lets them finish.
     in_flight: AtomicUsize,
+}
+
+/// How many TCP connections may be open, and how long one may idle.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub connections: usize,
+    pub idle_timeout: Duration,
+}
+
+impl TcpLimits {
+    fn of(config: &Config) -> TcpLimits {
+        TcpLimits { connections: config.server.tcp_connections, idle_timeout: config.server.tcp_idle_timeout }
+    }
 }
 
 /// How the query came in: it bounds the reply's size.
@@ -108,6 +128,8 @@ impl Server {
             services: ArcSwap::from_pointee(services),
             resolver,
             metrics,
+            tcp_limits: ArcSwap::from_pointee(TcpLimits::of(config)),
+            tcp_connections: Arc::default(),
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -124,12 +146,22 @@ impl Server {
             self.resolver.set_upstreams(upstreams);
         }
         self.acl.store(Arc::new(Acl::new(new.server.allow.clone())));
+        self.tcp_limits.store(Arc::new(TcpLimits::of(new)));
         let services = Services::new(&new.services, &self.services.load(), &self.metrics, &self.resolver);
         self.services.store(Arc::new(services));
     }
 
     pub fn resolver(&self) -> &Arc<Resolver> {
         &self.resolver
+    }
+
+    pub fn tcp_limits(&self) -> TcpLimits {
+        **self.tcp_limits.load()
+    }
+
+    /// TCP connections open now, over every listener.
+    pub fn tcp_connections_open(&self) -> usize {
+        self.tcp_connections.count()
     }
 
     /// The services as configured right now.

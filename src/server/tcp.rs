@@ -1,8 +1,10 @@
 //! The TCP listener (RFC 7766): length-prefixed messages; several queries
 //! per connection processed at once, each reply sent as soon as it is ready
 //! (§6.2.1.1: out of order is allowed, so a cache hit never waits behind a
-//! miss); idle connections closed; and a cap on open connections so that a
-//! flood of them can't exhaust memory or fds.
+//! miss); idle connections closed after `tcp_idle_timeout`; and at most
+//! `tcp_connections` open, the one idle longest closed to admit a new one
+//! ([`super::connections`]), so a flood of idle connections can't exhaust
+//! memory or fds nor lock new clients out.
 //!
 //! A connection is a reader (this task: frames in, cache hits answered
 //! inline, misses spawned) and a writer task that frames and sends every
@@ -19,18 +21,13 @@ use tokio::{
 };
 use tracing::debug;
 
-use super::{InFlight, Server, Step, Via};
+use super::{InFlight, Server, Step, Via, connections::Admitted};
 
-/// A connection with no complete query for this long is closed (RFC 7766 §6.2.3 suggests seconds).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once per listener; more are closed on accept.
-const MAX_CONNECTIONS: usize = 512;
 /// Queries of one connection waiting on upstream at once; past it, the
 /// connection is not read until one is answered (back-pressure on the client).
 const MAX_PENDING: usize = 64;
 
 pub async fn serve(listener: TcpListener, server: Arc<Server>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, client) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -40,31 +37,37 @@ pub async fn serve(listener: TcpListener, server: Arc<Server>) {
                 continue;
             }
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            debug!(%client, "too many tcp connections; closing");
-            continue;
-        };
+        let admitted = server.tcp_connections.admit(server.tcp_limits().connections);
         let server = Arc::clone(&server);
         tokio::spawn(async move {
-            if let Err(error) = connection(stream, client, server).await {
+            if let Err(error) = connection(stream, client, &server, &admitted).await {
                 debug!(%error, %client, "tcp connection ended");
             }
-            drop(slot);
         });
     }
 }
 
-async fn connection(stream: TcpStream, client: SocketAddr, server: Arc<Server>) -> std::io::Result<()> {
+async fn connection(
+    stream: TcpStream,
+    client: SocketAddr,
+    server: &Arc<Server>,
+    admitted: &Admitted,
+) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let (mut reader, writer) = stream.into_split();
     let (replies, outbox) = mpsc::channel(MAX_PENDING);
     let writing = tokio::spawn(write_replies(writer, outbox));
     let pending = Arc::new(Semaphore::new(MAX_PENDING));
     loop {
-        let Ok(len) = timeout(IDLE_TIMEOUT, reader.read_u16()).await else { break };
-        let Ok(len) = len else { break };
+        let idle_timeout = server.tcp_limits().idle_timeout;
+        let len = tokio::select! {
+            len = timeout(idle_timeout, reader.read_u16()) => len,
+            () = admitted.close.notified() => break, // closed to make room for a new connection
+        };
+        let Ok(Ok(len)) = len else { break }; // idle, or closed by the client
         let mut packet = vec![0u8; usize::from(len)];
-        timeout(IDLE_TIMEOUT, reader.read_exact(&mut packet)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
+        timeout(idle_timeout, reader.read_exact(&mut packet)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
+        admitted.active();
         match server.reply_now(&packet, client, Via::Tcp) {
             Step::Done(Some(reply)) => {
                 if replies.send(reply).await.is_err() {
@@ -75,8 +78,8 @@ async fn connection(stream: TcpStream, client: SocketAddr, server: Arc<Server>) 
             Step::Resolve(query) => {
                 let slot = Arc::clone(&pending).acquire_owned().await.expect("the semaphore is never closed");
                 // Held until the reply is handed to the writer, so that a graceful stop waits for it.
-                let in_flight = InFlight::new(&server);
-                let (server, replies) = (Arc::clone(&server), replies.clone());
+                let in_flight = InFlight::new(server);
+                let (server, replies) = (Arc::clone(server), replies.clone());
                 tokio::spawn(async move {
                     let reply = server.reply(&query, Via::Tcp).await;
                     let _ = replies.send(reply).await;

@@ -43,6 +43,7 @@ use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
     metrics::{Metrics, UpstreamMetrics, UpstreamResult},
     query::wire_name,
+    rate_limit::RateLimit,
 };
 
 /// One upstream server and what is known of it.
@@ -53,28 +54,6 @@ pub struct Upstream {
     recovered: Arc<Recovered>,
     /// Up/down log lines, rate-limited against a flapping server.
     transitions: RateLimit,
-}
-
-/// At most one log line per [`RateLimit::EVERY`]; the lines held back
-/// are counted into the next one written.
-#[derive(Default)]
-struct RateLimit(std::sync::Mutex<(Option<Instant>, u32)>);
-
-impl RateLimit {
-    const EVERY: Duration = Duration::from_secs(10);
-
-    /// `Some(lines held back since the last one)` when a line may be written now.
-    fn admit(&self) -> Option<u32> {
-        let mut state = self.0.lock().expect("no panics while held");
-        let (last, held_back) = &mut *state;
-        let now = Instant::now();
-        if last.is_some_and(|at| now.saturating_duration_since(at) < Self::EVERY) {
-            *held_back += 1;
-            return None;
-        }
-        *last = Some(now);
-        Some(std::mem::take(held_back))
-    }
 }
 
 /// When the upstreams last answered again after failing: a down server
@@ -435,16 +414,5 @@ servers = ["192.0.2.3"]
         assert_eq!(first("notcluster.local"), "192.0.2.2");
         assert_eq!(first("example.com"), "192.0.2.1");
         assert_eq!(first("local.example.com"), "192.0.2.1");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn transition_lines_are_rate_limited_and_count_what_they_held_back() {
-        let limit = RateLimit::default();
-        assert_eq!(limit.admit(), Some(0));
-        assert_eq!(limit.admit(), None);
-        assert_eq!(limit.admit(), None);
-        tokio::time::advance(RateLimit::EVERY).await;
-        assert_eq!(limit.admit(), Some(2));
-        assert_eq!(limit.admit(), None);
     }
 }

@@ -1,0 +1,45 @@
+//! Log lines that a misbehaving peer could repeat without end (a flapping
+//! upstream, a client re-opening TCP connections): at most one per
+//! [`RateLimit::EVERY`], and the lines held back are counted into the next
+//! one written, so nothing is lost but the repetition.
+
+use std::{sync::Mutex, time::Duration};
+
+use tokio::time::Instant;
+
+/// One kind of log line's limit.
+#[derive(Debug, Default)]
+pub struct RateLimit(Mutex<(Option<Instant>, u32)>);
+
+impl RateLimit {
+    pub const EVERY: Duration = Duration::from_secs(10);
+
+    /// `Some(lines held back since the last one)` when a line may be written now.
+    pub fn admit(&self) -> Option<u32> {
+        let mut state = self.0.lock().expect("no panics while held");
+        let (last, held_back) = &mut *state;
+        let now = Instant::now();
+        if last.is_some_and(|at| now.saturating_duration_since(at) < Self::EVERY) {
+            *held_back += 1;
+            return None;
+        }
+        *last = Some(now);
+        Some(std::mem::take(held_back))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn lines_are_rate_limited_and_count_what_they_held_back() {
+        let limit = RateLimit::default();
+        assert_eq!(limit.admit(), Some(0));
+        assert_eq!(limit.admit(), None);
+        assert_eq!(limit.admit(), None);
+        tokio::time::advance(RateLimit::EVERY).await;
+        assert_eq!(limit.admit(), Some(2));
+        assert_eq!(limit.admit(), None);
+    }
+}
