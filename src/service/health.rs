@@ -28,6 +28,9 @@ impl Health {
     }
 
     /// Records one check; returns the new state when this check changed it.
+    /// `fall` and `rise` come with each check rather than living here (as
+    /// `fail_after` lives in the upstream health) because this state is
+    /// carried over a reload that may change them.
     pub fn record(&self, passed: bool, fall: u32, rise: u32) -> Option<bool> {
         let mut streak = self.streak.lock().expect("no panics while held");
         if passed == self.is_healthy() {
