@@ -19,6 +19,13 @@
 //!    served (EDE 3 in the replies and `stubborn_answers_total{source="stale"}`),
 //!    the recovery time, and what the plain forwarder answered.
 //!
+//! With `--flood N`, N unique names that do not exist (a random-subdomain
+//! flood, answered NXDOMAIN by knotd) are sent to stubborn after the
+//! warm-up, from [`FLOOD_THREADS`] sockets with [`FLOOD_WINDOW`] queries in
+//! flight on each; progress lines show stubborn's RSS and cache entries, and
+//! the outage then shows whether the warmed names are still there to be
+//! answered stale (issue 8, INTERFACE.md "Cache pressure").
+//!
 //! Exit status: 0 when stubborn answered every query during the outage, 1 when
 //! it did not, 2 when the drill could not run (no knotd, no stubborn binary,
 //! a process that did not start). Everything listens on 127.0.0.1 only and
@@ -68,6 +75,12 @@ const RECOVERY_GRACE: Duration = Duration::from_secs(10);
 const EDE_STALE_ANSWER: u16 = 3;
 /// EDNS option code of Extended DNS Errors.
 const EDE_OPTION: u16 = 15;
+/// Flood senders, and queries each keeps in flight (4 × 64 stays well under
+/// stubborn's 1024 upstream fetches).
+const FLOOD_THREADS: usize = 4;
+const FLOOD_WINDOW: usize = 64;
+/// A flood stops after this long, however many names are left.
+const FLOOD_LIMIT: Duration = Duration::from_secs(900);
 
 /// Replays a DNS outage on loopback: knotd behind stubborn, then knotd killed.
 #[derive(Parser, Debug)]
@@ -85,6 +98,9 @@ struct Args {
     /// Keep the temp dir (configs, zone, logs of knotd and both stubborns) and print its path.
     #[arg(long)]
     keep: bool,
+    /// Before the outage, send stubborn this many unique names that do not exist (NXDOMAIN).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+    flood: u64,
 }
 
 fn main() -> ExitCode {
@@ -97,6 +113,7 @@ fn main() -> ExitCode {
         keep: args.keep,
         recovery: true,
         free_port: None,
+        flood: args.flood as usize,
     };
     let mut out = io::stdout();
     match run(&options, &mut out) {
@@ -126,6 +143,8 @@ pub struct Options {
     /// Where free ports come from (a test passes its harness's, so that
     /// tests running beside the drill never get the same port).
     pub free_port: Option<fn() -> u16>,
+    /// Unique NXDOMAIN names sent to stubborn after the warm-up (0: none).
+    pub flood: usize,
 }
 
 impl Options {
@@ -138,6 +157,7 @@ impl Options {
             keep: false,
             recovery: false,
             free_port: None,
+            flood: 0,
         }
     }
 }
@@ -186,6 +206,26 @@ pub struct Report {
     pub all_fresh_after: Option<Duration>,
     /// Whether recovery was waited for at all.
     pub recovery_measured: bool,
+    /// What the flood before the outage did, if there was one.
+    pub flood: Option<Flood>,
+}
+
+/// A flood of unique NXDOMAIN names sent to stubborn after the warm-up.
+#[derive(Clone, Debug, Default)]
+pub struct Flood {
+    pub names: usize,
+    /// Replies that came back, and how many of them were NXDOMAIN.
+    pub replies: usize,
+    pub nxdomain: usize,
+    pub took: Duration,
+    /// stubborn's resident memory before and after, in MiB.
+    pub rss_before: f64,
+    pub rss_after: f64,
+    /// `stubborn_cache_entries` after, and the flood's growth of
+    /// `stubborn_cache_evictions_total` by kind.
+    pub entries_after: f64,
+    pub negative_evictions: f64,
+    pub positive_evictions: f64,
 }
 
 impl Report {
@@ -266,6 +306,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
             plain.log_tail()
         );
     }
+    let flooded = if options.flood > 0 { Some(flood_stubborn(&stubborn, options.flood, out)?) } else { None };
     let wait = Duration::from_secs(u64::from(RECORD_TTL) + 1);
     say(out, &format!("waiting {} s for every record's TTL ({RECORD_TTL} s) to run out", wait.as_secs()));
     std::thread::sleep(wait);
@@ -282,7 +323,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
             options.outage.as_secs()
         ),
     );
-    let mut report = Report { names: names.len(), ..Report::default() };
+    let mut report = Report { names: names.len(), flood: flooded, ..Report::default() };
     let mut always_s = vec![true; names.len()];
     let mut always_p = vec![true; names.len()];
     let max_rounds = (options.outage.as_millis() / ROUND_INTERVAL.as_millis()) as usize + 1;
@@ -373,6 +414,24 @@ pub fn render(r: &Report) -> String {
         r.rounds,
         r.names
     );
+    if let Some(f) = &r.flood {
+        let _ = writeln!(
+            t,
+            "flood before the outage: {} unique NXDOMAIN names in {:.1} s ({:.0}/s; {} replies, {} NXDOMAIN)\n  \
+             stubborn RSS {:.1} MiB before, {:.1} MiB after; {} cache entries after; \
+             evictions: {} negative, {} positive",
+            f.names,
+            f.took.as_secs_f64(),
+            f.names as f64 / f.took.as_secs_f64(),
+            f.replies,
+            f.nxdomain,
+            f.rss_before,
+            f.rss_after,
+            f.entries_after,
+            f.negative_evictions,
+            f.positive_evictions
+        );
+    }
     for (title, side) in [
         ("stubborn (serve_stale = true, the default):", &r.stubborn),
         ("plain forwarder, the same run with serve_stale = false and keep_positive = \"0s\":", &r.plain),
@@ -427,6 +486,91 @@ pub fn render(r: &Report) -> String {
         r.plain.answered_percent()
     );
     t
+}
+
+// === flooding
+
+/// Sends `count` unique names under `nx.drill.test.` (none exists) to
+/// stubborn, in ten steps with a progress line each; bounded by
+/// [`FLOOD_LIMIT`].
+fn flood_stubborn(stubborn: &Stubborn, count: usize, out: &mut dyn Write) -> anyhow::Result<Flood> {
+    let evictions = |kind: &str| stubborn.metric("stubborn_cache_evictions_total", &format!("kind=\"{kind}\""));
+    let (negative_before, positive_before) = (evictions("negative")?, evictions("positive")?);
+    let mut f = Flood { names: count, rss_before: stubborn.rss_mib(), ..Flood::default() };
+    let start = Instant::now();
+    let deadline = start + FLOOD_LIMIT;
+    let step = count.div_ceil(10);
+    let mut sent = 0;
+    while sent < count && Instant::now() < deadline {
+        let to = (sent + step).min(count);
+        let [replies, nxdomain] = flood(stubborn.config.dns, sent..to, deadline)?;
+        (f.replies, f.nxdomain, sent) = (f.replies + replies, f.nxdomain + nxdomain, to);
+        let entries = stubborn.metric("stubborn_cache_entries", "")?;
+        say(
+            out,
+            &format!(
+                "flood: {sent}/{count} names sent in {:.1} s, {} NXDOMAIN replies; stubborn RSS {:.1} MiB, {entries} cache entries",
+                start.elapsed().as_secs_f64(),
+                f.nxdomain,
+                stubborn.rss_mib()
+            ),
+        );
+    }
+    f.names = sent;
+    f.took = start.elapsed();
+    f.rss_after = stubborn.rss_mib();
+    f.entries_after = stubborn.metric("stubborn_cache_entries", "")?;
+    f.negative_evictions = evictions("negative")? - negative_before;
+    f.positive_evictions = evictions("positive")? - positive_before;
+    Ok(f)
+}
+
+/// Sends the names numbered `range` from [`FLOOD_THREADS`] sockets,
+/// [`FLOOD_WINDOW`] in flight on each; returns [replies, NXDOMAIN replies].
+fn flood(server: SocketAddr, range: std::ops::Range<usize>, deadline: Instant) -> io::Result<[usize; 2]> {
+    let threads: Vec<_> = (0..FLOOD_THREADS)
+        .map(|t| {
+            let names: Vec<usize> = range.clone().skip(t).step_by(FLOOD_THREADS).collect();
+            std::thread::spawn(move || -> io::Result<[usize; 2]> {
+                let socket = UdpSocket::bind("127.0.0.1:0")?;
+                socket.connect(server)?;
+                socket.set_read_timeout(Some(Duration::from_secs(2)))?;
+                let (mut counts, mut buf) = ([0; 2], [0u8; 1500]);
+                for window in names.chunks(FLOOD_WINDOW) {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    for &i in window {
+                        socket.send(&nxdomain_query(i))?;
+                    }
+                    for _ in window {
+                        let Ok(n) = socket.recv(&mut buf) else { break };
+                        counts[0] += 1;
+                        counts[1] += usize::from(n > 3 && buf[3] & 0x0f == 3);
+                    }
+                }
+                Ok(counts)
+            })
+        })
+        .collect();
+    let mut total = [0; 2];
+    for thread in threads {
+        let [replies, nxdomain] = thread.join().map_err(|_| io::Error::other("a flood thread panicked"))??;
+        total = [total[0] + replies, total[1] + nxdomain];
+    }
+    Ok(total)
+}
+
+/// `f{i}.nx.drill.test. A`, no EDNS, by hand: a flood builds millions.
+fn nxdomain_query(i: usize) -> Vec<u8> {
+    let label = format!("f{i}");
+    let mut q = Vec::with_capacity(40);
+    q.extend_from_slice(&(i as u16).to_be_bytes());
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    q.push(label.len() as u8);
+    q.extend_from_slice(label.as_bytes());
+    q.extend_from_slice(b"\x02nx\x05drill\x04test\x00\x00\x01\x00\x01");
+    q
 }
 
 // === asking
@@ -725,6 +869,11 @@ impl Stubborn {
 
     /// `stubborn_answers_total{source="stale"}`.
     fn stale_metric(&self) -> anyhow::Result<f64> {
+        self.metric("stubborn_answers_total", "source=\"stale\"")
+    }
+
+    /// The sum of the series of metric `name` whose line contains `label`.
+    fn metric(&self, name: &str, label: &str) -> anyhow::Result<f64> {
         let (status, body) = http_get(self.config.admin, "/metrics")
             .with_context(|| format!("GET /metrics from {} on {}", self.config.name, self.config.admin))?;
         if status != 200 {
@@ -732,9 +881,16 @@ impl Stubborn {
         }
         Ok(body
             .lines()
-            .filter(|l| l.starts_with("stubborn_answers_total{") && l.contains("source=\"stale\""))
+            .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])) && l.contains(label))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum())
+    }
+
+    /// Resident memory of the process, in MiB (Linux: /proc/PID/status).
+    fn rss_mib(&self) -> f64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok());
+        kib.unwrap_or(0.0) / 1024.0
     }
 
     fn log_tail(&self) -> String {

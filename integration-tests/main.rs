@@ -9,6 +9,7 @@ mod answers_match_authoritative;
 mod bad_replies_not_cached;
 mod bind_failure;
 mod cache_persistence;
+mod cache_pressure;
 mod check_command;
 mod coalescing;
 mod conditional_forwarding;

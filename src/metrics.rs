@@ -18,6 +18,8 @@ pub struct Metrics {
     /// `stubborn_answers_total` by `source`.
     pub answers: Answers,
     pub kept_positive: Counter,
+    /// `stubborn_cache_evictions_total` by `kind` and `reason`; the cache holds a clone.
+    pub cache_evictions: Evictions,
     cache_entries: Gauge,
     upstream_up: Family<Labels, Gauge>,
     upstream_queries: Family<Labels, Counter>,
@@ -35,6 +37,19 @@ pub struct Answers {
     pub refused: Counter,
     pub servfail: Counter,
     pub service: Counter,
+}
+
+/// One counter per kind of cache entry (`positive`: holds records of the
+/// asked type; `negative`: NXDOMAIN or NODATA) and reason it left the cache
+/// (`size`: pushed out by newer entries; `expired`: older than its TTL plus
+/// `max_stale`). Entries replaced by a newer answer for the same question are
+/// not counted. The default is a set of counters registered nowhere (tests).
+#[derive(Clone, Default)]
+pub struct Evictions {
+    pub positive_size: Counter,
+    pub positive_expired: Counter,
+    pub negative_size: Counter,
+    pub negative_expired: Counter,
 }
 
 /// How one attempt at an upstream ended: the `result` label of
@@ -104,6 +119,12 @@ impl Metrics {
         );
         let cache_entries = Gauge::default();
         registry.register("stubborn_cache_entries", "Entries in the cache", cache_entries.clone());
+        let cache_evictions = Family::<Labels, Counter>::default();
+        registry.register(
+            "stubborn_cache_evictions",
+            "Cache entries dropped to make room (size) or past max_stale (expired), by kind",
+            cache_evictions.clone(),
+        );
         let upstream_up = Family::<Labels, Gauge>::default();
         registry.register("stubborn_upstream_up", "1 while the upstream is up, 0 while down", upstream_up.clone());
         let upstream_queries = Family::<Labels, Counter>::default();
@@ -139,6 +160,18 @@ impl Metrics {
                 service: counter(&answers, "source", "service"),
             },
             kept_positive,
+            cache_evictions: {
+                let eviction = |kind: &str, reason: &str| {
+                    let labels = vec![("kind", kind.to_string()), ("reason", reason.to_string())];
+                    cache_evictions.get_or_create(&labels).clone()
+                };
+                Evictions {
+                    positive_size: eviction("positive", "size"),
+                    positive_expired: eviction("positive", "expired"),
+                    negative_size: eviction("negative", "size"),
+                    negative_expired: eviction("negative", "expired"),
+                }
+            },
             cache_entries,
             upstream_up,
             upstream_queries,
@@ -226,6 +259,7 @@ mod tests {
         upstream.result(UpstreamResult::Timeout).inc();
         upstream.latency.observe(0.01);
         metrics.answers.stale.inc();
+        metrics.cache_evictions.negative_size.inc();
         metrics.service_target("api.example.com", "api.aws.example.net").set(1);
         metrics.failovers("api.example.com").inc();
         let text = metrics.render(7);
@@ -234,6 +268,8 @@ mod tests {
             "stubborn_answers_total{source=\"stale\"} 1",
             "stubborn_kept_positive_total 0",
             "stubborn_cache_entries 7",
+            "stubborn_cache_evictions_total{kind=\"negative\",reason=\"size\"} 1",
+            "stubborn_cache_evictions_total{kind=\"positive\",reason=\"expired\"} 0",
             "stubborn_upstream_up{upstream=\"192.0.2.1:53\"} 0",
             "stubborn_upstream_queries_total{upstream=\"192.0.2.1:53\",result=\"timeout\"} 1",
             "stubborn_upstream_latency_seconds_count{upstream=\"192.0.2.1:53\"} 1",

@@ -89,7 +89,7 @@ struct Daemon {
 /// Serves `config` until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), Fatal> {
     let metrics = Arc::new(Metrics::new());
-    let cache = Cache::new(&config.cache);
+    let cache = Cache::counting(&config.cache, metrics.cache_evictions.clone());
     if let Some(path) = &config.cache.persist {
         create_snapshot_dir(path).map_err(Fatal::SnapshotDir)?;
         match persist::load(&cache, path) {

@@ -4,23 +4,54 @@
 //! over an empty answer (last-known-good); whether it is fresh or stale is
 //! decided at lookup from the entry's own deadlines. `capacity` bounds the
 //! number of entries. Deciding *what* to serve is the resolver's job.
-//! A reload may change the limits: the entries then move to a new moka
-//! table built with them ([`Cache::reconfigure`]), so nothing is forgotten.
+//! A reload may change the limits: the entries then move to new moka
+//! tables built with them ([`Cache::reconfigure`]), so nothing is forgotten.
+//!
+//! Cache pressure (INTERFACE.md "Answers", issue 8): a flood of unique names
+//! — random subdomains answered NXDOMAIN, or a wildcard answering them all —
+//! must not push out the positive entries the next outage needs. One table
+//! under one admission policy cannot promise that: moka's TinyLFU halves its
+//! frequency counts as it samples, so after a few times `capacity` unique
+//! names the old entries count for no more than the new ones, and go. So
+//! the capacity is split in two tables, and a name enters the one that
+//! matters only by arriving first or by being asked for again:
+//!
+//! - `main` (three quarters of `capacity`) holds positive entries: those
+//!   stored while it had room, and those asked for again (a hit in
+//!   `probation`, or a refresh of an entry there). Nothing else enters it,
+//!   so names asked once during a flood never reach it;
+//! - `probation` (the last quarter) holds negative entries (NXDOMAIN,
+//!   NODATA) and positive entries that arrived while `main` was full and
+//!   have not been asked for again. A flood churns this table only.
+//!
+//! This is the probation/protected split of segmented LRU and S3-FIFO, with
+//! the difference that a name goes straight to `main` while there is room,
+//! so that names asked once before a flood (the usual shape of an outage's
+//! victims: looked up, then expired) are kept. A key is in one table at a
+//! time. A positive hit costs one moka lookup, as before; a negative hit or
+//! a miss, two. Entries leaving either table are counted by kind and reason
+//! (`stubborn_cache_evictions_total`).
 
 mod entry;
 pub mod persist;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use arc_swap::ArcSwap;
-use moka::{Expiry, sync::Cache as Moka};
+use moka::{Expiry, notification::RemovalCause, sync::Cache as Moka};
 use tokio::time::Instant;
 
 #[cfg(test)]
 pub(crate) use entry::tests as tests_support;
 pub use entry::{Entry, Malformed, NOERROR, NXDOMAIN};
 
-use crate::config::CacheConfig;
+use crate::{config::CacheConfig, metrics::Evictions};
 
 /// What the cache holds for a key right now.
 pub enum Lookup {
@@ -32,27 +63,132 @@ pub enum Lookup {
 
 pub struct Cache {
     inner: ArcSwap<Inner>,
+    /// Kept to build the tables of a reload with the same counters.
+    evictions: Evictions,
 }
 
-/// One moka table and the limits it was built with.
+type Table = Moka<Box<[u8]>, Arc<Entry>>;
+
+/// The two moka tables and the limits they were built with.
 struct Inner {
-    entries: Moka<Box<[u8]>, Arc<Entry>>,
+    /// Positive entries stored while there was room, or asked for again.
+    main: Table,
+    /// Negative entries, and positive ones not (yet) asked for again that
+    /// came while `main` was full: what a flood of unique names churns.
+    probation: Table,
+    /// How many entries `main` holds, never fewer: incremented before each
+    /// insert, decremented by the eviction listener after each removal. It
+    /// decides "room in main" exactly where moka's `entry_count` lags.
+    main_len: Arc<AtomicU64>,
+    main_capacity: u64,
     config: Arc<CacheConfig>,
 }
 
 impl Inner {
-    fn new(config: &CacheConfig) -> Inner {
-        let entries = Moka::builder()
-            .max_capacity(config.capacity)
-            .expire_after(EntryLifetime { config: config.clone() })
-            .build();
-        Inner { entries, config: Arc::new(config.clone()) }
+    fn new(config: &CacheConfig, evictions: &Evictions) -> Inner {
+        let probation_capacity = (config.capacity / 4).max(1);
+        let main_capacity = config.capacity.saturating_sub(probation_capacity).max(1);
+        let main_len = Arc::new(AtomicU64::new(0));
+        let main = {
+            let (evictions, main_len) = (evictions.clone(), Arc::clone(&main_len));
+            table(config, main_capacity, move |entry, cause| {
+                main_len.fetch_sub(1, Ordering::Relaxed);
+                count_eviction(&evictions, entry, cause);
+            })
+        };
+        let probation = {
+            let evictions = evictions.clone();
+            table(config, probation_capacity, move |entry, cause| count_eviction(&evictions, entry, cause))
+        };
+        Inner { main, probation, main_len, main_capacity, config: Arc::new(config.clone()) }
+    }
+
+    /// The entry for `key` in either table; a positive entry found in
+    /// `probation` has been asked for again and moves to `main`.
+    fn get(&self, key: &[u8]) -> Option<Arc<Entry>> {
+        if let Some(entry) = self.main.get(key) {
+            return Some(entry);
+        }
+        let entry = self.probation.get(key)?;
+        if entry.has_records {
+            self.promote(Box::from(key), Arc::clone(&entry));
+        }
+        Some(entry)
+    }
+
+    fn promote(&self, key: Box<[u8]>, entry: Arc<Entry>) {
+        self.probation.invalidate(&key);
+        self.main_len.fetch_add(1, Ordering::Relaxed);
+        self.main.insert(key, entry);
+    }
+
+    /// Stores `entry` in the table its kind and history call for (see the
+    /// module doc), taking `key` out of the other one.
+    fn insert(&self, key: Box<[u8]>, entry: Arc<Entry>) {
+        if !entry.has_records {
+            // A negative answer replacing records (keep_positive ran out, or is off).
+            self.main.invalidate(&key);
+            self.probation.insert(key, entry);
+        } else if self.probation.contains_key(&key) {
+            // Refreshed, so asked for again.
+            self.promote(key, entry);
+        } else {
+            let replacing = self.main.contains_key(&key);
+            if replacing {
+                // The listener will count the replaced entry out.
+                self.main_len.fetch_add(1, Ordering::Relaxed);
+            }
+            if replacing || self.reserve_room_in_main() {
+                self.main.insert(key, entry);
+            } else {
+                self.probation.insert(key, entry);
+            }
+        }
+    }
+
+    /// Counts one more entry in `main` if it has room for it.
+    fn reserve_room_in_main(&self) -> bool {
+        if self.main_len.fetch_add(1, Ordering::Relaxed) < self.main_capacity {
+            return true;
+        }
+        self.main_len.fetch_sub(1, Ordering::Relaxed);
+        false
     }
 }
 
-/// Tells moka to keep each entry for its own lifetime.
+/// A moka table of at most `capacity` entries, each kept for its lifetime;
+/// `removed` hears of every entry that leaves it, and why.
+fn table(config: &CacheConfig, capacity: u64, removed: impl Fn(&Entry, RemovalCause) + Send + Sync + 'static) -> Table {
+    Moka::builder()
+        .max_capacity(capacity)
+        .expire_after(EntryLifetime { config: config.clone() })
+        .eviction_listener(move |_key, entry: Arc<Entry>, cause| removed(&entry, cause))
+        .build()
+}
+
+fn count_eviction(evictions: &Evictions, entry: &Entry, cause: RemovalCause) {
+    let counter = match (entry.has_records, cause) {
+        (true, RemovalCause::Size) => &evictions.positive_size,
+        (true, RemovalCause::Expired) => &evictions.positive_expired,
+        (false, RemovalCause::Size) => &evictions.negative_size,
+        (false, RemovalCause::Expired) => &evictions.negative_expired,
+        // Replaced by a newer answer, or moved to the other table: not an eviction.
+        (_, RemovalCause::Replaced | RemovalCause::Explicit) => return,
+    };
+    counter.inc();
+}
+
+/// Tells moka to keep each entry for what is left of its own lifetime
+/// (counted from when the answer arrived, so that an entry moved between
+/// tables, on reload or loaded from a snapshot does not live longer).
 struct EntryLifetime {
     config: CacheConfig,
+}
+
+impl EntryLifetime {
+    fn remaining(&self, entry: &Entry) -> Duration {
+        (entry.stored_at + entry.lifetime(&self.config)).saturating_duration_since(Instant::now())
+    }
 }
 
 impl Expiry<Box<[u8]>, Arc<Entry>> for EntryLifetime {
@@ -62,7 +198,7 @@ impl Expiry<Box<[u8]>, Arc<Entry>> for EntryLifetime {
         entry: &Arc<Entry>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
-        Some(entry.lifetime(&self.config))
+        Some(self.remaining(entry))
     }
 
     fn expire_after_update(
@@ -72,28 +208,35 @@ impl Expiry<Box<[u8]>, Arc<Entry>> for EntryLifetime {
         _updated_at: std::time::Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        Some(entry.lifetime(&self.config))
+        Some(self.remaining(entry))
     }
 }
 
 impl Cache {
+    /// A cache whose evictions are counted nowhere (tests, tools).
     pub fn new(config: &CacheConfig) -> Cache {
-        Cache { inner: ArcSwap::from_pointee(Inner::new(config)) }
+        Cache::counting(config, Evictions::default())
+    }
+
+    /// A cache that counts its evictions in `evictions`.
+    pub fn counting(config: &CacheConfig, evictions: Evictions) -> Cache {
+        Cache { inner: ArcSwap::from_pointee(Inner::new(config, &evictions)), evictions }
     }
 
     pub fn config(&self) -> Arc<CacheConfig> {
         Arc::clone(&self.inner.load().config)
     }
 
-    /// Applies new limits, keeping every entry (the capacity permitting).
+    /// Applies new limits, keeping every entry (the capacity permitting):
+    /// those of `main` first, so that they keep their place.
     pub fn reconfigure(&self, config: &CacheConfig) {
         let old = self.inner.load_full();
         if *old.config == *config {
             return;
         }
-        let new = Inner::new(config);
-        for (key, entry) in old.entries.iter() {
-            new.entries.insert(Box::clone(&key), entry);
+        let new = Inner::new(config, &self.evictions);
+        for (key, entry) in old.main.iter().chain(old.probation.iter()) {
+            new.insert(Box::clone(&key), entry);
         }
         self.inner.store(Arc::new(new));
     }
@@ -102,7 +245,7 @@ impl Cache {
     /// serve_stale is off) is a miss.
     pub fn lookup(&self, key: &[u8], now: Instant) -> Lookup {
         let inner = self.inner.load();
-        match inner.entries.get(key) {
+        match inner.get(key) {
             Some(entry) if entry.is_fresh(now) => Lookup::Fresh(entry),
             Some(entry) if inner.config.serve_stale && entry.within_max_stale(now, inner.config.max_stale) => {
                 Lookup::Stale(entry)
@@ -116,23 +259,25 @@ impl Cache {
     /// answer that an empty one must not replace.
     pub fn last_known_good(&self, key: &[u8], now: Instant) -> Option<Arc<Entry>> {
         let inner = self.inner.load();
-        inner.entries.get(key).filter(|entry| entry.has_records && entry.within_max_stale(now, inner.config.max_stale))
+        inner.get(key).filter(|entry| entry.has_records && entry.within_max_stale(now, inner.config.max_stale))
     }
 
     /// Stores `entry` unless its TTL is zero (such answers are served once, not kept).
     pub fn insert(&self, key: Box<[u8]>, entry: Arc<Entry>) {
         if !entry.ttl.is_zero() {
-            self.inner.load().entries.insert(key, entry);
+            self.inner.load().insert(key, entry);
         }
     }
 
-    /// Every entry that may still be served, fresh or stale, at most `capacity` of them.
+    /// Every entry that may still be served, fresh or stale, at most
+    /// `capacity` of them, those of `main` first.
     pub fn entries(&self, now: Instant) -> Vec<(Box<[u8]>, Arc<Entry>)> {
         let inner = self.inner.load();
         let max_stale = inner.config.max_stale;
         let mut kept: Vec<_> = inner
-            .entries
+            .main
             .iter()
+            .chain(inner.probation.iter())
             .filter(|(_, entry)| entry.within_max_stale(now, max_stale))
             .map(|(key, entry)| (Box::clone(&key), entry))
             .collect();
@@ -140,11 +285,12 @@ impl Cache {
         kept
     }
 
-    /// Number of entries (approximate while inserts are in flight).
+    /// Number of entries in both tables (approximate while inserts are in flight).
     pub fn len(&self) -> u64 {
         let inner = self.inner.load();
-        inner.entries.run_pending_tasks();
-        inner.entries.entry_count()
+        inner.main.run_pending_tasks();
+        inner.probation.run_pending_tasks();
+        inner.main.entry_count() + inner.probation.entry_count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -154,7 +300,132 @@ impl Cache {
 
 #[cfg(test)]
 mod tests {
-    use super::{entry::tests::positive_reply, *};
+    use super::{
+        entry::tests::{negative_reply, positive_reply},
+        *,
+    };
+
+    fn positive(config: &CacheConfig) -> Arc<Entry> {
+        Arc::new(Entry::from_reply(&positive_reply(), 21, 1, config, Instant::now()).unwrap())
+    }
+
+    fn negative(config: &CacheConfig) -> Arc<Entry> {
+        Arc::new(Entry::from_reply(&negative_reply(), 21, 1, config, Instant::now()).unwrap())
+    }
+
+    fn key(name: &str) -> Box<[u8]> {
+        name.as_bytes().into()
+    }
+
+    /// What the resolver does for a name asked once: look it up (a miss), store the answer.
+    fn ask_once(cache: &Cache, name: &str, entry: Arc<Entry>) {
+        assert!(matches!(cache.lookup(name.as_bytes(), Instant::now()), Lookup::Miss));
+        cache.insert(key(name), entry);
+    }
+
+    fn answered(cache: &Cache, names: impl Iterator<Item = String>) -> usize {
+        names.filter(|name| !matches!(cache.lookup(name.as_bytes(), Instant::now()), Lookup::Miss)).count()
+    }
+
+    /// 40 names asked once, then 100 times `capacity` (100) unique names
+    /// whose answers are `flood`; returns the cache and its eviction counts
+    /// after checking that the 40 are all still there and that the cache
+    /// is no larger than `capacity` (issue 8).
+    fn flooded(flood: impl Fn(&CacheConfig) -> Arc<Entry>) -> (Cache, Evictions) {
+        let config = CacheConfig { capacity: 100, ..CacheConfig::default() };
+        let evictions = Evictions::default();
+        let cache = Cache::counting(&config, evictions.clone());
+        for i in 0..40 {
+            ask_once(&cache, &format!("good{i}"), positive(&config));
+        }
+        for i in 0..10_000 {
+            ask_once(&cache, &format!("flood{i}"), flood(&config));
+        }
+        assert_eq!(answered(&cache, (0..40).map(|i| format!("good{i}"))), 40);
+        assert!(cache.len() <= 100, "{} entries", cache.len());
+        (cache, evictions)
+    }
+
+    #[test]
+    fn a_flood_of_negative_names_leaves_the_positive_entries() {
+        let (_, evictions) = flooded(negative);
+        assert!(evictions.negative_size.get() >= 10_000 - 25, "{}", evictions.negative_size.get());
+        assert_eq!(evictions.positive_size.get(), 0);
+    }
+
+    /// Unique *answered* names (a wildcard): those that came while `main`
+    /// had room stay, the rest churn in probation.
+    #[test]
+    fn a_flood_of_answered_names_leaves_the_earlier_entries() {
+        let (_, evictions) = flooded(positive);
+        assert!(evictions.positive_size.get() >= 10_000 - 100, "{}", evictions.positive_size.get());
+    }
+
+    /// A name that came during a flood and is asked for again moves to
+    /// `main`, and outlives the rest of the flood.
+    #[test]
+    fn a_name_asked_again_is_kept() {
+        let config = CacheConfig { capacity: 100, ..CacheConfig::default() };
+        let cache = Cache::new(&config);
+        for i in 0..1_000 {
+            ask_once(&cache, &format!("flood{i}"), positive(&config));
+        }
+        // Probation is full of the flood too: its TinyLFU admits the
+        // newcomer once it has been asked for more often than they were.
+        let inner = cache.inner.load();
+        let mut asked = 0;
+        while !inner.probation.contains_key(b"late".as_slice()) {
+            asked += 1;
+            assert!(asked <= 4, "not admitted to probation after {asked} asks");
+            ask_once(&cache, "late", positive(&config));
+            inner.probation.run_pending_tasks();
+        }
+        assert!(!inner.main.contains_key(b"late".as_slice()), "main is full: the newcomer is on probation");
+        assert!(matches!(cache.lookup(b"late", Instant::now()), Lookup::Fresh(_)));
+        assert!(inner.main.contains_key(b"late".as_slice()) && !inner.probation.contains_key(b"late".as_slice()));
+        for i in 1_000..10_000 {
+            ask_once(&cache, &format!("flood{i}"), positive(&config));
+        }
+        assert!(matches!(cache.lookup(b"late", Instant::now()), Lookup::Fresh(_)));
+    }
+
+    /// A key lives in one table: a negative answer accepted over records
+    /// (keep_positive ran out) replaces them, and records replace it again.
+    #[test]
+    fn a_negative_answer_replaces_records_and_back() {
+        let config = CacheConfig::default();
+        let cache = Cache::new(&config);
+        cache.insert(key("name"), positive(&config));
+        cache.insert(key("name"), negative(&config));
+        assert!(matches!(cache.lookup(b"name", Instant::now()), Lookup::Fresh(e) if !e.has_records));
+        assert!(cache.last_known_good(b"name", Instant::now()).is_none());
+        cache.insert(key("name"), positive(&config));
+        assert!(matches!(cache.lookup(b"name", Instant::now()), Lookup::Fresh(e) if e.has_records));
+        assert_eq!(cache.len(), 1);
+    }
+
+    /// Entries past their lifetime are counted as expired, by kind.
+    #[test]
+    fn expired_entries_are_counted_by_kind() {
+        let config = CacheConfig { serve_stale: false, keep_positive: Duration::ZERO, ..CacheConfig::default() };
+        let evictions = Evictions::default();
+        let cache = Cache::counting(&config, evictions.clone());
+        // Stored 59.9 s ago with a TTL of 60 s (and no stale window): 100 ms to live.
+        let almost = Instant::now() - Duration::from_millis(59_900);
+        let entry = Entry::from_reply(&positive_reply(), 21, 1, &config, almost).unwrap();
+        cache.insert(key("positive"), Arc::new(entry));
+        let entry =
+            Entry::from_reply(&negative_reply(), 21, 1, &config, Instant::now() - Duration::from_millis(119_900));
+        cache.insert(key("negative"), Arc::new(entry.unwrap()));
+        // moka's timer wheel has a resolution of about a second.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !cache.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(cache.len(), 0);
+        assert_eq!((evictions.positive_expired.get(), evictions.negative_expired.get()), (1, 1));
+        assert_eq!((evictions.positive_size.get(), evictions.negative_size.get()), (0, 0));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn lookup_moves_from_fresh_to_stale_to_miss() {
@@ -188,10 +459,14 @@ mod tests {
         let cache = Cache::new(&config);
         let entry = Entry::from_reply(&positive_reply(), 21, 1, &config, Instant::now()).unwrap();
         cache.insert(b"key".to_vec().into(), Arc::new(entry));
+        for i in 0..20 {
+            cache.insert(key(&format!("negative{i}")), negative(&config));
+        }
         let smaller = CacheConfig { capacity: 10, stale_ttl: Duration::from_secs(5), ..config };
         cache.reconfigure(&smaller);
         assert_eq!(*cache.config(), smaller);
-        assert!(matches!(cache.lookup(b"key", Instant::now()), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup(b"key", Instant::now()), Lookup::Fresh(_)), "main's entries go first");
+        assert!(cache.len() <= 10);
     }
 
     #[test]
