@@ -1,5 +1,5 @@
 //! Scenario: stubborn is stopped with SIGTERM and exits 0 within the 2 s
-//! drain bound; SIGHUP with a broken config file keeps the old config serving
+//! drain bound, answering the queries in flight first; SIGHUP with a broken config file keeps the old config serving
 //! (INTERFACE.md "Signals", "Exit status").
 
 use std::time::Duration;
@@ -18,6 +18,26 @@ fn sigterm_exits_zero() {
     let status = stubborn.wait_exit(Duration::from_secs(4));
     let status = status.expect("stubborn still running 4 s after SIGTERM");
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status}");
+}
+
+/// A query waiting on a slow upstream when SIGTERM arrives is still
+/// answered (the drain), and the exit follows as soon as it is.
+#[test]
+fn sigterm_lets_a_query_in_flight_finish() {
+    let fake = FakeUpstream::start(Mode::Slow(Duration::from_millis(600)));
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]).set_str("upstream", "timeout", "2s"));
+    let dns = stubborn.dns;
+    let client = std::thread::spawn(move || Ask::new("slow.example.test.", RecordType::A).try_send(dns));
+    crate::harness::wait::until("the query to reach the upstream", Duration::from_secs(2), || {
+        (fake.queries_for("slow.example.test.") > 0).then_some(())
+    });
+    let stopped = std::time::Instant::now();
+    stubborn.signal("TERM");
+    let reply = client.join().expect("client thread").expect("the query in flight is answered");
+    assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
+    let status = stubborn.wait_exit(Duration::from_secs(3)).expect("stubborn still running after the drain");
+    assert_eq!(status.code(), Some(0));
+    assert!(stopped.elapsed() < Duration::from_millis(1_500), "exit took {:?}", stopped.elapsed());
 }
 
 #[test]

@@ -144,9 +144,8 @@ impl Daemon {
         info!("shutting down");
         self.listeners.clear();
         self.admin_listener = None;
-        let deadline = Instant::now() + DRAIN;
-        while self.server.in_flight() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        if tokio::time::timeout(DRAIN, self.server.drained()).await.is_err() {
+            warn!(in_flight = self.server.in_flight(), "queries still waiting on upstream at the end of the drain");
         }
         self.snapshot(true).await;
     }

@@ -25,6 +25,7 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use tokio::sync::Notify;
 
 pub use acl::Acl;
 use connections::Connections;
@@ -59,6 +60,8 @@ pub struct Server {
     tcp_connections: Arc<Connections>,
     /// Queries waiting on upstream right now: a graceful stop lets them finish.
     in_flight: AtomicUsize,
+    /// Notified when the last query in flight is answered (see [`Server::drained`]).
+    drained: Notify,
 }
 
 /// How many TCP connections may be open, and how long one may idle.
@@ -105,14 +108,16 @@ pub struct InFlight(Arc<Server>);
 
 impl InFlight {
     pub fn new(server: &Arc<Server>) -> InFlight {
-        server.in_flight.fetch_add(1, Ordering::Relaxed);
+        server.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(Arc::clone(server))
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.drained.notify_waiters();
+        }
     }
 }
 
@@ -131,6 +136,7 @@ impl Server {
             tcp_limits: ArcSwap::from_pointee(TcpLimits::of(config)),
             tcp_connections: Arc::default(),
             in_flight: AtomicUsize::new(0),
+            drained: Notify::new(),
         }
     }
 
@@ -171,7 +177,19 @@ impl Server {
 
     /// Queries being answered from upstream right now.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Returns once no query is waiting on upstream (a graceful stop's drain).
+    pub async fn drained(&self) {
+        loop {
+            // Created before the check, so the last query's notification can't slip between.
+            let notified = self.drained.notified();
+            if self.in_flight() == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Handles `packet` from `client` as far as possible without waiting.
