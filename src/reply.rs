@@ -13,33 +13,13 @@ use hickory_proto::{
 };
 
 use crate::{
-    cache::{Entry, NXDOMAIN},
+    cache::Entry,
     query::{Query, Rejection},
+    wire::{
+        self, AD, BADVERS, CD, EDE_STALE, EDE_STALE_NXDOMAIN, Ede, FORMERR, HEADER_LEN, NOERROR, NOTIMP, NXDOMAIN,
+        OPCODE_MASK, OUR_UDP_PAYLOAD, QR, RA, RCODE_MASK, RD, SERVFAIL, TC, u16_at,
+    },
 };
-
-/// The UDP payload size stubborn advertises (DNS flag day 2020).
-pub const OUR_UDP_PAYLOAD: u16 = 1232;
-/// RFC 8914 EDNS option code.
-const OPTION_EDE: u16 = 15;
-
-pub const SERVFAIL: u8 = 2;
-pub const FORMERR: u8 = 1;
-pub const NOTIMP: u8 = 4;
-pub const REFUSED: u8 = 5;
-
-/// An Extended DNS Error (RFC 8914 §4): INFO-CODE and EXTRA-TEXT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ede {
-    pub code: u16,
-    pub text: &'static str,
-}
-
-/// RFC 8914 §4.4.
-pub const EDE_STALE: Ede = Ede { code: 3, text: "stale answer" };
-/// RFC 8914 §4.20.
-pub const EDE_STALE_NXDOMAIN: Ede = Ede { code: 19, text: "stale NXDOMAIN answer" };
-/// RFC 8914 §4.23.
-pub const EDE_NO_REACHABLE_AUTHORITY: Ede = Ede { code: 22, text: "no reachable authority" };
 
 /// How the TTLs of a cached answer are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +32,7 @@ pub enum Ttl {
 
 /// The reply to `query` from a cached `entry`, at most `limit` bytes.
 pub fn answer(query: &Query, entry: &Entry, ttl: Ttl, ede: Option<Ede>, limit: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + query.question.len() + entry.sections.len() + 64);
+    let mut out = Vec::with_capacity(HEADER_LEN + query.question.len() + entry.sections.len() + 64);
     let ad = entry.authentic_data && (query.dnssec_ok() || query.authentic_data);
     let [an, ns, ar] = entry.counts;
     header(&mut out, query, entry.rcode, ad, [an, ns, ar + u16::from(query.edns.is_some())]);
@@ -67,7 +47,7 @@ pub fn answer(query: &Query, entry: &Entry, ttl: Ttl, ede: Option<Ede>, limit: u
         out[base + at..base + at + 4].copy_from_slice(&value.to_be_bytes());
     }
     if query.edns.is_some() {
-        opt(&mut out, query.dnssec_ok(), 0, ede);
+        opt(&mut out, query, ede);
     }
     if out.len() > limit {
         return truncated(query, entry.rcode, ede);
@@ -99,18 +79,18 @@ pub fn records(query: &Query, answers: Vec<Record>, limit: usize) -> Vec<u8> {
     }
     match message.to_vec() {
         Ok(bytes) if bytes.len() <= limit => bytes,
-        Ok(_) => truncated(query, 0, None),
+        Ok(_) => truncated(query, NOERROR, None),
         Err(_) => error(query, SERVFAIL, None),
     }
 }
 
 /// A reply with no records: `rcode`, the question, and OPT (with `ede`) if the query had EDNS.
 pub fn error(query: &Query, rcode: u8, ede: Option<Ede>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + query.question.len() + 32);
+    let mut out = Vec::with_capacity(HEADER_LEN + query.question.len() + wire::opt_len(ede));
     header(&mut out, query, rcode, false, [0, 0, u16::from(query.edns.is_some())]);
     out.extend_from_slice(&query.question);
     if query.edns.is_some() {
-        opt(&mut out, query.dnssec_ok(), 0, ede);
+        opt(&mut out, query, ede);
     }
     out
 }
@@ -122,13 +102,15 @@ pub fn rejection(packet: &[u8], why: Rejection) -> Option<Vec<u8>> {
         Rejection::Drop => return None,
         Rejection::FormErr => FORMERR,
         Rejection::NotImp => NOTIMP,
-        Rejection::BadVers => 0,
+        Rejection::BadVers => (BADVERS as u8) & RCODE_MASK,
     };
-    let mut out = vec![packet[0], packet[1], 0x80 | (packet[2] & 0x79), 0x80 | rcode, 0, 0, 0, 0, 0, 0, 0, 0];
+    let flags = [QR | (packet[2] & (OPCODE_MASK | RD)), RA | rcode];
+    let mut out = Vec::with_capacity(HEADER_LEN);
+    let arcount = u16::from(why == Rejection::BadVers);
+    wire::write_header(&mut out, u16_at(packet, 0), flags, [0, 0, 0, arcount]);
     if why == Rejection::BadVers {
         // RFC 6891 §6.1.3: BADVERS (16) = upper bits 1 in the OPT, 0 in the header.
-        out[11] = 1;
-        opt(&mut out, false, 1, None);
+        wire::write_opt(&mut out, OUR_UDP_PAYLOAD, false, (BADVERS >> 4) as u8, None);
     }
     Some(out)
 }
@@ -136,36 +118,19 @@ pub fn rejection(packet: &[u8], why: Rejection) -> Option<Vec<u8>> {
 /// Header and question only, TC set: "ask again over TCP".
 fn truncated(query: &Query, rcode: u8, ede: Option<Ede>) -> Vec<u8> {
     let mut out = error(query, rcode, ede);
-    out[2] |= 0x02;
+    out[2] |= TC;
     out
 }
 
 fn header(out: &mut Vec<u8>, query: &Query, rcode: u8, ad: bool, [an, ns, ar]: [u16; 3]) {
-    let flags2 = 0x80 | (query.flags & 0x79);
-    let flags3 = 0x80 | (u8::from(ad) << 5) | (u8::from(query.checking_disabled) << 4) | (rcode & 0x0f);
-    out.extend_from_slice(&query.id.to_be_bytes());
-    out.extend_from_slice(&[flags2, flags3, 0, 1]);
-    for count in [an, ns, ar] {
-        out.extend_from_slice(&count.to_be_bytes());
-    }
+    let flags2 = QR | (query.flags & (OPCODE_MASK | RD));
+    let flags3 = RA | if ad { AD } else { 0 } | if query.checking_disabled { CD } else { 0 } | (rcode & RCODE_MASK);
+    wire::write_header(out, query.id, [flags2, flags3], [1, an, ns, ar]);
 }
 
-/// Appends an OPT record (RFC 6891 §6.1.2), with an EDE option when given.
-fn opt(out: &mut Vec<u8>, dnssec_ok: bool, extended_rcode: u8, ede: Option<Ede>) {
-    out.extend_from_slice(&[0, 0, 41]);
-    out.extend_from_slice(&OUR_UDP_PAYLOAD.to_be_bytes());
-    out.extend_from_slice(&[extended_rcode, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
-    match ede {
-        None => out.extend_from_slice(&[0, 0]),
-        Some(ede) => {
-            let option_len = 2 + ede.text.len();
-            out.extend_from_slice(&((4 + option_len) as u16).to_be_bytes());
-            out.extend_from_slice(&OPTION_EDE.to_be_bytes());
-            out.extend_from_slice(&(option_len as u16).to_be_bytes());
-            out.extend_from_slice(&ede.code.to_be_bytes());
-            out.extend_from_slice(ede.text.as_bytes());
-        }
-    }
+/// Our OPT record: our payload size, the client's DO bit, `ede` if any.
+fn opt(out: &mut Vec<u8>, query: &Query, ede: Option<Ede>) {
+    wire::write_opt(out, OUR_UDP_PAYLOAD, query.dnssec_ok(), NOERROR, ede);
 }
 
 #[cfg(test)]
@@ -177,17 +142,10 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::{cache::Entry, config::CacheConfig};
+    use crate::{cache::Entry, config::CacheConfig, query::tests::query_bytes, wire::EDE_NO_REACHABLE_AUTHORITY};
 
     fn query(edns: Option<(u16, bool)>) -> Query {
-        let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())];
-        p.extend_from_slice(b"\x03WWW\x07Example\x03com\x00\x00\x01\x00\x01");
-        if let Some((payload, dnssec_ok)) = edns {
-            p.extend_from_slice(&[0, 0, 41]);
-            p.extend_from_slice(&payload.to_be_bytes());
-            p.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
-        }
-        Query::parse(&p).unwrap()
+        Query::parse(&query_bytes(edns)).unwrap()
     }
 
     fn entry() -> Entry {
@@ -210,9 +168,9 @@ mod tests {
         let m = Message::from_vec(&bytes).unwrap();
         assert_eq!(m.metadata.id, 0x1234);
         assert!(m.metadata.recursion_desired && m.metadata.recursion_available);
-        assert_eq!(m.queries[0].name().to_string(), "WWW.Example.com.");
+        assert_eq!(m.queries[0].name().to_string(), "www.Example.com.");
         assert_eq!(m.answers.iter().map(|r| r.ttl).collect::<Vec<_>>(), vec![290, 50]);
-        assert_eq!(m.answers[0].name.to_string(), "WWW.Example.com.");
+        assert_eq!(m.answers[0].name.to_string(), "www.Example.com.");
         assert!(m.edns.is_none());
     }
 

@@ -28,13 +28,7 @@ pub use acl::Acl;
 pub use tcp::serve as serve_tcp;
 pub use udp::serve as serve_udp;
 
-use crate::{
-    metrics::Metrics,
-    query::Query,
-    reply::{self, REFUSED},
-    resolver::Resolver,
-    service::Services,
-};
+use crate::{metrics::Metrics, query::Query, reply, resolver::Resolver, service::Services, wire::REFUSED};
 
 /// What every listener shares.
 pub struct Server {

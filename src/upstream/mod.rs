@@ -33,7 +33,7 @@ use health::{Health, Transition};
 use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
     metrics::{Metrics, UpstreamMetrics},
-    query::wire_name,
+    wire::{CLASS_IN, OUR_UDP_PAYLOAD, TYPE_NS, wire_name},
 };
 
 /// One upstream server and what is known of it.
@@ -116,7 +116,7 @@ impl Upstream {
 /// Runs while the server is down: asks it `probe_question` every
 /// `probe_interval` until it answers, or until a reload has dropped it.
 async fn probe_until_up(upstream: Weak<Upstream>, timing: Timing, probe_question: Arc<[u8]>) {
-    let ask = Ask { question: &probe_question, payload: 1232, dnssec_ok: false, checking_disabled: false };
+    let ask = Ask { question: &probe_question, payload: OUR_UDP_PAYLOAD, dnssec_ok: false, checking_disabled: false };
     loop {
         tokio::time::sleep(timing.probe_interval).await;
         let Some(upstream) = upstream.upgrade() else { return };
@@ -161,7 +161,8 @@ impl Pool {
             })
             .collect();
         let mut probe_question = apex.to_vec();
-        probe_question.extend_from_slice(&[0, 2, 0, 1]);
+        probe_question.extend_from_slice(&TYPE_NS.to_be_bytes());
+        probe_question.extend_from_slice(&CLASS_IN.to_be_bytes());
         Pool {
             servers,
             timing: Timing { timeout: config.timeout, probe_interval: config.probe_interval },
