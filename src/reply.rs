@@ -1,10 +1,12 @@
 //! Building the bytes sent to a client. Every reply echoes the query's ID,
 //! opcode, RD and CD and its question byte for byte (letter case included);
 //! carries an OPT record when the query did, with an Extended DNS Error
-//! (RFC 8914) where one applies; and is cut down to the header and question
-//! with TC set when it would not fit the client's UDP size (RFC 1035 §4.2.1,
-//! RFC 6891 §7). Answers are copies of a cached entry's record sections with
-//! the TTLs patched in place, so a cache hit costs one copy, not an encode.
+//! (RFC 8914) where one applies. A reply too big for the client's UDP size
+//! is cut to the header, the question and as many whole answer records as
+//! fit, with TC set (RFC 1035 §4.2.1, RFC 6891 §7, RFC 2181 §9): a client
+//! that does not retry over TCP (musl before 1.2.4) still gets addresses.
+//! Answers are copies of a cached entry's record sections with the TTLs
+//! patched in place, so a cache hit costs one copy, not an encode.
 
 use hickory_proto::{
     op::{Edns, Message, OpCode, Query as HickoryQuery},
@@ -17,7 +19,7 @@ use crate::{
     query::{Query, Rejection},
     wire::{
         self, AD, BADVERS, CD, EDE_STALE, EDE_STALE_NXDOMAIN, Ede, FORMERR, HEADER_LEN, NOERROR, NOTIMP, NXDOMAIN,
-        OPCODE_MASK, OUR_UDP_PAYLOAD, QR, RA, RCODE_MASK, RD, SERVFAIL, TC, u16_at,
+        OPCODE_MASK, OUR_UDP_PAYLOAD, QR, RA, RCODE_MASK, RD, Records, SERVFAIL, TC, u16_at,
     },
 };
 
@@ -50,7 +52,7 @@ pub fn answer(query: &Query, entry: &Entry, ttl: Ttl, ede: Option<Ede>, limit: u
         opt(&mut out, query, ede);
     }
     if out.len() > limit {
-        return truncated(query, entry.rcode, ede);
+        return truncated(query, &out, ede, limit);
     }
     out
 }
@@ -79,7 +81,7 @@ pub fn records(query: &Query, answers: Vec<Record>, limit: usize) -> Vec<u8> {
     }
     match message.to_vec() {
         Ok(bytes) if bytes.len() <= limit => bytes,
-        Ok(_) => truncated(query, NOERROR, None),
+        Ok(bytes) => truncated(query, &bytes, None, limit),
         Err(_) => error(query, SERVFAIL, None),
     }
 }
@@ -115,10 +117,37 @@ pub fn rejection(packet: &[u8], why: Rejection) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Header and question only, TC set: "ask again over TCP".
-fn truncated(query: &Query, rcode: u8, ede: Option<Ede>) -> Vec<u8> {
-    let mut out = error(query, rcode, ede);
-    out[2] |= TC;
+/// `full`, a reply to `query` larger than `limit`, cut down with TC set:
+/// its header flags, the question, the longest run of whole answer records
+/// that fits together with the OPT record (with `ede`) the query calls
+/// for, and nothing of the other sections. A kept record may hold
+/// compression pointers only to bytes before it (so never into what is cut
+/// away); the run stops at the first that does not.
+fn truncated(query: &Query, full: &[u8], ede: Option<Ede>, limit: usize) -> Vec<u8> {
+    let answers_at = HEADER_LEN + query.question.len();
+    let opt_len = if query.edns.is_some() { wire::opt_len(ede) } else { 0 };
+    let budget = limit.saturating_sub(opt_len);
+    // `full` carries the client's question (hickory's encoding of it included), so its pointers fit ours.
+    let same_question = full.get(HEADER_LEN..answers_at).is_some_and(|q| q.eq_ignore_ascii_case(&query.question));
+    let ancount = if same_question { usize::from(u16_at(full, 6)) } else { 0 };
+    let mut cut = answers_at;
+    let mut kept: u16 = 0;
+    for record in Records::new(full, answers_at, ancount) {
+        match record {
+            Ok(record) if record.rdata.end <= budget && record.points_back(full) => {
+                cut = record.rdata.end;
+                kept += 1;
+            }
+            _ => break,
+        }
+    }
+    let mut out = Vec::with_capacity(cut + opt_len);
+    wire::write_header(&mut out, query.id, [full[2] | TC, full[3]], [1, kept, 0, u16::from(query.edns.is_some())]);
+    out.extend_from_slice(&query.question);
+    out.extend_from_slice(&full[answers_at..cut]);
+    if query.edns.is_some() {
+        opt(&mut out, query, ede);
+    }
     out
 }
 
@@ -189,6 +218,60 @@ mod tests {
         assert!(m.metadata.truncation);
         assert!(m.answers.is_empty());
         assert_eq!(m.queries.len(), 1);
+    }
+
+    #[test]
+    fn truncation_keeps_the_whole_answer_records_that_fit() {
+        // Header and question: 33 bytes; each A record: 16.
+        let m = Message::from_vec(&answer(&query(None), &entry(), Ttl::Stale(30), None, 64)).unwrap();
+        assert!(m.metadata.truncation);
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.answers[0].ttl, 30);
+        assert_eq!(m.queries[0].name().to_string(), "www.Example.com.");
+        let edns = query(Some((512, false)));
+        let with_opt = 49 + wire::opt_len(Some(EDE_STALE));
+        let bytes = answer(&edns, &entry(), Ttl::Stale(30), Some(EDE_STALE), with_opt);
+        let m = Message::from_vec(&bytes).unwrap();
+        assert_eq!((bytes.len(), m.answers.len(), m.metadata.truncation), (with_opt, 1, true));
+        assert_eq!(ede_of(&m).map(|e| e.0), Some(3), "the OPT record and its EDE are kept");
+        let m = Message::from_vec(&answer(&edns, &entry(), Ttl::Stale(30), Some(EDE_STALE), with_opt - 1)).unwrap();
+        assert!(m.answers.is_empty() && m.metadata.truncation);
+    }
+
+    /// A kept record whose name points past the cut would point into bytes
+    /// that are not sent: the cut stops before it (a forward pointer).
+    #[test]
+    fn truncation_stops_before_a_record_pointing_past_the_cut() {
+        let mut reply = Vec::new();
+        wire::write_header(&mut reply, 1, [QR | RD, RA], [1, 2, 0, 0]);
+        reply.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+        // First answer: owner is a pointer to the second answer's owner (offset 49).
+        reply.extend_from_slice(&[0xc0, 49, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        reply.extend_from_slice(b"\x03www\x07example\x03com\x00");
+        reply.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 2]);
+        let entry = Entry::from_reply(&reply, 21, 1, &CacheConfig::default(), Instant::now()).unwrap();
+        let full = answer(&query(None), &entry, Ttl::Stale(30), None, 512);
+        // hickory rejects such a pointer (so upstream replies never hold one); the cut does not rely on that.
+        assert!(Message::from_vec(&full).is_err());
+        assert_eq!(full[7], 2, "both answers when nothing is cut");
+        let cut = answer(&query(None), &entry, Ttl::Stale(30), None, full.len() - 1);
+        let m = Message::from_vec(&cut).unwrap();
+        assert!(m.metadata.truncation && m.answers.is_empty(), "{m:?}");
+    }
+
+    #[test]
+    fn service_records_truncate_to_whole_records_too() {
+        use hickory_proto::rr::{Name, RData, rdata::A};
+        let owner = Name::from_ascii("www.Example.com.").unwrap();
+        let answers =
+            (0..40).map(|i| Record::from_rdata(owner.clone(), 60, RData::A(A::new(192, 0, 2, i)))).collect::<Vec<_>>();
+        let bytes = records(&query(Some((512, false))), answers, 512);
+        assert!(bytes.len() <= 512);
+        let m = Message::from_vec(&bytes).unwrap();
+        assert!(m.metadata.truncation);
+        assert!(m.answers.len() > 10, "{} answers", m.answers.len());
+        assert!(m.answers.iter().all(|r| matches!(r.data, RData::A(_))));
+        assert!(m.edns.is_some());
     }
 
     #[test]

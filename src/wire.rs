@@ -137,6 +137,38 @@ pub fn skip_name(packet: &[u8], mut at: usize, allow_pointer: bool) -> Option<us
     }
 }
 
+/// True if the name at `at` and every name its compression pointers lead to
+/// use only pointers that point backwards, to before the pointer itself
+/// (RFC 1035 §4.1.4 "a prior occurrence"). Such a name read from bytes
+/// before `end` needs nothing at or past `end`, so a packet cut at `end`
+/// still holds it whole.
+pub fn name_points_back(packet: &[u8], mut at: usize) -> bool {
+    // Each hop goes strictly backwards, so the walk ends; the bound is for labels.
+    let mut octets = 0;
+    loop {
+        let Some(&len) = packet.get(at) else { return false };
+        match len {
+            0 => return true,
+            1..=63 => {
+                at += 1 + usize::from(len);
+                octets += 1 + usize::from(len);
+                if octets > 255 {
+                    return false;
+                }
+            }
+            0xc0..=0xff => {
+                let Some(&low) = packet.get(at + 1) else { return false };
+                let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
+                if target >= at {
+                    return false;
+                }
+                at = target;
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// Where one resource record sits in a packet (RFC 1035 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -167,6 +199,38 @@ impl Record {
     /// The DO bit of an OPT record.
     pub fn edns_dnssec_ok(&self) -> bool {
         self.ttl & EDNS_DO != 0
+    }
+
+    /// True if nothing this record's names point to lies at or past its
+    /// end: its owner name and the names in its RDATA use only backward
+    /// pointers ([`name_points_back`]). RDATA names are looked for in the
+    /// types whose RDATA may be compressed (RFC 3597 §4: those of RFC 1035)
+    /// and SRV (RFC 2782 forbids it, but readers accept it); other types hold
+    /// no pointer. A packet cut right after such a record keeps it whole.
+    pub fn points_back(&self, packet: &[u8]) -> bool {
+        const MD: u16 = 3;
+        const MF: u16 = 4;
+        const CNAME: u16 = 5;
+        const MB: u16 = 7;
+        const MG: u16 = 8;
+        const MR: u16 = 9;
+        const PTR: u16 = 12;
+        const MINFO: u16 = 14;
+        const MX: u16 = 15;
+        const SRV: u16 = 33;
+        let Some(packet) = packet.get(..self.rdata.end) else { return false };
+        let at = self.rdata.start;
+        name_points_back(packet, self.name.start)
+            && match self.rtype {
+                TYPE_NS | MD | MF | CNAME | MB | MG | MR | PTR => name_points_back(packet, at),
+                MX => name_points_back(packet, at + 2),
+                SRV => name_points_back(packet, at + 6),
+                TYPE_SOA | MINFO => {
+                    name_points_back(packet, at)
+                        && skip_name(packet, at, true).is_some_and(|second| name_points_back(packet, second))
+                }
+                _ => true,
+            }
     }
 }
 
@@ -309,6 +373,19 @@ pub(crate) mod tests {
         assert_eq!(Records::new(&p, 25, 4).last(), Some(Err(Malformed)));
     }
 
+    #[test]
+    fn names_must_point_backwards() {
+        let p = packet();
+        assert!(name_points_back(&p, 12));
+        assert!(name_points_back(&p, 25));
+        let mut forward = p.clone();
+        forward[26] = 41; // the first answer's owner points at the second answer's owner
+        assert!(!name_points_back(&forward, 25));
+        let mut itself = p.clone();
+        itself[26] = 25;
+        assert!(!name_points_back(&itself, 25));
+    }
+
     /// Random and mutated packets: records or one Malformed, never a panic,
     /// every yielded range inside the packet.
     #[test]
@@ -318,6 +395,7 @@ pub(crate) mod tests {
             let p = mutated(&valid, 0);
             for record in Records::new(&p, 25, usize::from(u16::MAX) * 3).map_while(Result::ok) {
                 assert!(record.span().end <= p.len() && record.ttl_at + 4 <= record.rdata.start);
+                let _ = record.points_back(&p);
             }
         }
     }
