@@ -16,7 +16,7 @@ use hickory_proto::{
 
 use crate::{
     cache::Entry,
-    query::{Query, Rejection},
+    query::{Query, Rejection, question_end},
     wire::{
         self, AD, BADVERS, CD, EDE_STALE, EDE_STALE_NXDOMAIN, Ede, FORMERR, HEADER_LEN, NOERROR, NOTIMP, NXDOMAIN,
         OPCODE_MASK, OUR_UDP_PAYLOAD, QR, RA, RCODE_MASK, RD, Records, SERVFAIL, TC, u16_at,
@@ -97,8 +97,10 @@ pub fn error(query: &Query, rcode: u8, ede: Option<Ede>) -> Vec<u8> {
     out
 }
 
-/// The reply to a packet that is not a query stubborn answers, if any:
-/// header only (the question may be what is malformed), ID, opcode and RD echoed.
+/// The reply to a packet that is not a query stubborn answers, if any: ID,
+/// opcode and RD echoed; header only for FORMERR and NOTIMP (the question
+/// may be what is malformed). BADVERS echoes the question, which parsed
+/// (RFC 6891 §6.1.3: a reply like any other, with extended RCODE 16).
 pub fn rejection(packet: &[u8], why: Rejection) -> Option<Vec<u8>> {
     let rcode = match why {
         Rejection::Drop => return None,
@@ -108,11 +110,13 @@ pub fn rejection(packet: &[u8], why: Rejection) -> Option<Vec<u8>> {
     };
     let flags = [QR | (packet[2] & (OPCODE_MASK | RD)), RA | rcode];
     let mut out = Vec::with_capacity(HEADER_LEN);
-    let arcount = u16::from(why == Rejection::BadVers);
-    wire::write_header(&mut out, u16_at(packet, 0), flags, [0, 0, 0, arcount]);
     if why == Rejection::BadVers {
-        // RFC 6891 §6.1.3: BADVERS (16) = upper bits 1 in the OPT, 0 in the header.
+        let question = question_end(packet).map_or(&[][..], |end| &packet[HEADER_LEN..end]);
+        wire::write_header(&mut out, u16_at(packet, 0), flags, [u16::from(!question.is_empty()), 0, 0, 1]);
+        out.extend_from_slice(question);
         wire::write_opt(&mut out, OUR_UDP_PAYLOAD, false, (BADVERS >> 4) as u8, None);
+    } else {
+        wire::write_header(&mut out, u16_at(packet, 0), flags, [0; 4]);
     }
     Some(out)
 }
@@ -293,9 +297,22 @@ mod tests {
         packet[2] = 0;
         let m = Message::from_vec(&rejection(&packet, Rejection::FormErr).unwrap()).unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
+        assert_eq!(rejection(&packet, Rejection::Drop), None);
+    }
+
+    /// RFC 6891 §6.1.3: BADVERS is a reply like any other, question included.
+    #[test]
+    fn badvers_echoes_the_question() {
+        let mut packet = query_bytes(Some((1232, false)));
+        let version = packet.len() - 5;
+        packet[version] = 1;
+        assert_eq!(Query::parse(&packet), Err(Rejection::BadVers));
         let m = Message::from_vec(&rejection(&packet, Rejection::BadVers).unwrap()).unwrap();
         // 16 is BADVERS in an OPT context (hickory names the code BADSIG, its TSIG meaning).
         assert_eq!(u16::from(m.metadata.response_code), 16);
-        assert_eq!(rejection(&packet, Rejection::Drop), None);
+        assert_eq!(m.metadata.id, 0x1234);
+        assert_eq!(m.queries.len(), 1);
+        assert_eq!(m.queries[0].name().to_string(), "www.Example.com.");
+        assert_eq!(m.edns.unwrap().max_payload(), OUR_UDP_PAYLOAD);
     }
 }
