@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use hickory_proto::op::Message;
+
 use crate::harness::dns::{exchange_tcp, exchange_udp, header_of, raw_query};
 use crate::harness::{Config, FakeUpstream, Mode, Stubborn};
 
@@ -51,4 +53,32 @@ fn non_query_opcodes_get_notimp() {
     }
     let wire = raw_query(0x2000, 4 << 11, 1, "example.test", 6);
     assert_rcode(&stubborn, &wire, true, NOTIMP, "opcode NOTIFY over TCP");
+}
+
+/// RFC 6891 section 6.1.3: an OPT record of EDNS version 1 gets BADVERS
+/// (extended RCODE 16: 1 in the OPT record's upper bits, 0 in the header),
+/// and the reply echoes the question like any other (issue 7, item 9:
+/// dnspython rejects a BADVERS reply without it).
+#[test]
+fn edns_version_1_gets_badvers_with_the_question_echoed() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    let mut wire = raw_query(0x6891, 0x0100, 1, "www.Example.test", 1);
+    let question = wire[12..].to_vec();
+    wire[11] = 1; // ARCOUNT: the OPT record, version 1
+    wire.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 1, 0, 0, 0, 0]);
+    for tcp in [false, true] {
+        let timeout = Duration::from_secs(3);
+        let raw =
+            if tcp { exchange_tcp(stubborn.dns, &wire, timeout) } else { exchange_udp(stubborn.dns, &wire, timeout) }
+                .unwrap_or_else(|e| panic!("no reply over {} ({e})", if tcp { "TCP" } else { "UDP" }));
+        let msg = Message::from_vec(&raw).unwrap_or_else(|e| panic!("reply does not parse ({e}): {raw:02x?}"));
+        assert_eq!(msg.metadata.id, 0x6891);
+        assert_eq!(u16::from_be_bytes([raw[4], raw[5]]), 1, "QDCOUNT 1: {raw:02x?}");
+        assert_eq!(raw.get(12..12 + question.len()), Some(&question[..]), "the question echoed byte for byte");
+        // hickory names 16 BADSIG (its TSIG meaning); in an OPT reply it is BADVERS.
+        assert_eq!(u16::from(msg.metadata.response_code), 16, "BADVERS: {msg:?}");
+        assert_eq!(msg.edns.as_ref().map(|e| e.version()), Some(0), "we speak version 0");
+    }
+    assert_eq!(fake.queries_for("www.example.test"), 0, "nothing resolved for a BADVERS query");
 }

@@ -1,5 +1,8 @@
 //! Scenario: an answer too big for the client's UDP size comes back with
-//! TC=1 and fits in that size; the client's retry over TCP gets all of it.
+//! TC=1 and fits in that size, keeping as many whole answer records as fit
+//! (musl before 1.2.4 does not retry over TCP, so it still gets addresses;
+//! RFC 2181 section 9; issue 7, item 7); the client's retry over TCP gets
+//! all of it.
 //! Upstream side: an upstream that truncates over UDP is asked again over
 //! TCP, so the client gets the full answer (RFC 1035 section 4.2.1, RFC 6891
 //! section 6.2.5, RFC 7766 section 5; issue 2, "TC then TCP").
@@ -18,6 +21,39 @@ fn big_zone() -> String {
 }
 
 const BIG: &str = "big.example.test.";
+
+/// Forty A records: 16 bytes each on the wire, about 680 bytes in all.
+fn many_zone() -> String {
+    (1..=40).map(|i| format!("many 300 IN A 192.0.2.{i}\n")).collect()
+}
+
+const MANY: &str = "many.example.test.";
+
+#[test]
+fn udp_without_edns_keeps_the_whole_a_records_that_fit() {
+    let knot = Knot::start(&many_zone());
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
+    let full = knot.ask(&Ask::new(MANY, RecordType::A).tcp());
+    assert_eq!(full.ipv4s().len(), 40, "premise: knotd has 40 A: {}", full.summary());
+
+    for ask in [Ask::new(MANY, RecordType::A).no_edns(), Ask::new(MANY, RecordType::A).edns(512)] {
+        let udp = stubborn.ask(&ask);
+        assert!(udp.truncated(), "680 bytes of answer over a 512-byte limit must set TC: {}", udp.summary());
+        assert!(udp.raw.len() <= 512, "UDP reply is {} bytes, over the 512 limit", udp.raw.len());
+        assert_eq!(udp.msg.queries.len(), 1, "TC reply keeps the question");
+        let ips = udp.ipv4s();
+        assert!(ips.len() >= 20, "whole A records that fit are kept, got {}: {}", ips.len(), udp.summary());
+        assert_eq!(udp.msg.answers.len(), ips.len(), "every kept record is an A: {}", udp.summary());
+        assert!(udp.msg.answers.iter().all(|r| r.name.to_string() == MANY), "{}", udp.summary());
+        assert!(ips.iter().all(|ip| full.ipv4s().contains(ip)), "{}", udp.summary());
+        assert!(udp.msg.authorities.is_empty(), "{}", udp.summary());
+        assert_eq!(udp.msg.edns.is_some(), ask.message().edns.is_some(), "OPT iff the query had one");
+    }
+
+    let tcp = stubborn.ask(&Ask::new(MANY, RecordType::A).no_edns().tcp());
+    assert!(!tcp.truncated(), "{}", tcp.summary());
+    assert_eq!(tcp.answer_set(), full.answer_set(), "TCP answer must be complete");
+}
 
 #[test]
 fn udp_without_edns_gets_tc_then_full_answer_over_tcp() {

@@ -4,6 +4,7 @@
 //! - [`config`]: the TOML file and its validated form
 //! - [`query`]: reading a client's query off the wire
 //! - [`reply`]: building the bytes sent back
+//! - [`wire`]: the DNS wire format: numbers with their RFC, the record walker, header and OPT writers
 //! - [`cache`]: answers kept for their TTL and a stale window (moka), and their snapshot
 //! - [`upstream`]: upstream pools in priority order, health, probes
 //! - [`resolver`]: what to answer with: cache, upstream, stale, last-known-good
@@ -29,3 +30,4 @@ pub mod run;
 pub mod server;
 pub mod service;
 pub mod upstream;
+pub mod wire;

@@ -6,15 +6,10 @@
 
 use std::fmt;
 
-/// RR type of the EDNS pseudo-record.
-const OPT: u16 = 41;
-/// Zone transfers make no sense through a stub resolver.
-const AXFR: u16 = 252;
-const IXFR: u16 = 251;
-/// DNS class IN; the only class whose answers are cached.
-pub const CLASS_IN: u16 = 1;
-/// Largest UDP reply stubborn sends, whatever a client offers (RFC 6891 §6.2.5 lets us cap it).
-const MAX_UDP_PAYLOAD: u16 = 4096;
+use crate::wire::{
+    self, AD, CD, CLASS_IN, HEADER_LEN, MAX_UDP_PAYLOAD, PLAIN_UDP_LIMIT, QR, RD, Records, TYPE_AXFR, TYPE_IXFR,
+    TYPE_OPT, skip_name, u16_at,
+};
 
 /// A query stubborn will answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +40,14 @@ pub struct ClientEdns {
     pub dnssec_ok: bool,
 }
 
+impl ClientEdns {
+    /// The client's payload size within what stubborn sends and asks for:
+    /// at least 512, at most [`MAX_UDP_PAYLOAD`].
+    pub fn udp_payload(&self) -> u16 {
+        self.payload.clamp(PLAIN_UDP_LIMIT, MAX_UDP_PAYLOAD)
+    }
+}
+
 /// Why a packet is not answered normally, and so how it is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -62,23 +65,21 @@ pub enum Rejection {
 impl Query {
     /// Parses `packet`, or says how to reject it.
     pub fn parse(packet: &[u8]) -> Result<Query, Rejection> {
-        if packet.len() < 12 || packet[2] & 0x80 != 0 {
+        if packet.len() < HEADER_LEN || packet[2] & QR != 0 {
             return Err(Rejection::Drop);
         }
-        let count = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]);
-        let opcode = (packet[2] >> 3) & 0x0f;
-        if opcode != 0 {
+        let count = |i: usize| u16_at(packet, i);
+        if wire::opcode(packet[2]) != 0 {
             return Err(Rejection::NotImp);
         }
         if count(4) != 1 {
             return Err(Rejection::FormErr);
         }
-        let name_end = skip_name(packet, 12, false).ok_or(Rejection::FormErr)?;
-        let question_end = name_end + 4;
-        let question = packet.get(12..question_end).ok_or(Rejection::FormErr)?;
-        let qtype = u16::from_be_bytes([packet[name_end], packet[name_end + 1]]);
-        let qclass = u16::from_be_bytes([packet[name_end + 2], packet[name_end + 3]]);
-        if qtype == AXFR || qtype == IXFR {
+        let question_end = question_end(packet).ok_or(Rejection::FormErr)?;
+        let question = &packet[HEADER_LEN..question_end];
+        let qtype = u16_at(packet, question_end - 4);
+        let qclass = u16_at(packet, question_end - 2);
+        if qtype == TYPE_AXFR || qtype == TYPE_IXFR {
             return Err(Rejection::NotImp);
         }
         let records = usize::from(count(6)) + usize::from(count(8)) + usize::from(count(10));
@@ -91,8 +92,8 @@ impl Query {
         Ok(Query {
             id: count(0),
             flags: packet[2],
-            checking_disabled: packet[3] & 0x10 != 0,
-            authentic_data: packet[3] & 0x20 != 0,
+            checking_disabled: packet[3] & CD != 0,
+            authentic_data: packet[3] & AD != 0,
             question: question.into(),
             qtype,
             qclass,
@@ -112,7 +113,7 @@ impl Query {
         key.push(0);
         Query {
             id: 0,
-            flags: 0x01,
+            flags: RD,
             checking_disabled: false,
             authentic_data: false,
             question: question.into_boxed_slice(),
@@ -125,7 +126,7 @@ impl Query {
 
     /// RD: the client asked for recursion.
     pub fn recursion_desired(&self) -> bool {
-        self.flags & 0x01 != 0
+        self.flags & RD != 0
     }
 
     /// DO bit of the client's OPT record.
@@ -136,7 +137,7 @@ impl Query {
     /// The largest UDP reply this client takes: its EDNS payload (at least
     /// 512, at most [`MAX_UDP_PAYLOAD`]), or 512 without EDNS (RFC 1035 §4.2.1).
     pub fn udp_limit(&self) -> usize {
-        usize::from(self.edns.map_or(512, |e| e.payload.clamp(512, MAX_UDP_PAYLOAD)))
+        usize::from(self.edns.map_or(PLAIN_UDP_LIMIT, |e| e.udp_payload()))
     }
 
     /// The lower-cased name in wire form (from the key).
@@ -183,70 +184,32 @@ impl fmt::Display for QueryName<'_> {
     }
 }
 
-/// "cluster.local" → `\x07cluster\x05local\x00` ("" is the root); labels
-/// longer than 63 octets are cut (config validation rejects them first).
-pub fn wire_name(dotted: &str) -> Vec<u8> {
-    let mut wire = Vec::with_capacity(dotted.len() + 2);
-    for label in dotted.split('.').filter(|l| !l.is_empty()) {
-        let label = &label.as_bytes()[..label.len().min(63)];
-        wire.push(label.len() as u8);
-        wire.extend_from_slice(label);
-    }
-    wire.push(0);
-    wire
-}
-
-/// Returns the offset just past the name starting at `at`. Compression
-/// pointers end a name (RFC 1035 §4.1.4); a question name must not use one.
-pub fn skip_name(packet: &[u8], mut at: usize, allow_pointer: bool) -> Option<usize> {
-    let start = at;
-    loop {
-        let len = *packet.get(at)?;
-        match len {
-            0 => {
-                let end = at + 1;
-                return (end - start <= 255).then_some(end);
-            }
-            1..=63 => at += 1 + usize::from(len),
-            0xc0..=0xff if allow_pointer => {
-                packet.get(at + 1)?;
-                return Some(at + 2);
-            }
-            _ => return None,
-        }
-        if at - start > 255 {
-            return None;
-        }
-    }
+/// The offset just past the question of `packet` (a name without
+/// compression, type and class), if it is there whole.
+pub fn question_end(packet: &[u8]) -> Option<usize> {
+    let end = skip_name(packet, HEADER_LEN, false)? + 4;
+    (end <= packet.len()).then_some(end)
 }
 
 /// Walks the `records` RRs after the question; the OPT record, if any, must
 /// sit in the additional section (records after the first `before_additional`).
 fn find_edns(
     packet: &[u8],
-    mut at: usize,
+    at: usize,
     records: usize,
     before_additional: usize,
 ) -> Result<Option<ClientEdns>, Rejection> {
     let mut edns = None;
-    for index in 0..records {
-        at = skip_name(packet, at, true).ok_or(Rejection::FormErr)?;
-        let fixed = packet.get(at..at + 10).ok_or(Rejection::FormErr)?;
-        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
-        let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-        if rtype == OPT {
+    for (index, record) in Records::new(packet, at, records).enumerate() {
+        let record = record.map_err(|_| Rejection::FormErr)?;
+        if record.rtype == TYPE_OPT {
             if edns.is_some() || index < before_additional {
                 return Err(Rejection::FormErr);
             }
-            if fixed[5] != 0 {
+            if record.edns_version() != 0 {
                 return Err(Rejection::BadVers);
             }
-            edns =
-                Some(ClientEdns { payload: u16::from_be_bytes([fixed[2], fixed[3]]), dnssec_ok: fixed[6] & 0x80 != 0 });
-        }
-        at += 10 + rdlength;
-        if at > packet.len() {
-            return Err(Rejection::FormErr);
+            edns = Some(ClientEdns { payload: record.class, dnssec_ok: record.edns_dnssec_ok() });
         }
     }
     Ok(edns)
@@ -255,15 +218,15 @@ fn find_edns(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::wire::{tests::mutated, wire_name};
 
     /// `www.Example.com. A IN`, RD, id 0x1234, optionally with an OPT record.
     pub(crate) fn query_bytes(edns: Option<(u16, bool)>) -> Vec<u8> {
-        let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())];
+        let mut p = Vec::new();
+        wire::write_header(&mut p, 0x1234, [RD, 0], [1, 0, 0, u16::from(edns.is_some())]);
         p.extend_from_slice(b"\x03www\x07Example\x03com\x00\x00\x01\x00\x01");
         if let Some((payload, dnssec_ok)) = edns {
-            p.extend_from_slice(&[0, 0, 41]);
-            p.extend_from_slice(&payload.to_be_bytes());
-            p.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+            wire::write_opt(&mut p, payload, dnssec_ok, 0, None);
         }
         p
     }
@@ -295,7 +258,7 @@ pub(crate) mod tests {
     fn rejections() {
         assert_eq!(Query::parse(&[0; 11]), Err(Rejection::Drop));
         let mut response = query_bytes(None);
-        response[2] |= 0x80;
+        response[2] |= QR;
         assert_eq!(Query::parse(&response), Err(Rejection::Drop));
         let mut notify = query_bytes(None);
         notify[2] = 4 << 3;
@@ -336,13 +299,7 @@ pub(crate) mod tests {
                 let len = rand::random_range(0..64usize);
                 (0..len).map(|_| rand::random()).collect()
             } else {
-                let mut p = valid.clone();
-                for _ in 0..rand::random_range(1..4) {
-                    let at = rand::random_range(0..p.len());
-                    p[at] = rand::random();
-                }
-                p.truncate(rand::random_range(0..=p.len()));
-                p
+                mutated(&valid, 0)
             };
             if let Err(why) = Query::parse(&packet)
                 && let Some(reply) = crate::reply::rejection(&packet, why)

@@ -1,10 +1,12 @@
 //! Building the bytes sent to a client. Every reply echoes the query's ID,
 //! opcode, RD and CD and its question byte for byte (letter case included);
 //! carries an OPT record when the query did, with an Extended DNS Error
-//! (RFC 8914) where one applies; and is cut down to the header and question
-//! with TC set when it would not fit the client's UDP size (RFC 1035 §4.2.1,
-//! RFC 6891 §7). Answers are copies of a cached entry's record sections with
-//! the TTLs patched in place, so a cache hit costs one copy, not an encode.
+//! (RFC 8914) where one applies. A reply too big for the client's UDP size
+//! is cut to the header, the question and as many whole answer records as
+//! fit, with TC set (RFC 1035 §4.2.1, RFC 6891 §7, RFC 2181 §9): a client
+//! that does not retry over TCP (musl before 1.2.4) still gets addresses.
+//! Answers are copies of a cached entry's record sections with the TTLs
+//! patched in place, so a cache hit costs one copy, not an encode.
 
 use hickory_proto::{
     op::{Edns, Message, OpCode, Query as HickoryQuery},
@@ -13,33 +15,13 @@ use hickory_proto::{
 };
 
 use crate::{
-    cache::{Entry, NXDOMAIN},
-    query::{Query, Rejection},
+    cache::Entry,
+    query::{Query, Rejection, question_end},
+    wire::{
+        self, AD, BADVERS, CD, EDE_STALE, EDE_STALE_NXDOMAIN, Ede, FORMERR, HEADER_LEN, NOERROR, NOTIMP, NXDOMAIN,
+        OPCODE_MASK, OUR_UDP_PAYLOAD, QR, RA, RCODE_MASK, RD, Records, SERVFAIL, TC, u16_at,
+    },
 };
-
-/// The UDP payload size stubborn advertises (DNS flag day 2020).
-pub const OUR_UDP_PAYLOAD: u16 = 1232;
-/// RFC 8914 EDNS option code.
-const OPTION_EDE: u16 = 15;
-
-pub const SERVFAIL: u8 = 2;
-pub const FORMERR: u8 = 1;
-pub const NOTIMP: u8 = 4;
-pub const REFUSED: u8 = 5;
-
-/// An Extended DNS Error (RFC 8914 §4): INFO-CODE and EXTRA-TEXT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ede {
-    pub code: u16,
-    pub text: &'static str,
-}
-
-/// RFC 8914 §4.4.
-pub const EDE_STALE: Ede = Ede { code: 3, text: "stale answer" };
-/// RFC 8914 §4.20.
-pub const EDE_STALE_NXDOMAIN: Ede = Ede { code: 19, text: "stale NXDOMAIN answer" };
-/// RFC 8914 §4.23.
-pub const EDE_NO_REACHABLE_AUTHORITY: Ede = Ede { code: 22, text: "no reachable authority" };
 
 /// How the TTLs of a cached answer are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +34,7 @@ pub enum Ttl {
 
 /// The reply to `query` from a cached `entry`, at most `limit` bytes.
 pub fn answer(query: &Query, entry: &Entry, ttl: Ttl, ede: Option<Ede>, limit: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + query.question.len() + entry.sections.len() + 64);
+    let mut out = Vec::with_capacity(HEADER_LEN + query.question.len() + entry.sections.len() + 64);
     let ad = entry.authentic_data && (query.dnssec_ok() || query.authentic_data);
     let [an, ns, ar] = entry.counts;
     header(&mut out, query, entry.rcode, ad, [an, ns, ar + u16::from(query.edns.is_some())]);
@@ -67,10 +49,10 @@ pub fn answer(query: &Query, entry: &Entry, ttl: Ttl, ede: Option<Ede>, limit: u
         out[base + at..base + at + 4].copy_from_slice(&value.to_be_bytes());
     }
     if query.edns.is_some() {
-        opt(&mut out, query.dnssec_ok(), 0, ede);
+        opt(&mut out, query, ede);
     }
     if out.len() > limit {
-        return truncated(query, entry.rcode, ede);
+        return truncated(query, &out, ede, limit);
     }
     out
 }
@@ -99,73 +81,89 @@ pub fn records(query: &Query, answers: Vec<Record>, limit: usize) -> Vec<u8> {
     }
     match message.to_vec() {
         Ok(bytes) if bytes.len() <= limit => bytes,
-        Ok(_) => truncated(query, 0, None),
+        Ok(bytes) => truncated(query, &bytes, None, limit),
         Err(_) => error(query, SERVFAIL, None),
     }
 }
 
 /// A reply with no records: `rcode`, the question, and OPT (with `ede`) if the query had EDNS.
 pub fn error(query: &Query, rcode: u8, ede: Option<Ede>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + query.question.len() + 32);
+    let mut out = Vec::with_capacity(HEADER_LEN + query.question.len() + wire::opt_len(ede));
     header(&mut out, query, rcode, false, [0, 0, u16::from(query.edns.is_some())]);
     out.extend_from_slice(&query.question);
     if query.edns.is_some() {
-        opt(&mut out, query.dnssec_ok(), 0, ede);
+        opt(&mut out, query, ede);
     }
     out
 }
 
-/// The reply to a packet that is not a query stubborn answers, if any:
-/// header only (the question may be what is malformed), ID, opcode and RD echoed.
+/// The reply to a packet that is not a query stubborn answers, if any: ID,
+/// opcode and RD echoed; header only for FORMERR and NOTIMP (the question
+/// may be what is malformed). BADVERS echoes the question, which parsed
+/// (RFC 6891 §6.1.3: a reply like any other, with extended RCODE 16).
 pub fn rejection(packet: &[u8], why: Rejection) -> Option<Vec<u8>> {
     let rcode = match why {
         Rejection::Drop => return None,
         Rejection::FormErr => FORMERR,
         Rejection::NotImp => NOTIMP,
-        Rejection::BadVers => 0,
+        Rejection::BadVers => (BADVERS as u8) & RCODE_MASK,
     };
-    let mut out = vec![packet[0], packet[1], 0x80 | (packet[2] & 0x79), 0x80 | rcode, 0, 0, 0, 0, 0, 0, 0, 0];
+    let flags = [QR | (packet[2] & (OPCODE_MASK | RD)), RA | rcode];
+    let mut out = Vec::with_capacity(HEADER_LEN);
     if why == Rejection::BadVers {
-        // RFC 6891 §6.1.3: BADVERS (16) = upper bits 1 in the OPT, 0 in the header.
-        out[11] = 1;
-        opt(&mut out, false, 1, None);
+        let question = question_end(packet).map_or(&[][..], |end| &packet[HEADER_LEN..end]);
+        wire::write_header(&mut out, u16_at(packet, 0), flags, [u16::from(!question.is_empty()), 0, 0, 1]);
+        out.extend_from_slice(question);
+        wire::write_opt(&mut out, OUR_UDP_PAYLOAD, false, (BADVERS >> 4) as u8, None);
+    } else {
+        wire::write_header(&mut out, u16_at(packet, 0), flags, [0; 4]);
     }
     Some(out)
 }
 
-/// Header and question only, TC set: "ask again over TCP".
-fn truncated(query: &Query, rcode: u8, ede: Option<Ede>) -> Vec<u8> {
-    let mut out = error(query, rcode, ede);
-    out[2] |= 0x02;
+/// `full`, a reply to `query` larger than `limit`, cut down with TC set:
+/// its header flags, the question, the longest run of whole answer records
+/// that fits together with the OPT record (with `ede`) the query calls
+/// for, and nothing of the other sections. A kept record may hold
+/// compression pointers only to bytes before it (so never into what is cut
+/// away); the run stops at the first that does not.
+fn truncated(query: &Query, full: &[u8], ede: Option<Ede>, limit: usize) -> Vec<u8> {
+    let answers_at = HEADER_LEN + query.question.len();
+    let opt_len = if query.edns.is_some() { wire::opt_len(ede) } else { 0 };
+    let budget = limit.saturating_sub(opt_len);
+    // `full` carries the client's question (hickory's encoding of it included), so its pointers fit ours.
+    let same_question = full.get(HEADER_LEN..answers_at).is_some_and(|q| q.eq_ignore_ascii_case(&query.question));
+    let ancount = if same_question { usize::from(u16_at(full, 6)) } else { 0 };
+    let mut cut = answers_at;
+    let mut kept: u16 = 0;
+    for record in Records::new(full, answers_at, ancount) {
+        match record {
+            Ok(record) if record.rdata.end <= budget && record.points_back(full) => {
+                cut = record.rdata.end;
+                kept += 1;
+            }
+            _ => break,
+        }
+    }
+    let mut out = Vec::with_capacity(cut + opt_len);
+    wire::write_header(&mut out, query.id, [full[2] | TC, full[3]], [1, kept, 0, u16::from(query.edns.is_some())]);
+    out.extend_from_slice(&query.question);
+    out.extend_from_slice(&full[answers_at..cut]);
+    if query.edns.is_some() {
+        opt(&mut out, query, ede);
+    }
     out
 }
 
 fn header(out: &mut Vec<u8>, query: &Query, rcode: u8, ad: bool, [an, ns, ar]: [u16; 3]) {
-    let flags2 = 0x80 | (query.flags & 0x79);
-    let flags3 = 0x80 | (u8::from(ad) << 5) | (u8::from(query.checking_disabled) << 4) | (rcode & 0x0f);
-    out.extend_from_slice(&query.id.to_be_bytes());
-    out.extend_from_slice(&[flags2, flags3, 0, 1]);
-    for count in [an, ns, ar] {
-        out.extend_from_slice(&count.to_be_bytes());
-    }
+    let flags2 = QR | (query.flags & (OPCODE_MASK | RD));
+    let flags3 = RA | if ad { AD } else { 0 } | if query.checking_disabled { CD } else { 0 } | (rcode & RCODE_MASK);
+    wire::write_header(out, query.id, [flags2, flags3], [1, an, ns, ar]);
 }
 
-/// Appends an OPT record (RFC 6891 §6.1.2), with an EDE option when given.
-fn opt(out: &mut Vec<u8>, dnssec_ok: bool, extended_rcode: u8, ede: Option<Ede>) {
-    out.extend_from_slice(&[0, 0, 41]);
-    out.extend_from_slice(&OUR_UDP_PAYLOAD.to_be_bytes());
-    out.extend_from_slice(&[extended_rcode, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
-    match ede {
-        None => out.extend_from_slice(&[0, 0]),
-        Some(ede) => {
-            let option_len = 2 + ede.text.len();
-            out.extend_from_slice(&((4 + option_len) as u16).to_be_bytes());
-            out.extend_from_slice(&OPTION_EDE.to_be_bytes());
-            out.extend_from_slice(&(option_len as u16).to_be_bytes());
-            out.extend_from_slice(&ede.code.to_be_bytes());
-            out.extend_from_slice(ede.text.as_bytes());
-        }
-    }
+/// Our OPT record: our payload size, the client's DO bit, `ede` if any.
+fn opt(out: &mut Vec<u8>, query: &Query, ede: Option<Ede>) {
+    wire::write_opt(out, OUR_UDP_PAYLOAD, query.dnssec_ok(), NOERROR, ede);
 }
 
 #[cfg(test)]
@@ -177,17 +175,10 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::{cache::Entry, config::CacheConfig};
+    use crate::{cache::Entry, config::CacheConfig, query::tests::query_bytes, wire::EDE_NO_REACHABLE_AUTHORITY};
 
     fn query(edns: Option<(u16, bool)>) -> Query {
-        let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())];
-        p.extend_from_slice(b"\x03WWW\x07Example\x03com\x00\x00\x01\x00\x01");
-        if let Some((payload, dnssec_ok)) = edns {
-            p.extend_from_slice(&[0, 0, 41]);
-            p.extend_from_slice(&payload.to_be_bytes());
-            p.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
-        }
-        Query::parse(&p).unwrap()
+        Query::parse(&query_bytes(edns)).unwrap()
     }
 
     fn entry() -> Entry {
@@ -210,9 +201,9 @@ mod tests {
         let m = Message::from_vec(&bytes).unwrap();
         assert_eq!(m.metadata.id, 0x1234);
         assert!(m.metadata.recursion_desired && m.metadata.recursion_available);
-        assert_eq!(m.queries[0].name().to_string(), "WWW.Example.com.");
+        assert_eq!(m.queries[0].name().to_string(), "www.Example.com.");
         assert_eq!(m.answers.iter().map(|r| r.ttl).collect::<Vec<_>>(), vec![290, 50]);
-        assert_eq!(m.answers[0].name.to_string(), "WWW.Example.com.");
+        assert_eq!(m.answers[0].name.to_string(), "www.Example.com.");
         assert!(m.edns.is_none());
     }
 
@@ -234,6 +225,60 @@ mod tests {
     }
 
     #[test]
+    fn truncation_keeps_the_whole_answer_records_that_fit() {
+        // Header and question: 33 bytes; each A record: 16.
+        let m = Message::from_vec(&answer(&query(None), &entry(), Ttl::Stale(30), None, 64)).unwrap();
+        assert!(m.metadata.truncation);
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.answers[0].ttl, 30);
+        assert_eq!(m.queries[0].name().to_string(), "www.Example.com.");
+        let edns = query(Some((512, false)));
+        let with_opt = 49 + wire::opt_len(Some(EDE_STALE));
+        let bytes = answer(&edns, &entry(), Ttl::Stale(30), Some(EDE_STALE), with_opt);
+        let m = Message::from_vec(&bytes).unwrap();
+        assert_eq!((bytes.len(), m.answers.len(), m.metadata.truncation), (with_opt, 1, true));
+        assert_eq!(ede_of(&m).map(|e| e.0), Some(3), "the OPT record and its EDE are kept");
+        let m = Message::from_vec(&answer(&edns, &entry(), Ttl::Stale(30), Some(EDE_STALE), with_opt - 1)).unwrap();
+        assert!(m.answers.is_empty() && m.metadata.truncation);
+    }
+
+    /// A kept record whose name points past the cut would point into bytes
+    /// that are not sent: the cut stops before it (a forward pointer).
+    #[test]
+    fn truncation_stops_before_a_record_pointing_past_the_cut() {
+        let mut reply = Vec::new();
+        wire::write_header(&mut reply, 1, [QR | RD, RA], [1, 2, 0, 0]);
+        reply.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+        // First answer: owner is a pointer to the second answer's owner (offset 49).
+        reply.extend_from_slice(&[0xc0, 49, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        reply.extend_from_slice(b"\x03www\x07example\x03com\x00");
+        reply.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 2]);
+        let entry = Entry::from_reply(&reply, 21, 1, &CacheConfig::default(), Instant::now()).unwrap();
+        let full = answer(&query(None), &entry, Ttl::Stale(30), None, 512);
+        // hickory rejects such a pointer (so upstream replies never hold one); the cut does not rely on that.
+        assert!(Message::from_vec(&full).is_err());
+        assert_eq!(full[7], 2, "both answers when nothing is cut");
+        let cut = answer(&query(None), &entry, Ttl::Stale(30), None, full.len() - 1);
+        let m = Message::from_vec(&cut).unwrap();
+        assert!(m.metadata.truncation && m.answers.is_empty(), "{m:?}");
+    }
+
+    #[test]
+    fn service_records_truncate_to_whole_records_too() {
+        use hickory_proto::rr::{Name, RData, rdata::A};
+        let owner = Name::from_ascii("www.Example.com.").unwrap();
+        let answers =
+            (0..40).map(|i| Record::from_rdata(owner.clone(), 60, RData::A(A::new(192, 0, 2, i)))).collect::<Vec<_>>();
+        let bytes = records(&query(Some((512, false))), answers, 512);
+        assert!(bytes.len() <= 512);
+        let m = Message::from_vec(&bytes).unwrap();
+        assert!(m.metadata.truncation);
+        assert!(m.answers.len() > 10, "{} answers", m.answers.len());
+        assert!(m.answers.iter().all(|r| matches!(r.data, RData::A(_))));
+        assert!(m.edns.is_some());
+    }
+
+    #[test]
     fn servfail_with_ede_22_only_when_the_query_had_edns() {
         let m =
             Message::from_vec(&error(&query(Some((1232, true))), SERVFAIL, Some(EDE_NO_REACHABLE_AUTHORITY))).unwrap();
@@ -252,9 +297,22 @@ mod tests {
         packet[2] = 0;
         let m = Message::from_vec(&rejection(&packet, Rejection::FormErr).unwrap()).unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
+        assert_eq!(rejection(&packet, Rejection::Drop), None);
+    }
+
+    /// RFC 6891 §6.1.3: BADVERS is a reply like any other, question included.
+    #[test]
+    fn badvers_echoes_the_question() {
+        let mut packet = query_bytes(Some((1232, false)));
+        let version = packet.len() - 5;
+        packet[version] = 1;
+        assert_eq!(Query::parse(&packet), Err(Rejection::BadVers));
         let m = Message::from_vec(&rejection(&packet, Rejection::BadVers).unwrap()).unwrap();
         // 16 is BADVERS in an OPT context (hickory names the code BADSIG, its TSIG meaning).
         assert_eq!(u16::from(m.metadata.response_code), 16);
-        assert_eq!(rejection(&packet, Rejection::Drop), None);
+        assert_eq!(m.metadata.id, 0x1234);
+        assert_eq!(m.queries.len(), 1);
+        assert_eq!(m.queries[0].name().to_string(), "www.Example.com.");
+        assert_eq!(m.edns.unwrap().max_payload(), OUR_UDP_PAYLOAD);
     }
 }

@@ -37,8 +37,9 @@ use crate::{
     degraded::{Degraded, Reason},
     metrics::Metrics,
     query::{Query, QueryName},
-    reply::{self, EDE_NO_REACHABLE_AUTHORITY, EDE_STALE, SERVFAIL, Ttl},
+    reply::{self, Ttl},
     upstream::{Ask, UpstreamError, Upstreams},
+    wire::{EDE_NO_REACHABLE_AUTHORITY, EDE_STALE, OUR_UDP_PAYLOAD, SERVFAIL},
 };
 
 /// RFC 8767 §5 "failure recheck timer": after a failed refresh, stale
@@ -241,7 +242,7 @@ impl Resolver {
     async fn fetch_and_store(&self, query: &Query) -> Fetched {
         let ask = Ask {
             question: query.lower_question(),
-            payload: query.edns.map_or(reply::OUR_UDP_PAYLOAD, |e| e.payload.clamp(512, 4096)),
+            payload: query.edns.map_or(OUR_UDP_PAYLOAD, |e| e.udp_payload()),
             dnssec_ok: query.dnssec_ok(),
             checking_disabled: query.checking_disabled,
         };

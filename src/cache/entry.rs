@@ -8,14 +8,10 @@ use std::{sync::Mutex, time::Duration};
 
 use tokio::time::Instant;
 
-use crate::{config::CacheConfig, query::skip_name};
-
-const TYPE_SOA: u16 = 6;
-const TYPE_OPT: u16 = 41;
-const TYPE_ANY: u16 = 255;
-/// RCODEs an entry can hold (RFC 1035 §4.1.1).
-pub const NOERROR: u8 = 0;
-pub const NXDOMAIN: u8 = 3;
+use crate::{
+    config::CacheConfig,
+    wire::{AD, HEADER_LEN, Malformed, RCODE_MASK, Records, TYPE_ANY, TYPE_OPT, TYPE_SOA, u16_at},
+};
 
 /// A cached answer.
 #[derive(Debug)]
@@ -50,10 +46,6 @@ struct Trouble {
     empty_since: Option<Instant>,
 }
 
-/// Why a reply can't be cached or served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed;
-
 impl Entry {
     /// Builds an entry from an upstream reply (already checked to be a
     /// well-formed answer to our question of `question_len` octets with rcode
@@ -65,67 +57,61 @@ impl Entry {
         config: &CacheConfig,
         now: Instant,
     ) -> Result<Entry, Malformed> {
-        if reply.len() < 12 + question_len {
+        if reply.len() < HEADER_LEN + question_len {
             return Err(Malformed);
         }
-        let count = |i: usize| u16::from_be_bytes([reply[i], reply[i + 1]]);
-        let rcode = reply[3] & 0x0f;
-        let [ancount, nscount, arcount] = [count(6), count(8), count(10)];
-        let start = 12 + question_len;
+        let rcode = reply[3] & RCODE_MASK;
+        let [ancount, nscount, arcount] = [6, 8, 10].map(|at| usize::from(u16_at(reply, at)));
+        let start = HEADER_LEN + question_len;
         let min_ttl = secs(config.min_ttl);
         let max_ttl = secs(config.max_ttl);
         let negative_max = secs(config.negative_max_ttl);
 
-        let mut at = start;
         // Counts come from the wire: sum them wide, and never reserve more records than the bytes could hold.
-        let records = usize::from(ancount) + usize::from(nscount) + usize::from(arcount);
+        let records = ancount + nscount + arcount;
         let mut ttls = Vec::with_capacity(records.min(reply.len() / 11));
         let mut kept = [0u16; 3];
         let mut answer_ttl: Option<u32> = None;
         let mut negative_ttl: Option<u32> = None;
         let mut has_records = false;
         let mut end = reply.len();
-        'sections: for (section, records) in [ancount, nscount, arcount].into_iter().enumerate() {
-            for _ in 0..records {
-                let record_start = at;
-                at = skip_name(reply, at, true).ok_or(Malformed)?;
-                let fixed = reply.get(at..at + 10).ok_or(Malformed)?;
-                let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
-                // RFC 2181 §8: a TTL with the top bit set counts as zero.
-                let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
-                let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
-                let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-                let ttl_at = at + 4;
-                at += 10 + rdlength;
-                if at > reply.len() {
-                    return Err(Malformed);
-                }
-                if rtype == TYPE_OPT {
-                    // The OPT record is per hop, never cached; what follows it is dropped too
-                    // so that no compression pointer can point past a gap.
-                    end = record_start;
-                    break 'sections;
-                }
-                let stored = match section {
-                    0 => {
-                        has_records |= rtype == qtype || qtype == TYPE_ANY;
-                        let t = ttl.clamp(min_ttl, max_ttl);
-                        answer_ttl = Some(answer_ttl.map_or(t, |a| a.min(t)));
-                        t
-                    }
-                    1 if rtype == TYPE_SOA => {
-                        // RFC 2308 §5: the negative TTL is min(SOA TTL, SOA MINIMUM).
-                        let minimum = reply.get(at - 4..at).ok_or(Malformed)?;
-                        let minimum = u32::from_be_bytes([minimum[0], minimum[1], minimum[2], minimum[3]]);
-                        let t = ttl.min(minimum).clamp(min_ttl, negative_max.max(min_ttl));
-                        negative_ttl = Some(negative_ttl.map_or(t, |n| n.min(t)));
-                        t
-                    }
-                    _ => ttl.clamp(min_ttl, max_ttl),
-                };
-                kept[section] += 1;
-                ttls.push((ttl_at - start, stored));
+        for (index, record) in Records::new(reply, start, records).enumerate() {
+            let record = record?;
+            if record.rtype == TYPE_OPT {
+                // The OPT record is per hop, never cached; what follows it is dropped too
+                // so that no compression pointer can point past a gap.
+                end = record.name.start;
+                break;
             }
+            // RFC 2181 §8: a TTL with the top bit set counts as zero.
+            let ttl = if record.ttl > i32::MAX as u32 { 0 } else { record.ttl };
+            let section = if index < ancount {
+                0
+            } else if index < ancount + nscount {
+                1
+            } else {
+                2
+            };
+            let stored = match section {
+                0 => {
+                    has_records |= record.rtype == qtype || qtype == TYPE_ANY;
+                    let t = ttl.clamp(min_ttl, max_ttl);
+                    answer_ttl = Some(answer_ttl.map_or(t, |a| a.min(t)));
+                    t
+                }
+                1 if record.rtype == TYPE_SOA => {
+                    // RFC 2308 §5: the negative TTL is min(SOA TTL, SOA MINIMUM), MINIMUM ending the RDATA.
+                    let minimum = record.rdata.end.checked_sub(4).filter(|&at| at >= record.rdata.start);
+                    let minimum = minimum.map(|at| &reply[at..at + 4]).ok_or(Malformed)?;
+                    let minimum = u32::from_be_bytes([minimum[0], minimum[1], minimum[2], minimum[3]]);
+                    let t = ttl.min(minimum).clamp(min_ttl, negative_max.max(min_ttl));
+                    negative_ttl = Some(negative_ttl.map_or(t, |n| n.min(t)));
+                    t
+                }
+                _ => ttl.clamp(min_ttl, max_ttl),
+            };
+            kept[section] += 1;
+            ttls.push((record.ttl_at - start, stored));
         }
         let ttl = match (has_records, negative_ttl) {
             (true, _) => answer_ttl.unwrap_or(0),
@@ -136,7 +122,7 @@ impl Entry {
         };
         Ok(Entry {
             rcode,
-            authentic_data: reply[3] & 0x20 != 0,
+            authentic_data: reply[3] & AD != 0,
             counts: kept,
             sections: reply[start..end].into(),
             ttls: ttls.into_boxed_slice(),
@@ -210,6 +196,7 @@ fn secs(d: Duration) -> u32 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::wire::{NOERROR, NXDOMAIN, tests::mutated};
 
     /// A reply to `www.example.com. A`: two A records (TTL 300 and 60), plus an OPT record.
     pub(crate) fn positive_reply() -> Vec<u8> {
@@ -301,12 +288,7 @@ pub(crate) mod tests {
         let query = crate::query::Query::parse(&crate::query::tests::query_bytes(Some((1232, false)))).unwrap();
         for original in [positive_reply(), negative_reply()] {
             for _ in 0..50_000 {
-                let mut reply = original.clone();
-                for _ in 0..rand::random_range(1..4) {
-                    let at = rand::random_range(0..reply.len());
-                    reply[at] = rand::random();
-                }
-                reply.truncate(rand::random_range(12..=reply.len()));
+                let reply = mutated(&original, 12);
                 if let Ok(entry) = Entry::from_reply(&reply, QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()) {
                     let bytes = crate::reply::answer(&query, &entry, crate::reply::Ttl::Stale(30), None, 512);
                     assert!(bytes.len() <= 512);

@@ -47,9 +47,9 @@ use arc_swap::ArcSwap;
 use moka::{Expiry, notification::RemovalCause, sync::Cache as Moka};
 use tokio::time::Instant;
 
+pub use entry::Entry;
 #[cfg(test)]
 pub(crate) use entry::tests as tests_support;
-pub use entry::{Entry, Malformed, NOERROR, NXDOMAIN};
 
 use crate::{config::CacheConfig, metrics::Evictions};
 

@@ -37,10 +37,11 @@ use crate::{
     config::Config,
     metrics::Metrics,
     query::Query,
-    reply::{self, REFUSED},
+    reply,
     resolver::Resolver,
     service::Services,
     upstream::Upstreams,
+    wire::REFUSED,
 };
 
 /// What every listener shares: the whole answering side of stubborn, built

@@ -8,11 +8,11 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 use hickory_proto::rr::RData;
 use tokio::{net::TcpStream, time::timeout};
 
-use super::{TYPE_A, TYPE_AAAA, http::HttpChecker};
+use super::http::HttpChecker;
 use crate::{
     config::{Check, ServiceConfig, Target},
-    query::wire_name,
     resolver::Resolver,
+    wire::{TYPE_A, TYPE_AAAA, wire_name},
 };
 
 /// Checks `target`; Err says why it failed, for the log line of a switch.

@@ -40,13 +40,11 @@ use self::{health::Health, http::HttpChecker};
 use crate::{
     config::{ServiceConfig, Target},
     metrics::Metrics,
-    query::{CLASS_IN, Query, wire_name},
+    query::Query,
     reply,
     resolver::Resolver,
+    wire::{CLASS_IN, SERVFAIL, TYPE_A, TYPE_AAAA, wire_name},
 };
-
-const TYPE_A: u16 = 1;
-const TYPE_AAAA: u16 = 28;
 
 /// Every configured service, by name.
 #[derive(Default)]
@@ -217,7 +215,7 @@ impl Service {
     /// The reply to `query` (an A or AAAA query for this service's name).
     pub async fn answer(&self, query: &Query, resolver: &Arc<Resolver>, limit: usize) -> Vec<u8> {
         let Ok(question) = HickoryQuery::read(&mut BinDecoder::new(&query.question)) else {
-            return reply::error(query, reply::SERVFAIL, None);
+            return reply::error(query, SERVFAIL, None);
         };
         let owner = question.name().clone();
         let ttl = u32::try_from(self.config.ttl.as_secs()).unwrap_or(u32::MAX);
@@ -232,7 +230,7 @@ impl Service {
             },
             Target::Name(name) => {
                 let Ok(target) = hickory_proto::rr::Name::from_ascii(format!("{name}.")) else {
-                    return reply::error(query, reply::SERVFAIL, None);
+                    return reply::error(query, SERVFAIL, None);
                 };
                 answers.push(Record::from_rdata(owner, ttl, RData::CNAME(CNAME(target))));
                 for mut record in resolver.records(&wire_name(name), query.qtype).await {

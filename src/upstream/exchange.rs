@@ -16,6 +16,7 @@ use tokio::{
 };
 
 use super::UpstreamError;
+use crate::wire::{self, CD, HEADER_LEN, NOERROR, NXDOMAIN, QR, RD, REFUSED, SERVFAIL, TC};
 
 /// What is asked upstream: the question (lower-cased) and the client's EDNS wishes.
 pub struct Ask<'a> {
@@ -29,13 +30,11 @@ pub struct Ask<'a> {
 impl Ask<'_> {
     /// The query packet: RD set, one question, an OPT record.
     fn packet(&self, id: u16) -> Vec<u8> {
-        let mut p = Vec::with_capacity(12 + self.question.len() + 11);
-        p.extend_from_slice(&id.to_be_bytes());
-        p.extend_from_slice(&[0x01, u8::from(self.checking_disabled) << 4, 0, 1, 0, 0, 0, 0, 0, 1]);
+        let mut p = Vec::with_capacity(HEADER_LEN + self.question.len() + wire::opt_len(None));
+        let cd = if self.checking_disabled { CD } else { 0 };
+        wire::write_header(&mut p, id, [RD, cd], [1, 0, 0, 1]);
         p.extend_from_slice(self.question);
-        p.extend_from_slice(&[0, 0, 41]);
-        p.extend_from_slice(&self.payload.to_be_bytes());
-        p.extend_from_slice(&[0, 0, if self.dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        wire::write_opt(&mut p, self.payload, self.dnssec_ok, 0, None);
         p
     }
 }
@@ -63,7 +62,7 @@ pub async fn udp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
             Verdict::NotOurs => mismatched = true,
         }
     };
-    if reply[2] & 0x02 != 0 {
+    if reply[2] & TC != 0 {
         return tcp(server, ask, deadline).await;
     }
     valid(reply)
@@ -101,22 +100,23 @@ enum Verdict {
 
 /// Is `reply` the answer to our query `id` for `question`?
 fn check(reply: &[u8], id: u16, question: &[u8]) -> Verdict {
-    let ours = reply.len() >= 12 + question.len()
-        && reply[0..2] == id.to_be_bytes()
-        && reply[2] & 0x80 != 0
-        && reply[4..6] == [0, 1]
-        && reply[12..12 + question.len()].eq_ignore_ascii_case(question);
+    let ours = reply.len() >= HEADER_LEN + question.len()
+        && wire::u16_at(reply, 0) == id
+        && reply[2] & QR != 0
+        && wire::u16_at(reply, 4) == 1
+        && reply[HEADER_LEN..HEADER_LEN + question.len()].eq_ignore_ascii_case(question);
     if ours { Verdict::Ours } else { Verdict::NotOurs }
 }
 
 /// Our reply, checked whole by hickory-proto; NOERROR and NXDOMAIN are answers.
+/// Kept although `Entry::from_reply` walks the bytes again: hickory checks every RDATA, our walker only the framing.
 fn valid(reply: &[u8]) -> Result<Vec<u8>, UpstreamError> {
     let message = Message::from_vec(reply).map_err(|_| UpstreamError::Malformed)?;
-    match u16::from(message.metadata.response_code) {
-        0 | 3 => Ok(reply.to_vec()),
-        2 => Err(UpstreamError::ServFail),
-        5 => Err(UpstreamError::Refused),
-        other => Err(UpstreamError::Rcode(u8::try_from(other).unwrap_or(u8::MAX))),
+    match u8::try_from(u16::from(message.metadata.response_code)).unwrap_or(u8::MAX) {
+        NOERROR | NXDOMAIN => Ok(reply.to_vec()),
+        SERVFAIL => Err(UpstreamError::ServFail),
+        REFUSED => Err(UpstreamError::Refused),
+        other => Err(UpstreamError::Rcode(other)),
     }
 }
 

@@ -42,8 +42,8 @@ use health::{Health, Transition};
 use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
     metrics::{Metrics, UpstreamMetrics, UpstreamResult},
-    query::wire_name,
     rate_limit::RateLimit,
+    wire::{CLASS_IN, OUR_UDP_PAYLOAD, TYPE_NS, wire_name},
 };
 
 /// One upstream server and what is known of it.
@@ -158,7 +158,7 @@ impl Upstream {
 /// `question`, which it answered before. An answer keeps it up; a failure
 /// marks it down.
 async fn verify(upstream: Arc<Upstream>, question: Box<[u8]>, timing: Timing, probe_question: Arc<[u8]>) {
-    let ask = Ask { question: &question, payload: 1232, dnssec_ok: false, checking_disabled: false };
+    let ask = Ask { question: &question, payload: OUR_UDP_PAYLOAD, dnssec_ok: false, checking_disabled: false };
     let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
     let answered = result.is_ok() || matches!(result, Err(UpstreamError::Local(_)));
     if upstream.health.verified(answered) == Transition::WentDown {
@@ -172,7 +172,7 @@ async fn verify(upstream: Arc<Upstream>, question: Box<[u8]>, timing: Timing, pr
 /// A probe's verdict: any well-formed reply for our question but SERVFAIL
 /// means the server is alive (an authoritative may refuse the root).
 async fn probe(upstream: &Upstream, question: &[u8], timing: &Timing) -> bool {
-    let ask = Ask { question, payload: 1232, dnssec_ok: false, checking_disabled: false };
+    let ask = Ask { question, payload: OUR_UDP_PAYLOAD, dnssec_ok: false, checking_disabled: false };
     let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
     matches!(result, Ok(_) | Err(UpstreamError::Refused | UpstreamError::Rcode(_)))
 }
@@ -257,7 +257,8 @@ impl Pool {
             })
             .collect();
         let mut probe_question = apex.to_vec();
-        probe_question.extend_from_slice(&[0, 2, 0, 1]);
+        probe_question.extend_from_slice(&TYPE_NS.to_be_bytes());
+        probe_question.extend_from_slice(&CLASS_IN.to_be_bytes());
         Pool {
             servers,
             timing: Timing { timeout: config.timeout, probe_interval: config.probe_interval },
