@@ -122,3 +122,25 @@ fn keep_positive_zero_passes_the_empty_answer_through() {
     assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
     assert!(reply.ipv4s().is_empty(), "keep_positive = 0s: the empty answer at once: {}", reply.summary());
 }
+
+/// An empty answer with a negative TTL of 0 is not cached once it is
+/// accepted; the old records go with it, so later queries get the empty
+/// answer and the acceptance is logged once, not on every fetch.
+#[test]
+fn an_accepted_empty_answer_with_ttl_0_is_logged_once() {
+    let mut knot = Knot::start_with_negative_ttl(WITH_ADDRESSES, 0);
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]).set_str("cache", "keep_positive", "1s"));
+    let ask = Ask::new(APP, RecordType::A);
+    assert_eq!(stubborn.ask(&ask).ipv4s(), OLD.to_vec());
+    knot.set_records("other 1 IN A 192.0.2.99");
+    let emptied = Instant::now();
+    sleep_until(emptied, Duration::from_millis(1_500));
+    for _ in 0..10 {
+        stubborn.ask(&ask);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let reply = stubborn.ask(&ask);
+    assert_eq!(reply.rcode(), ResponseCode::NXDomain, "the empty answer, accepted: {}", reply.summary());
+    let accepted = stubborn.log().matches("accepting it").count();
+    assert_eq!(accepted, 1, "acceptance logged {accepted} times:\n{}", stubborn.log());
+}

@@ -34,6 +34,7 @@ use tracing::{debug, warn};
 
 use crate::{
     cache::{Cache, Entry, Lookup},
+    config::AnswerPolicy,
     degraded::{Degraded, Reason},
     metrics::Metrics,
     query::{Query, QueryName},
@@ -66,6 +67,8 @@ enum Fetched {
 
 pub struct Resolver {
     cache: Cache,
+    /// Stale TTL, client timer, last-known-good, prefetch; swapped whole on reload.
+    policy: ArcSwap<AnswerPolicy>,
     /// Swapped whole on reload; a fetch keeps the pools it started with.
     upstreams: ArcSwap<Upstreams>,
     metrics: Arc<Metrics>,
@@ -78,9 +81,10 @@ pub struct Resolver {
 type Waiter = watch::Receiver<Option<Fetched>>;
 
 impl Resolver {
-    pub fn new(cache: Cache, upstreams: Upstreams, metrics: Arc<Metrics>) -> Resolver {
+    pub fn new(cache: Cache, policy: AnswerPolicy, upstreams: Upstreams, metrics: Arc<Metrics>) -> Resolver {
         Resolver {
             cache,
+            policy: ArcSwap::from_pointee(policy),
             upstreams: ArcSwap::from_pointee(upstreams),
             metrics,
             degraded: Degraded::default(),
@@ -94,6 +98,11 @@ impl Resolver {
 
     pub fn upstreams(&self) -> Arc<Upstreams> {
         self.upstreams.load_full()
+    }
+
+    /// Puts a new answer policy in place (reload).
+    pub fn set_policy(&self, policy: AnswerPolicy) {
+        self.policy.store(Arc::new(policy));
     }
 
     /// Puts new upstream pools in place (reload); fetches in flight finish on the old ones.
@@ -127,7 +136,7 @@ impl Resolver {
             Lookup::Miss => None,
         };
         let wait = match &stale {
-            Some(_) => self.cache.config().stale_answer_after,
+            Some(_) => self.policy.load().stale_answer_after,
             None => self.upstreams.load().pool_for(query.name_wire()).worst_case() + MISS_SLACK,
         };
         let fetched = match self.fetch(query) {
@@ -176,7 +185,7 @@ impl Resolver {
     /// Starts (or joins) a background refresh of a fresh `entry` in the
     /// last tenth of its TTL, when `prefetch` is on.
     fn prefetch(self: &Arc<Self>, query: &Query, entry: &Entry, now: Instant) {
-        if now + entry.ttl / 10 >= entry.stored_at + entry.ttl && self.cache.config().prefetch {
+        if now + entry.ttl / 10 >= entry.stored_at + entry.ttl && self.policy.load().prefetch {
             // Nobody waits on it: the fetch refreshes the cache.
             let _ = self.fetch(query);
         }
@@ -212,7 +221,7 @@ impl Resolver {
     }
 
     fn stale_ttl(&self) -> Ttl {
-        Ttl::Stale(u32::try_from(self.cache.config().stale_ttl.as_secs()).unwrap_or(u32::MAX))
+        Ttl::Stale(u32::try_from(self.policy.load().stale_ttl.as_secs()).unwrap_or(u32::MAX))
     }
 
     /// Joins the fetch in flight for `query`'s key, or starts one; None
@@ -249,9 +258,9 @@ impl Resolver {
         let upstreams = self.upstreams.load_full();
         let result = upstreams.pool_for(query.name_wire()).resolve(&ask).await;
         let now = Instant::now();
-        let config = self.cache.config();
+        let keep_positive = self.policy.load().keep_positive;
         let entry = match result.and_then(|reply| {
-            Entry::from_reply(&reply, query.question.len(), query.qtype, &config, now)
+            Entry::from_reply(&reply, query.question.len(), query.qtype, &self.cache.config(), now)
                 .map_err(|_| UpstreamError::Malformed)
         }) {
             Ok(entry) => entry,
@@ -264,19 +273,22 @@ impl Resolver {
             }
         };
         if !entry.has_records
-            && !config.keep_positive.is_zero()
+            && !keep_positive.is_zero()
             && let Some(known) = self.cache.last_known_good(&query.key, now)
         {
             let (since, first) = known.empty_seen(now);
-            if now.saturating_duration_since(since) < config.keep_positive {
+            if now.saturating_duration_since(since) < keep_positive {
                 if first {
                     warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, rcode = entry.rcode,
-                          keep_positive = ?config.keep_positive, "upstream answer is empty; serving last known good records");
+                          keep_positive = ?keep_positive, "upstream answer is empty; serving last known good records");
                 }
                 self.metrics.kept_positive.inc();
                 return Fetched::KeptPositive(known);
             }
             warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, "empty answer held for keep_positive; accepting it");
+            // An empty answer with TTL 0 is not cached over the old records:
+            // drop them, or every later fetch would find and accept them again.
+            self.cache.remove(&query.key);
         }
         let entry = Arc::new(entry);
         self.cache.insert(query.key.clone(), Arc::clone(&entry));

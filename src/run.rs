@@ -90,7 +90,7 @@ struct Daemon {
 pub async fn run(config: Config) -> Result<(), Fatal> {
     let metrics = Arc::new(Metrics::new());
     let cache = Cache::counting(&config.cache, metrics.cache_evictions.clone());
-    if let Some(path) = &config.cache.persist {
+    if let Some(path) = &config.persist.path {
         create_snapshot_dir(path).map_err(Fatal::SnapshotDir)?;
         match persist::load(&cache, path) {
             Ok(restored) => info!(path = %path.display(), restored, "cache snapshot loaded"),
@@ -126,18 +126,18 @@ impl Daemon {
             warn!("cannot install signal handlers; serving until killed");
             return std::future::pending().await;
         };
-        let mut next_snapshot = Instant::now() + self.config.cache.persist_interval;
+        let mut next_snapshot = Instant::now() + self.config.persist.interval;
         loop {
             tokio::select! {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => {
                     self.reload().await;
-                    next_snapshot = Instant::now() + self.config.cache.persist_interval;
+                    next_snapshot = Instant::now() + self.config.persist.interval;
                 }
-                _ = tokio::time::sleep_until(next_snapshot), if self.config.cache.persist.is_some() => {
+                _ = tokio::time::sleep_until(next_snapshot), if self.config.persist.path.is_some() => {
                     self.snapshot(false).await;
-                    next_snapshot = Instant::now() + self.config.cache.persist_interval;
+                    next_snapshot = Instant::now() + self.config.persist.interval;
                 }
             }
         }
@@ -153,7 +153,7 @@ impl Daemon {
     /// Writes the cache snapshot if one is configured; failures are logged
     /// (the periodic success only at debug level, so it doesn't flood the log).
     async fn snapshot(&self, at_stop: bool) {
-        let Some(path) = self.config.cache.persist.clone() else { return };
+        let Some(path) = self.config.persist.path.clone() else { return };
         let resolver = Arc::clone(self.server.resolver());
         let saved = tokio::task::spawn_blocking(move || persist::save(resolver.cache(), &path)).await;
         match saved {
@@ -174,7 +174,7 @@ impl Daemon {
                 return;
             }
         };
-        if let Some(path) = new.cache.persist.as_deref().filter(|_| new.cache.persist != self.config.cache.persist)
+        if let Some(path) = new.persist.path.as_deref().filter(|_| new.persist.path != self.config.persist.path)
             && let Err(error) = create_snapshot_dir(path)
         {
             warn!(%error, "reload rejected; the running config stays");

@@ -177,8 +177,7 @@ impl Entry {
 
     /// How long moka keeps the entry: fresh time plus the stale window.
     pub fn lifetime(&self, config: &CacheConfig) -> Duration {
-        let stale =
-            if config.serve_stale || !config.keep_positive.is_zero() { config.max_stale } else { Duration::ZERO };
+        let stale = if config.keep_expired { config.max_stale } else { Duration::ZERO };
         self.ttl + stale
     }
 

@@ -269,6 +269,13 @@ impl Cache {
         }
     }
 
+    /// Drops `key` from the cache (either table).
+    pub fn remove(&self, key: &[u8]) {
+        let inner = self.inner.load();
+        inner.main.invalidate(key);
+        inner.probation.invalidate(key);
+    }
+
     /// Every entry that may still be served, fresh or stale, at most
     /// `capacity` of them, those of `main` first.
     pub fn entries(&self, now: Instant) -> Vec<(Box<[u8]>, Arc<Entry>)> {
@@ -407,7 +414,7 @@ mod tests {
     /// Entries past their lifetime are counted as expired, by kind.
     #[test]
     fn expired_entries_are_counted_by_kind() {
-        let config = CacheConfig { serve_stale: false, keep_positive: Duration::ZERO, ..CacheConfig::default() };
+        let config = CacheConfig { serve_stale: false, keep_expired: false, ..CacheConfig::default() };
         let evictions = Evictions::default();
         let cache = Cache::counting(&config, evictions.clone());
         // Stored 59.9 s ago with a TTL of 60 s (and no stale window): 100 ms to live.
@@ -462,7 +469,7 @@ mod tests {
         for i in 0..20 {
             cache.insert(key(&format!("negative{i}")), negative(&config));
         }
-        let smaller = CacheConfig { capacity: 10, stale_ttl: Duration::from_secs(5), ..config };
+        let smaller = CacheConfig { capacity: 10, max_stale: Duration::from_secs(5), ..config };
         cache.reconfigure(&smaller);
         assert_eq!(*cache.config(), smaller);
         assert!(matches!(cache.lookup(b"key", Instant::now()), Lookup::Fresh(_)), "main's entries go first");

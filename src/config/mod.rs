@@ -38,6 +38,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub upstream: UpstreamConfig,
     pub cache: CacheConfig,
+    pub answers: AnswerPolicy,
+    pub persist: PersistConfig,
     /// Health-checked failover services.
     pub services: Vec<ServiceConfig>,
     /// The admin HTTP endpoint's address, when one is wanted.
@@ -101,23 +103,21 @@ pub struct UpstreamAddr {
     pub transport: Transport,
 }
 
+/// What the cache itself needs (`[cache]` keys): its size, how TTLs are
+/// clamped, and how long expired entries are kept and served.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {
     pub capacity: u64,
     pub min_ttl: Duration,
     pub max_ttl: Duration,
     pub negative_max_ttl: Duration,
+    /// Expired entries may be answered (RFC 8767).
     pub serve_stale: bool,
-    /// Refresh an entry in the background when it is asked for in the last tenth of its TTL.
-    pub prefetch: bool,
-    pub stale_ttl: Duration,
+    /// How long past expiry an entry may still be served or kept as last-known-good.
     pub max_stale: Duration,
-    pub stale_answer_after: Duration,
-    pub keep_positive: Duration,
-    /// Where the cache snapshot is kept, if anywhere.
-    pub persist: Option<PathBuf>,
-    /// How often the snapshot is written (also at shutdown).
-    pub persist_interval: Duration,
+    /// Expired entries are kept for `max_stale` at all: for `serve_stale`, or
+    /// for last-known-good (`keep_positive` on) even when stale answers are off.
+    pub keep_expired: bool,
 }
 
 impl Default for CacheConfig {
@@ -128,17 +128,56 @@ impl Default for CacheConfig {
             max_ttl: Duration::from_secs(86_400),
             negative_max_ttl: Duration::from_secs(3_600),
             serve_stale: true,
-            prefetch: true,
-            stale_ttl: Duration::from_secs(30),
             max_stale: Duration::from_secs(3 * 86_400),
+            keep_expired: true,
+        }
+    }
+}
+
+/// How the resolver answers around the cache (`[cache]` keys the cache
+/// itself never reads): stale answers, the client timer, last-known-good
+/// and prefetch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerPolicy {
+    /// TTL given to clients on a stale answer.
+    pub stale_ttl: Duration,
+    /// RFC 8767 client response timer.
+    pub stale_answer_after: Duration,
+    /// How long an empty answer must hold before it replaces records; zero: off.
+    pub keep_positive: Duration,
+    /// Refresh an entry in the background when it is asked for in the last tenth of its TTL.
+    pub prefetch: bool,
+}
+
+impl Default for AnswerPolicy {
+    fn default() -> Self {
+        Self {
+            stale_ttl: Duration::from_secs(30),
             stale_answer_after: Duration::from_millis(1_800),
             keep_positive: Duration::from_secs(3_600),
-            persist: None,
+            prefetch: true,
+        }
+    }
+}
+
+/// The cache snapshot (`[cache] persist`, `persist_interval`): the daemon's schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersistConfig {
+    /// Where the snapshot is kept, if anywhere.
+    pub path: Option<PathBuf>,
+    /// How often it is written (also at a clean stop).
+    pub interval: Duration,
+}
+
+impl Default for PersistConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
             // A crash loses what was cached since the last snapshot: at 5m, a
             // crash early in an outage restarted without the names looked up
             // just before it. A full snapshot (100 000 entries, about 10 MB)
             // costs about 0.15 s of CPU to write, 0.25% of a core at 1m.
-            persist_interval: Duration::from_secs(60),
+            interval: Duration::from_secs(60),
         }
     }
 }

@@ -16,6 +16,8 @@ fn empty_file_takes_defaults_and_resolv_conf() {
     assert_eq!(c.upstream.servers[0].addr, "192.0.2.53:53".parse().unwrap());
     assert_eq!(c.upstream.timeout, Duration::from_millis(500));
     assert_eq!(c.cache, CacheConfig::default());
+    assert_eq!(c.answers, crate::config::AnswerPolicy::default());
+    assert_eq!(c.persist, crate::config::PersistConfig::default());
     assert_eq!(c.admin, None);
 }
 
@@ -39,9 +41,9 @@ keep_positive = "0s"
     assert_eq!((s[2].addr, s[2].transport), ("[2001:db8::1]:53".parse().unwrap(), Transport::Tcp));
     assert_eq!(s[3].label, "udp://127.0.0.1:1053");
     assert_eq!(c.upstream.timeout, Duration::from_millis(1500));
-    assert_eq!(c.cache.stale_answer_after, Duration::from_millis(1800));
+    assert_eq!(c.answers.stale_answer_after, Duration::from_millis(1800));
     assert_eq!(c.cache.max_stale, Duration::from_secs(3 * 86400));
-    assert_eq!(c.cache.keep_positive, Duration::ZERO);
+    assert_eq!(c.answers.keep_positive, Duration::ZERO);
 }
 
 #[test]
@@ -89,8 +91,8 @@ fn persist_in_an_existing_directory_is_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let ok = format!("[cache]\npersist = \"{}/s.snapshot\"\npersist_interval = \"1m\"\n", dir.path().display());
     let c = parse(&ok).unwrap();
-    assert_eq!(c.cache.persist, Some(dir.path().join("s.snapshot")));
-    assert_eq!(c.cache.persist_interval, Duration::from_secs(60));
+    assert_eq!(c.persist.path, Some(dir.path().join("s.snapshot")));
+    assert_eq!(c.persist.interval, Duration::from_secs(60));
     assert_eq!(c.warnings, Vec::<String>::new());
 }
 
@@ -100,7 +102,7 @@ fn a_missing_persist_directory_is_a_warning_and_nothing_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("a/b");
     let c = parse(&format!("[cache]\npersist = \"{}/s.snapshot\"\n", missing.display())).unwrap();
-    assert_eq!(c.cache.persist, Some(missing.join("s.snapshot")));
+    assert_eq!(c.persist.path, Some(missing.join("s.snapshot")));
     assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
     let expected = format!("t.toml:2:11: cache.persist: directory {} does not exist yet", missing.display());
     assert!(c.warnings[0].starts_with(&expected), "{:?}", c.warnings);

@@ -14,8 +14,8 @@ use ipnet::IpNet;
 use toml::Spanned;
 
 use super::{
-    CacheConfig, Check, Config, ConfigError, HttpCheck, ServerConfig, ServiceConfig, Target, Transport, UpstreamAddr,
-    UpstreamConfig, ZoneConfig,
+    AnswerPolicy, CacheConfig, Check, Config, ConfigError, HttpCheck, PersistConfig, ServerConfig, ServiceConfig,
+    Target, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig,
     file::{CacheFile, File, ServerFile, ServiceFile, UpstreamFile, ZoneFile},
 };
 
@@ -73,10 +73,20 @@ impl Validator<'_> {
     fn validate(&mut self, file: File, resolv_conf: Option<&[u8]>) -> Config {
         let server = self.server(file.server);
         let upstream = self.upstream(file.upstream, &server.listen, resolv_conf);
-        let cache = self.cache(file.cache);
+        let (cache, answers, persist) = self.cache(file.cache);
         let services = self.services(file.service);
         let admin = file.admin.listen.and_then(|s| self.socket_addr(&s, "admin.listen", None));
-        Config { path: self.path.to_path_buf(), server, upstream, cache, services, admin, warnings: Vec::new() }
+        Config {
+            path: self.path.to_path_buf(),
+            server,
+            upstream,
+            cache,
+            answers,
+            persist,
+            services,
+            admin,
+            warnings: Vec::new(),
+        }
     }
 
     fn services(&mut self, files: Vec<ServiceFile>) -> Vec<ServiceConfig> {
@@ -238,7 +248,9 @@ impl Validator<'_> {
             .collect()
     }
 
-    fn cache(&mut self, file: CacheFile) -> CacheConfig {
+    /// The `[cache]` table: the cache's own limits, the resolver's answer
+    /// policy, and the snapshot schedule.
+    fn cache(&mut self, file: CacheFile) -> (CacheConfig, AnswerPolicy, PersistConfig) {
         let d = CacheConfig::default();
         let capacity = match file.capacity {
             Some(c) if !(1..=MAX_CAPACITY).contains(c.get_ref()) => {
@@ -250,29 +262,37 @@ impl Validator<'_> {
         };
         // The default min_ttl is 0s, so a clash has a min_ttl to point at.
         let min_ttl_span = file.min_ttl.as_ref().map_or(0..0, |s| s.span());
+        let a = AnswerPolicy::default();
+        let answers = AnswerPolicy {
+            stale_ttl: self.duration(file.stale_ttl, "cache.stale_ttl", a.stale_ttl, false),
+            stale_answer_after: self.duration(
+                file.stale_answer_after,
+                "cache.stale_answer_after",
+                a.stale_answer_after,
+                true,
+            ),
+            keep_positive: self.duration(file.keep_positive, "cache.keep_positive", a.keep_positive, false),
+            prefetch: file.prefetch.unwrap_or(a.prefetch),
+        };
+        let serve_stale = file.serve_stale.unwrap_or(d.serve_stale);
         let cache = CacheConfig {
             capacity,
             min_ttl: self.duration(file.min_ttl, "cache.min_ttl", d.min_ttl, false),
             max_ttl: self.duration(file.max_ttl, "cache.max_ttl", d.max_ttl, false),
             negative_max_ttl: self.duration(file.negative_max_ttl, "cache.negative_max_ttl", d.negative_max_ttl, false),
-            serve_stale: file.serve_stale.unwrap_or(d.serve_stale),
-            prefetch: file.prefetch.unwrap_or(d.prefetch),
-            stale_ttl: self.duration(file.stale_ttl, "cache.stale_ttl", d.stale_ttl, false),
+            serve_stale,
             max_stale: self.duration(file.max_stale, "cache.max_stale", d.max_stale, false),
-            stale_answer_after: self.duration(
-                file.stale_answer_after,
-                "cache.stale_answer_after",
-                d.stale_answer_after,
-                true,
-            ),
-            keep_positive: self.duration(file.keep_positive, "cache.keep_positive", d.keep_positive, false),
-            persist: file.persist.and_then(|p| self.persist_path(&p)),
-            persist_interval: self.duration(file.persist_interval, "cache.persist_interval", d.persist_interval, true),
+            keep_expired: serve_stale || !answers.keep_positive.is_zero(),
         };
         if cache.min_ttl > cache.max_ttl {
             self.problem(min_ttl_span, "cache.min_ttl", "is larger than cache.max_ttl");
         }
-        cache
+        let p = PersistConfig::default();
+        let persist = PersistConfig {
+            path: file.persist.and_then(|path| self.persist_path(&path)),
+            interval: self.duration(file.persist_interval, "cache.persist_interval", p.interval, true),
+        };
+        (cache, answers, persist)
     }
 
     fn duration(&mut self, value: Option<Spanned<String>>, key: &str, default: Duration, nonzero: bool) -> Duration {

@@ -33,15 +33,8 @@ pub use tcp::serve as serve_tcp;
 pub use udp::serve as serve_udp;
 
 use crate::{
-    cache::Cache,
-    config::Config,
-    metrics::Metrics,
-    query::Query,
-    reply,
-    resolver::Resolver,
-    service::Services,
-    upstream::Upstreams,
-    wire::REFUSED,
+    cache::Cache, config::Config, metrics::Metrics, query::Query, reply, resolver::Resolver, service::Services,
+    upstream::Upstreams, wire::REFUSED,
 };
 
 /// What every listener shares: the whole answering side of stubborn, built
@@ -127,7 +120,7 @@ impl Server {
     /// restored snapshot); starts the services' health checks.
     pub fn new(config: &Config, cache: Cache, metrics: Arc<Metrics>) -> Server {
         let upstreams = Upstreams::new(&config.upstream, &metrics, None);
-        let resolver = Arc::new(Resolver::new(cache, upstreams, Arc::clone(&metrics)));
+        let resolver = Arc::new(Resolver::new(cache, config.answers.clone(), upstreams, Arc::clone(&metrics)));
         let services = Services::new(&config.services, &Services::default(), &metrics, &resolver);
         Server {
             acl: ArcSwap::from_pointee(Acl::new(config.server.allow.clone())),
@@ -148,6 +141,7 @@ impl Server {
     /// Listen and admin addresses are sockets, the daemon's business.
     pub fn apply(&self, old: &Config, new: &Config) {
         self.resolver.cache().reconfigure(&new.cache);
+        self.resolver.set_policy(new.answers.clone());
         if new.upstream != old.upstream {
             let upstreams = Upstreams::new(&new.upstream, &self.metrics, Some(&self.resolver.upstreams()));
             self.resolver.set_upstreams(upstreams);
