@@ -9,7 +9,7 @@ use stubborn::{
     config::{Config, DEFAULT_PATH},
     run::Fatal,
 };
-use tracing::error;
+use tracing::{error, warn};
 use tracing_subscriber::EnvFilter;
 
 /// A local DNS stub resolver that keeps names resolving when upstream DNS fails.
@@ -86,7 +86,7 @@ fn raise_fd_limit() {
         && soft < hard
         && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
     {
-        tracing::warn!(error = %e, soft, "cannot raise the open-files limit");
+        warn!(error = %e, soft, "cannot raise the open-files limit");
     }
 }
 

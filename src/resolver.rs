@@ -129,6 +129,10 @@ impl Resolver {
     /// The reply to `query`, asking upstream as needed.
     pub async fn answer(self: &Arc<Self>, query: &Query, limit: usize) -> Vec<u8> {
         let now = Instant::now();
+        // After `answer_now` said "ask upstream" the cache is looked up once
+        // more: this is also the entry point of stubborn's own lookups
+        // (service targets), which have no `answer_now` before them, and a
+        // fetch may have finished in between. One moka lookup, on a miss.
         let stale = match self.cache.lookup(&query.key, now) {
             Lookup::Fresh(entry) => return self.fresh(query, &entry, now, limit),
             Lookup::Stale(entry) if self.stale_at_once(query, &entry, now) => return self.stale(query, &entry, limit),

@@ -180,12 +180,6 @@ impl Entry {
         let stale = if config.keep_expired { config.max_stale } else { Duration::ZERO };
         self.ttl + stale
     }
-
-    /// Approximate bytes held, for the cache's weigher.
-    pub fn weight(&self, key_len: usize) -> u32 {
-        let bytes = key_len + self.sections.len() + self.ttls.len() * 16 + std::mem::size_of::<Entry>();
-        u32::try_from(bytes).unwrap_or(u32::MAX)
-    }
 }
 
 fn secs(d: Duration) -> u32 {

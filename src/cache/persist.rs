@@ -45,6 +45,8 @@ pub enum PersistError {
     Version { path: PathBuf, found: u32 },
     #[error("{0} is truncated or corrupt")]
     Corrupt(PathBuf),
+    #[error("cannot encode the snapshot: {0}")]
+    Encode(String),
     #[error("cannot create the cache snapshot directory {path}: {source}")]
     CreateDir { path: PathBuf, source: io::Error },
 }
@@ -100,7 +102,7 @@ pub fn save(cache: &Cache, path: &Path) -> Result<usize, PersistError> {
         .collect();
     let count = entries.len();
     let payload = postcard::to_stdvec(&Snapshot { written_unix_ms: unix_ms(wall_now), entries })
-        .map_err(|_| PersistError::Corrupt(path.to_path_buf()))?;
+        .map_err(|error| PersistError::Encode(error.to_string()))?;
     let mut file = Vec::with_capacity(HEADER_LEN + payload.len());
     file.extend_from_slice(MAGIC);
     file.extend_from_slice(&VERSION.to_le_bytes());

@@ -210,7 +210,9 @@ impl Server {
         }
     }
 
-    /// Answers a query that needs upstream.
+    /// Answers a query that needs upstream. The services are looked up again
+    /// rather than carried over from [`Server::reply_now`]: a reload may have
+    /// replaced them in between, and the answer follows the current ones.
     pub async fn reply(&self, query: &Query, via: Via) -> Vec<u8> {
         let services = self.services.load_full();
         if let Some(service) = services.get(query) {

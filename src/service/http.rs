@@ -13,24 +13,31 @@
 //! `TcpStream` (wrapped in tokio-rustls for https): one connection per check,
 //! closed once the response headers are in; the body is never read.
 
-use std::fmt;
-use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::{
+    fmt, io,
+    net::{IpAddr, SocketAddr},
+    path::Path,
+    sync::Arc,
+    time::Duration,
+};
 
 use bytes::Bytes;
 use http_body_util::Empty;
-use hyper::Request;
-use hyper::header::{CONNECTION, HOST, USER_AGENT};
+use hyper::{
+    Request,
+    header::{CONNECTION, HOST, USER_AGENT},
+};
 use hyper_util::rt::TokioIo;
-use rustls::RootCertStore;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
+use rustls::{
+    RootCertStore,
+    pki_types::{CertificateDer, ServerName, pem::PemObject},
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+};
 use tokio_rustls::TlsConnector;
+use tracing::{debug, warn};
 
 use crate::config::HttpCheck;
 
@@ -56,12 +63,12 @@ impl HttpChecker {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         for e in &native.errors {
-            tracing::debug!(error = %e, "loading system CA certificates");
+            debug!(error = %e, "loading system CA certificates");
         }
         let (added, ignored) = roots.add_parsable_certificates(native.certs);
-        tracing::debug!(added, ignored, "system CA certificates for https checks");
+        debug!(added, ignored, "system CA certificates for https checks");
         if added == 0 && ca_file.is_none() {
-            tracing::warn!("no system CA certificates found: https service checks can only fail");
+            warn!("no system CA certificates found: https service checks can only fail");
         }
         if let Some(path) = ca_file {
             let shown = path.display();
