@@ -42,6 +42,7 @@ mod service_reload;
 mod service_stale;
 mod signals;
 mod status;
+mod systemd_notify;
 mod tcp;
 mod truncation;
 mod ttl_clamping;

@@ -5,6 +5,7 @@
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use stubborn::systemd::JournalPriority;
 use stubborn::{
     config::{Config, DEFAULT_PATH},
     run::Fatal,
@@ -91,13 +92,18 @@ fn raise_fd_limit() {
 }
 
 /// `RUST_LOG` wins; by default info for stubborn, warnings from libraries.
-fn init_logging(format: LogFormat) {
+fn init_logging(format_choice: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,stubborn=info"));
     // Colour only on a terminal: a log file or journald gets plain text.
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    // Under systemd the journal stamps each line and reads its priority from a `<N>` prefix.
+    let journal = stubborn::systemd::stderr_is_journal();
+    let format = tracing_subscriber::fmt::format();
+    match (format_choice, journal) {
+        (LogFormat::Text, false) => builder.event_format(format).init(),
+        (LogFormat::Text, true) => builder.event_format(JournalPriority(format.without_time())).init(),
+        (LogFormat::Json, false) => builder.json().init(),
+        (LogFormat::Json, true) => builder.json().event_format(JournalPriority(format.json())).init(),
     }
 }

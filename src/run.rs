@@ -15,7 +15,10 @@
 //!   let queries in flight finish (at most [`DRAIN`]), write the snapshot,
 //!   return (exit status 0).
 //!
-//! The snapshot is also written every `persist_interval`.
+//! The snapshot is also written every `persist_interval`. Under systemd the
+//! service manager hears `READY=1` once every socket is bound,
+//! `RELOADING=1` … `READY=1` around a reload (rejected or not), and
+//! `STOPPING=1` ([`crate::systemd`]).
 
 use std::{
     collections::HashMap,
@@ -39,6 +42,7 @@ use crate::{
     config::Config,
     metrics::Metrics,
     server::{self, Server},
+    systemd,
 };
 
 /// How long a graceful stop waits for queries in flight.
@@ -113,6 +117,7 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
     }
     daemon.admin.ready.store(true, Ordering::Relaxed);
     info!(config = %daemon.config.path.display(), upstreams = daemon.config.upstream.servers.len(), "ready");
+    systemd::ready();
 
     daemon.serve_until_stopped().await;
     Ok(())
@@ -132,7 +137,9 @@ impl Daemon {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => {
+                    systemd::reloading();
                     self.reload().await;
+                    systemd::ready();
                     next_snapshot = Instant::now() + self.config.persist.interval;
                 }
                 _ = tokio::time::sleep_until(next_snapshot), if self.config.persist.path.is_some() => {
@@ -142,6 +149,7 @@ impl Daemon {
             }
         }
         info!("shutting down");
+        systemd::stopping();
         self.listeners.clear();
         self.admin_listener = None;
         if tokio::time::timeout(DRAIN, self.server.drained()).await.is_err() {

@@ -119,11 +119,18 @@ impl Stubborn {
     /// back from its log, writes them into the config file (so that a
     /// SIGHUP reload keeps them), and waits until /readyz is 200.
     pub fn start(config: Config) -> Stubborn {
+        Stubborn::start_with(config, &[], false)
+    }
+
+    /// As [`Stubborn::start`], with extra environment variables, and with
+    /// `JOURNAL_STREAM` naming its stderr (as systemd does when stderr is
+    /// the journal) when `journal` is set.
+    pub fn start_with(config: Config, env: &[(&str, &str)], journal: bool) -> Stubborn {
         let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
         let dir = temp_dir();
         let config_path = dir.path().join("stubborn.toml");
         fs::write(&config_path, config.render(any_port, any_port)).expect("write stubborn.toml");
-        let child = spawn(&config_path, &dir.path().join("stubborn.log"));
+        let child = spawn(&config_path, &dir.path().join("stubborn.log"), env, journal);
         let mut s = Stubborn {
             child: Mutex::new(Some(child)),
             dns: any_port,
@@ -351,13 +358,17 @@ fn temp_dir() -> TempDir {
     tempfile::Builder::new().prefix("stubborn-test-").tempdir().expect("create temp dir")
 }
 
-fn spawn(config_path: &Path, log_path: &Path) -> Child {
+fn spawn(config_path: &Path, log_path: &Path, env: &[(&str, &str)], journal: bool) -> Child {
+    use std::os::unix::fs::MetadataExt;
     let log = fs::File::create(log_path).expect("create stubborn log");
-    Command::new(binary())
-        .arg("--config")
-        .arg(config_path)
-        .env("RUST_LOG", "info,stubborn=debug")
-        .env("NO_COLOR", "1")
+    let mut command = Command::new(binary());
+    command.arg("--config").arg(config_path).env("RUST_LOG", "info,stubborn=debug").env("NO_COLOR", "1");
+    command.envs(env.iter().copied());
+    if journal {
+        let stderr = log.metadata().expect("log file metadata");
+        command.env("JOURNAL_STREAM", format!("{}:{}", stderr.dev(), stderr.ino()));
+    }
+    command
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("clone log handle"))
         .stderr(log)
