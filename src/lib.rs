@@ -10,15 +10,18 @@
 //! - [`resolver`]: what to answer with: cache, upstream, stale, last-known-good
 //! - [`degraded`]: the names recently answered stale or kept-positive
 //! - [`server`]: UDP and TCP listeners, ACL
+//! - [`bind`]: opening listening sockets (v6only, freebind, reuse)
 //! - [`service`]: health-checked multi-cloud failover names
 //! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status) and every metric
 //! - [`run`]: start, reload, snapshot, graceful stop
+//! - [`watch`]: noticing that a file changed (config, resolv file)
 //! - [`systemd`]: readiness and reload notifications, journald priorities
 //! - [`rate_limit`]: log lines a misbehaving peer could repeat, limited
 
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod bind;
 pub mod cache;
 pub mod config;
 pub mod degraded;
@@ -32,4 +35,5 @@ pub mod server;
 pub mod service;
 pub mod systemd;
 pub mod upstream;
+pub mod watch;
 pub mod wire;

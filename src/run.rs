@@ -15,6 +15,10 @@
 //!   let queries in flight finish (at most [`DRAIN`]), write the snapshot,
 //!   return (exit status 0).
 //!
+//! With `[server] watch_config`, a change of the config file (rewritten,
+//! renamed over, or a ConfigMap's symlink swap; polled every second)
+//! reloads as SIGHUP does.
+//!
 //! The snapshot is also written every `persist_interval`. Under systemd the
 //! service manager hears `READY=1` once every socket is bound,
 //! `RELOADING=1` … `READY=1` around a reload (rejected or not), and
@@ -38,11 +42,13 @@ use tracing::{debug, info, warn};
 
 use crate::{
     admin::{self, Admin},
+    bind,
     cache::{Cache, persist},
     config::Config,
     metrics::Metrics,
     server::{self, Server},
     systemd,
+    watch::{self, FileWatch},
 };
 
 /// How long a graceful stop waits for queries in flight.
@@ -111,9 +117,18 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
     if let Some(addr) = daemon.config.admin {
         daemon.admin_listener = Some(daemon.bind_admin(addr).await?);
     }
-    for addr in daemon.config.server.listen.clone() {
-        let (bound, tasks) = daemon.bind_listener(addr).await?;
-        daemon.listeners.insert(bound, tasks);
+    let server_config = daemon.config.server.clone();
+    for addr in server_config.listen {
+        match daemon.bind_listener(addr, server_config.freebind).await {
+            Ok((bound, tasks)) => {
+                daemon.listeners.insert(bound, tasks);
+            }
+            // The default list's [::1] on a host without IPv6: Unbound and dnsmasq warn and go on.
+            Err(error) if server_config.default_listen && addr.is_ipv6() && bind::is_no_ipv6(&error.source) => {
+                warn!(%error, "no IPv6 here; serving without the default [::1] listen address");
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
     daemon.admin.ready.store(true, Ordering::Relaxed);
     info!(config = %daemon.config.path.display(), upstreams = daemon.config.upstream.servers.len(), "ready");
@@ -132,6 +147,8 @@ impl Daemon {
             return std::future::pending().await;
         };
         let mut next_snapshot = Instant::now() + self.config.persist.interval;
+        let mut config_file = FileWatch::new(&self.config.path);
+        let mut poll = tokio::time::interval(watch::POLL);
         loop {
             tokio::select! {
                 _ = term.recv() => break,
@@ -140,7 +157,16 @@ impl Daemon {
                     systemd::reloading();
                     self.reload().await;
                     systemd::ready();
+                    config_file.changed(); // seen: the change that was just loaded
                     next_snapshot = Instant::now() + self.config.persist.interval;
+                }
+                _ = poll.tick(), if self.config.server.watch_config => {
+                    if config_file.changed() {
+                        info!(config = %self.config.path.display(), "config file changed; reloading");
+                        systemd::reloading();
+                        self.reload().await;
+                        systemd::ready();
+                    }
                 }
                 _ = tokio::time::sleep_until(next_snapshot), if self.config.persist.path.is_some() => {
                     self.snapshot(false).await;
@@ -189,7 +215,7 @@ impl Daemon {
             return;
         }
         self.server.apply(&self.config, &new);
-        self.rebind_listeners(&new.server.listen).await;
+        self.rebind_listeners(&new.server.listen, new.server.freebind).await;
         self.rebind_admin(new.admin).await;
         self.admin.loaded(&new.path);
         self.config = new;
@@ -198,11 +224,11 @@ impl Daemon {
 
     /// Binds the addresses new in `listen` and closes the ones gone, unless
     /// a new one failed: then the old ones stay, so that DNS keeps being served.
-    async fn rebind_listeners(&mut self, listen: &[SocketAddr]) {
+    async fn rebind_listeners(&mut self, listen: &[SocketAddr], freebind: bool) {
         let mut failed = false;
         let added: Vec<SocketAddr> = listen.iter().copied().filter(|addr| !self.listeners.contains_key(addr)).collect();
         for addr in added {
-            match self.bind_listener(addr).await {
+            match self.bind_listener(addr, freebind).await {
                 Ok((bound, tasks)) => {
                     self.listeners.insert(bound, tasks);
                 }
@@ -239,13 +265,17 @@ impl Daemon {
     /// UDP and TCP on `addr`; with port 0, TCP takes the port UDP got (and
     /// if another program holds that port for TCP, both try another), and
     /// the bound address is logged.
-    async fn bind_listener(&self, addr: SocketAddr) -> Result<(SocketAddr, [Task; 2]), BindError> {
+    async fn bind_listener(&self, addr: SocketAddr, freebind: bool) -> Result<(SocketAddr, [Task; 2]), BindError> {
         let mut tries = if addr.port() == 0 { 16 } else { 1 };
         let (udp, tcp, bound) = loop {
             tries -= 1;
-            let udp = UdpSocket::bind(addr).await.map_err(|source| BindError { protocol: "udp", addr, source })?;
+            let udp = bind::udp(addr, freebind).and_then(UdpSocket::from_std).map_err(|source| BindError {
+                protocol: "udp",
+                addr,
+                source,
+            })?;
             let bound = udp.local_addr().map_err(|source| BindError { protocol: "udp", addr, source })?;
-            match TcpListener::bind(bound).await {
+            match bind::tcp(bound, freebind).and_then(TcpListener::from_std) {
                 Ok(tcp) => break (udp, tcp, bound),
                 Err(source) if tries == 0 || source.kind() != io::ErrorKind::AddrInUse => {
                     return Err(BindError { protocol: "tcp", addr: bound, source });

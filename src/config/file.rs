@@ -30,6 +30,8 @@ pub(super) struct ServerFile {
     pub allow: Option<Vec<Spanned<String>>>,
     pub tcp_connections: Option<Spanned<u64>>,
     pub tcp_idle_timeout: Option<Spanned<String>>,
+    pub freebind: Option<bool>,
+    pub watch_config: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -60,6 +60,13 @@ pub struct ServerConfig {
     pub tcp_connections: usize,
     /// An idle TCP connection is closed after this.
     pub tcp_idle_timeout: Duration,
+    /// `listen` was not written: the default list, whose `[::1]` is skipped
+    /// (with a warning) on a host without IPv6.
+    pub default_listen: bool,
+    /// Bind listen addresses that no interface has (yet): routers at boot.
+    pub freebind: bool,
+    /// Reload when the config file changes, as on SIGHUP.
+    pub watch_config: bool,
 }
 
 impl ServerConfig {

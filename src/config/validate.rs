@@ -154,6 +154,7 @@ impl Validator<'_> {
     }
 
     fn server(&mut self, file: ServerFile) -> ServerConfig {
+        let default_listen = file.listen.is_none();
         let listen = match file.listen {
             Some(list) => list.iter().filter_map(|s| self.socket_addr(s, "server.listen", Some(53))).collect(),
             None => vec![SocketAddr::from(([127, 0, 0, 1], 53)), "[::1]:53".parse().expect("a valid literal")],
@@ -177,7 +178,15 @@ impl Validator<'_> {
             ServerConfig::DEFAULT_TCP_IDLE_TIMEOUT,
             true,
         );
-        ServerConfig { listen, allow, tcp_connections, tcp_idle_timeout }
+        ServerConfig {
+            listen,
+            allow,
+            tcp_connections,
+            tcp_idle_timeout,
+            default_listen,
+            freebind: file.freebind.unwrap_or(false),
+            watch_config: file.watch_config.unwrap_or(false),
+        }
     }
 
     fn upstream(
