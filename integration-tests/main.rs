@@ -30,6 +30,7 @@ mod prefetch;
 mod readme_configs;
 mod recovery;
 mod reload;
+mod resolv_file;
 mod rfc2308_negative_cache;
 mod rfc8767_serve_stale;
 mod rfc8767_silent_outage;

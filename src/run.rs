@@ -44,7 +44,7 @@ use crate::{
     admin::{self, Admin},
     bind,
     cache::{Cache, persist},
-    config::Config,
+    config::{self, Config, UpstreamAddr, UpstreamConfig},
     metrics::Metrics,
     server::{self, Server},
     systemd,
@@ -148,6 +148,7 @@ impl Daemon {
         };
         let mut next_snapshot = Instant::now() + self.config.persist.interval;
         let mut config_file = FileWatch::new(&self.config.path);
+        let mut resolv_file = self.config.upstream.resolv_file.as_deref().map(FileWatch::new);
         let mut poll = tokio::time::interval(watch::POLL);
         loop {
             tokio::select! {
@@ -158,14 +159,18 @@ impl Daemon {
                     self.reload().await;
                     systemd::ready();
                     config_file.changed(); // seen: the change that was just loaded
+                    resolv_file = self.config.upstream.resolv_file.as_deref().map(FileWatch::new);
                     next_snapshot = Instant::now() + self.config.persist.interval;
                 }
-                _ = poll.tick(), if self.config.server.watch_config => {
-                    if config_file.changed() {
+                _ = poll.tick(), if self.config.server.watch_config || resolv_file.is_some() => {
+                    if self.config.server.watch_config && config_file.changed() {
                         info!(config = %self.config.path.display(), "config file changed; reloading");
                         systemd::reloading();
                         self.reload().await;
                         systemd::ready();
+                    }
+                    if resolv_file.as_mut().is_some_and(FileWatch::changed) {
+                        self.reread_resolv_file();
                     }
                 }
                 _ = tokio::time::sleep_until(next_snapshot), if self.config.persist.path.is_some() => {
@@ -184,6 +189,30 @@ impl Daemon {
         self.snapshot(true).await;
     }
 
+    /// The resolv file changed: its nameservers (less stubborn's own
+    /// addresses) become the default pool; an empty or missing file keeps
+    /// the list there is.
+    fn reread_resolv_file(&mut self) {
+        let Some(path) = self.config.upstream.resolv_file.clone() else { return };
+        let servers = std::fs::read(&path)
+            .map(|text| config::nameservers_of(&text, &self.config.server.listen))
+            .unwrap_or_default();
+        let labels = |servers: &[UpstreamAddr]| servers.iter().map(|s| s.label.as_str()).collect::<Vec<_>>().join(", ");
+        if servers.is_empty() {
+            warn!(path = %path.display(), kept = %labels(&self.config.upstream.servers),
+                  "resolv file names no nameserver (or is missing); keeping the upstreams there are");
+            return;
+        }
+        if servers == self.config.upstream.servers {
+            return;
+        }
+        info!(path = %path.display(), old = %labels(&self.config.upstream.servers), new = %labels(&servers),
+              "upstreams from the resolv file changed");
+        let upstream = UpstreamConfig { servers, ..self.config.upstream.clone() };
+        self.server.apply_upstreams(&upstream);
+        self.config.upstream = upstream;
+    }
+
     /// Writes the cache snapshot if one is configured; failures are logged
     /// (the periodic success only at debug level, so it doesn't flood the log).
     async fn snapshot(&self, at_stop: bool) {
@@ -199,7 +228,7 @@ impl Daemon {
     }
 
     async fn reload(&mut self) {
-        let new = match Config::load(&self.config.path) {
+        let mut new = match Config::load(&self.config.path) {
             Ok(new) => new,
             Err(error) => {
                 for problem in &error.problems {
@@ -208,6 +237,10 @@ impl Daemon {
                 return;
             }
         };
+        if new.upstream.resolv_file.is_some() && new.upstream.servers.is_empty() {
+            // An empty or missing resolv file keeps the upstreams there are.
+            new.upstream.servers = self.config.upstream.servers.clone();
+        }
         if let Some(path) = new.persist.path.as_deref().filter(|_| new.persist.path != self.config.persist.path)
             && let Err(error) = create_snapshot_dir(path)
         {

@@ -76,7 +76,15 @@ pub struct FakeUpstream {
 impl FakeUpstream {
     /// Starts a fake in `mode`, answering A queries with 192.0.2.1, TTL 300.
     pub fn start(mode: Mode) -> Self {
-        let (udp, tcp) = bind_pair();
+        FakeUpstream::serve(bind_pair(), mode)
+    }
+
+    /// As [`FakeUpstream::start`], on `addr` (UDP and TCP); None when it can't be bound.
+    pub fn start_at(addr: SocketAddr, mode: Mode) -> Option<Self> {
+        Some(FakeUpstream::serve((UdpSocket::bind(addr).ok()?, TcpListener::bind(addr).ok()?), mode))
+    }
+
+    fn serve((udp, tcp): (UdpSocket, TcpListener), mode: Mode) -> Self {
         let addr = udp.local_addr().expect("bound socket has an address");
         udp.set_read_timeout(Some(Duration::from_millis(50))).expect("set UDP read timeout");
         tcp.set_nonblocking(true).expect("set TCP listener nonblocking");

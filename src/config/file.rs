@@ -38,6 +38,7 @@ pub(super) struct ServerFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct UpstreamFile {
     pub servers: Option<Spanned<Vec<Spanned<String>>>>,
+    pub resolv_file: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub fail_after: Option<Spanned<u32>>,
     pub probe_interval: Option<Spanned<String>>,

@@ -23,7 +23,7 @@ use std::{
 
 use ipnet::IpNet;
 
-pub use self::http_check::HttpCheck;
+pub use self::{http_check::HttpCheck, validate::nameservers_of};
 
 /// Where the file is looked for when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/stubborn/stubborn.toml";
@@ -79,6 +79,9 @@ impl ServerConfig {
 pub struct UpstreamConfig {
     /// The default pool, in priority order.
     pub servers: Vec<UpstreamAddr>,
+    /// Where `servers` came from and is re-read when it changes (`[upstream]
+    /// resolv_file`); None when they are written in the config.
+    pub resolv_file: Option<PathBuf>,
     pub timeout: Duration,
     pub fail_after: u32,
     pub probe_interval: Duration,

@@ -201,10 +201,27 @@ impl Validator<'_> {
             Some(file) => (Some(file.span()), file.into_inner()),
             None => (None, UpstreamFile::default()),
         };
-        let servers = match file.servers {
-            Some(list) => self.servers(&list, "upstream.servers"),
-            None => {
-                let servers = system_nameservers(resolv_conf.unwrap_or_default(), listen);
+        let resolv_file = file.resolv_file.as_ref().map(|f| PathBuf::from(f.get_ref()));
+        let servers = match (file.servers, &file.resolv_file) {
+            (Some(list), Some(path)) => {
+                self.problem(path.span(), "upstream.resolv_file", "set either servers or resolv_file, not both");
+                self.servers(&list, "upstream.servers")
+            }
+            (Some(list), None) => self.servers(&list, "upstream.servers"),
+            (None, Some(path)) => {
+                let servers =
+                    std::fs::read(path.get_ref()).map(|text| nameservers_of(&text, listen)).unwrap_or_default();
+                if servers.is_empty() {
+                    let what = format!(
+                        "{} names no nameserver (other than stubborn) yet; queries fail until it does",
+                        path.get_ref()
+                    );
+                    self.warning(path.span(), "upstream.resolv_file", &what);
+                }
+                servers
+            }
+            (None, None) => {
+                let servers = nameservers_of(resolv_conf.unwrap_or_default(), listen);
                 if servers.is_empty() {
                     let what = "not set, and the system's resolv.conf names no nameserver other than stubborn itself";
                     match table {
@@ -218,6 +235,7 @@ impl Validator<'_> {
         let zones = file.zone.iter().enumerate().map(|(i, z)| self.zone(z, &file.zone[..i])).collect();
         UpstreamConfig {
             servers,
+            resolv_file,
             timeout: self.duration(file.timeout, "upstream.timeout", Duration::from_millis(500), true),
             fail_after: self.positive(file.fail_after, "upstream.fail_after", 3),
             probe_interval: self.duration(file.probe_interval, "upstream.probe_interval", Duration::from_secs(5), true),
@@ -458,7 +476,7 @@ fn parse_upstream(text: &str) -> Result<UpstreamAddr, String> {
 
 /// The nameservers of a resolv.conf, less the addresses stubborn itself
 /// listens on (pointing at ourselves would be a forwarding loop).
-fn system_nameservers(resolv_conf: &[u8], listen: &[SocketAddr]) -> Vec<UpstreamAddr> {
+pub fn nameservers_of(resolv_conf: &[u8], listen: &[SocketAddr]) -> Vec<UpstreamAddr> {
     let Ok(parsed) = resolv_conf::Config::parse(resolv_conf) else {
         return Vec::new();
     };

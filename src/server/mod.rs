@@ -33,8 +33,15 @@ pub use tcp::serve as serve_tcp;
 pub use udp::serve as serve_udp;
 
 use crate::{
-    cache::Cache, config::Config, metrics::Metrics, query::Query, reply, resolver::Resolver, service::Services,
-    upstream::Upstreams, wire::REFUSED,
+    cache::Cache,
+    config::{Config, UpstreamConfig},
+    metrics::Metrics,
+    query::Query,
+    reply,
+    resolver::Resolver,
+    service::Services,
+    upstream::Upstreams,
+    wire::REFUSED,
 };
 
 /// What every listener shares: the whole answering side of stubborn, built
@@ -143,13 +150,20 @@ impl Server {
         self.resolver.cache().reconfigure(&new.cache);
         self.resolver.set_policy(new.answers.clone());
         if new.upstream != old.upstream {
-            let upstreams = Upstreams::new(&new.upstream, &self.metrics, Some(&self.resolver.upstreams()));
-            self.resolver.set_upstreams(upstreams);
+            self.apply_upstreams(&new.upstream);
         }
         self.acl.store(Arc::new(Acl::new(new.server.allow.clone())));
         self.tcp_limits.store(Arc::new(TcpLimits::of(new)));
         let services = Services::new(&new.services, &self.services.load(), &self.metrics, &self.resolver);
         self.services.store(Arc::new(services));
+    }
+
+    /// Puts new upstream pools in place (a reload, or a changed resolv
+    /// file): servers that stay keep their health, fetches in flight finish
+    /// on the old pools.
+    pub fn apply_upstreams(&self, config: &UpstreamConfig) {
+        let upstreams = Upstreams::new(config, &self.metrics, Some(&self.resolver.upstreams()));
+        self.resolver.set_upstreams(upstreams);
     }
 
     pub fn resolver(&self) -> &Arc<Resolver> {

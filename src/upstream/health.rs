@@ -90,6 +90,11 @@ impl Health {
         Health { up: AtomicBool::new(true), state: Mutex::new(state), fail_after: fail_after.max(1) }
     }
 
+    /// Consecutive failures that count a server down.
+    pub fn fail_after(&self) -> u32 {
+        self.fail_after
+    }
+
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }

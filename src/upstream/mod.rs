@@ -240,11 +240,21 @@ impl Pool {
         apex: &[u8],
         config: &UpstreamConfig,
         metrics: &Metrics,
+        previous: Option<&Upstreams>,
         recovered: &Arc<Recovered>,
     ) -> Pool {
         let servers = servers
             .iter()
             .map(|addr| {
+                // A server that stays (same address and transport, same
+                // fail_after) keeps its health: a reload or a new resolv
+                // file does not make a down server look up again.
+                let kept = previous
+                    .and_then(|p| p.servers().find(|s| s.addr == *addr))
+                    .filter(|s| s.health.fail_after() == config.fail_after);
+                if let Some(kept) = kept {
+                    return Arc::clone(kept);
+                }
                 let metrics = metrics.upstream(&addr.label);
                 metrics.up.set(1);
                 Arc::new(Upstream {
@@ -344,17 +354,22 @@ impl Upstreams {
             .iter()
             .map(|zone| {
                 let apex = wire_name(&zone.name);
-                let pool = Pool::new(&zone.servers, &apex, config, metrics, recovered);
+                let pool = Pool::new(&zone.servers, &apex, config, metrics, previous, recovered);
                 ZonePool { name: zone.name.clone(), apex, pool }
             })
             .collect();
         zones.sort_by_key(|zone| std::cmp::Reverse(zone.apex.len()));
-        let default = Pool::new(&config.servers, &[0], config, metrics, recovered);
+        let default = Pool::new(&config.servers, &[0], config, metrics, previous, recovered);
         let upstreams = Upstreams { recovered: Arc::clone(recovered), default, zones };
         for gone in previous.iter().flat_map(|p| p.labels()).filter(|label| !upstreams.labels().any(|l| l == *label)) {
             metrics.forget_upstream(gone);
         }
         upstreams
+    }
+
+    /// Every server of every pool.
+    fn servers(&self) -> impl Iterator<Item = &Arc<Upstream>> {
+        self.pools().flat_map(|(_, pool)| pool.servers.iter())
     }
 
     /// Every server's label (as written in the config), in every pool.
