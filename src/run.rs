@@ -133,6 +133,7 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
     daemon.admin.ready.store(true, Ordering::Relaxed);
     info!(config = %daemon.config.path.display(), upstreams = daemon.config.upstream.servers.len(), "ready");
     systemd::ready();
+    daemon.server.check_loops();
 
     daemon.serve_until_stopped().await;
     Ok(())

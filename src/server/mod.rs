@@ -40,7 +40,7 @@ use crate::{
     reply,
     resolver::Resolver,
     service::Services,
-    upstream::Upstreams,
+    upstream::{LoopCheck, Upstreams},
     wire::REFUSED,
 };
 
@@ -59,6 +59,8 @@ pub struct Server {
     tcp_limits: ArcSwap<TcpLimits>,
     /// Every open TCP connection, for the limit.
     tcp_connections: Arc<Connections>,
+    /// The forwarding-loop probes in flight.
+    loop_check: Arc<LoopCheck>,
     /// Queries waiting on upstream right now: a graceful stop lets them finish.
     in_flight: AtomicUsize,
     /// Notified when the last query in flight is answered (see [`Server::drained`]).
@@ -136,6 +138,7 @@ impl Server {
             metrics,
             tcp_limits: ArcSwap::from_pointee(TcpLimits::of(config)),
             tcp_connections: Arc::default(),
+            loop_check: Arc::default(),
             in_flight: AtomicUsize::new(0),
             drained: Notify::new(),
         }
@@ -151,6 +154,8 @@ impl Server {
         self.resolver.set_policy(new.answers.clone());
         if new.upstream != old.upstream {
             self.apply_upstreams(&new.upstream);
+        } else {
+            self.check_loops();
         }
         self.acl.store(Arc::new(Acl::new(new.server.allow.clone())));
         self.tcp_limits.store(Arc::new(TcpLimits::of(new)));
@@ -164,6 +169,13 @@ impl Server {
     pub fn apply_upstreams(&self, config: &UpstreamConfig) {
         let upstreams = Upstreams::new(config, &self.metrics, Some(&self.resolver.upstreams()));
         self.resolver.set_upstreams(upstreams);
+        self.check_loops();
+    }
+
+    /// Checks, in the background, whether an upstream forwards back to
+    /// stubborn ([`LoopCheck`]); the listeners must be bound.
+    pub fn check_loops(&self) {
+        tokio::spawn(Arc::clone(&self.loop_check).run(self.resolver.upstreams()));
     }
 
     pub fn resolver(&self) -> &Arc<Resolver> {
@@ -228,6 +240,11 @@ impl Server {
     /// rather than carried over from [`Server::reply_now`]: a reload may have
     /// replaced them in between, and the answer follows the current ones.
     pub async fn reply(&self, query: &Query, via: Via) -> Vec<u8> {
+        if LoopCheck::is_probe(query.name_wire()) && self.loop_check.received(query.name_wire()) {
+            // Our own probe came back: answered here, not sent round again.
+            self.metrics.answers.refused.inc();
+            return reply::error(query, REFUSED, None);
+        }
         let services = self.services.load_full();
         if let Some(service) = services.get(query) {
             self.metrics.answers.service.inc();

@@ -26,6 +26,9 @@ pub enum UpstreamError {
     Malformed,
     /// Only replies with another ID or question came back before the timeout (RFC 5452 §9.1).
     Mismatch,
+    /// Queries sent to it come back to stubborn (a forwarding loop): never asked again
+    /// until the next loop check.
+    Loop,
 }
 
 impl UpstreamError {
@@ -49,7 +52,8 @@ impl UpstreamError {
             | UpstreamError::Network(_)
             | UpstreamError::Local(_)
             | UpstreamError::Malformed
-            | UpstreamError::Mismatch => UpstreamResult::Error,
+            | UpstreamError::Mismatch
+            | UpstreamError::Loop => UpstreamResult::Error,
         }
     }
 }
@@ -65,6 +69,7 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Local(kind) => write!(f, "cannot open a socket: {kind}"),
             UpstreamError::Malformed => f.write_str("sent a malformed reply"),
             UpstreamError::Mismatch => f.write_str("sent only replies with a wrong ID or question"),
+            UpstreamError::Loop => f.write_str("forwarding loop: queries sent to it come back to stubborn"),
         }
     }
 }

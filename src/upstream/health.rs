@@ -46,6 +46,9 @@ pub enum Transition {
 #[derive(Debug)]
 pub struct Health {
     up: AtomicBool,
+    /// It forwards our queries back to us: never asked, not even when
+    /// every server is down, until a new loop check clears it.
+    looped: AtomicBool,
     state: Mutex<State>,
     fail_after: u32,
 }
@@ -87,12 +90,36 @@ impl Health {
             last_error: None,
             latency: None,
         };
-        Health { up: AtomicBool::new(true), state: Mutex::new(state), fail_after: fail_after.max(1) }
+        Health {
+            up: AtomicBool::new(true),
+            looped: AtomicBool::new(false),
+            state: Mutex::new(state),
+            fail_after: fail_after.max(1),
+        }
     }
 
     /// Consecutive failures that count a server down.
     pub fn fail_after(&self) -> u32 {
         self.fail_after
+    }
+
+    /// Marks the server as a forwarding loop: down, with that as its last error.
+    pub fn looped(&self) -> Transition {
+        let mut state = self.state.lock().expect("no panics while held");
+        self.looped.store(true, Ordering::Relaxed);
+        state.last_error = Some(UpstreamError::Loop);
+        self.went_down(&mut state)
+    }
+
+    /// True while the server is known to forward back to us.
+    pub fn is_looped(&self) -> bool {
+        self.looped.load(Ordering::Relaxed)
+    }
+
+    /// A new loop check starts: a server found looping before is up again
+    /// until the check says otherwise.
+    pub fn clear_loop(&self) -> Transition {
+        if self.looped.swap(false, Ordering::Relaxed) { self.success(None, None) } else { Transition::Unchanged }
     }
 
     pub fn is_up(&self) -> bool {
@@ -102,6 +129,10 @@ impl Health {
     /// Records an answer to `question` that took `latency` (None: a probe
     /// or a verification, which say nothing of query latency or names).
     pub fn success(&self, question: Option<&[u8]>, latency: Option<Duration>) -> Transition {
+        if self.is_looped() {
+            // Its answers come through stubborn itself: they prove nothing.
+            return Transition::Unchanged;
+        }
         let mut state = self.state.lock().expect("no panics while held");
         state.failures = 0;
         state.about_names = false;

@@ -22,6 +22,7 @@
 mod error;
 mod exchange;
 mod health;
+mod loop_check;
 
 use std::{
     sync::{
@@ -32,12 +33,13 @@ use std::{
 };
 
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 pub use error::UpstreamError;
 pub use exchange::Ask;
 pub use health::HealthReport;
 use health::{Health, Transition};
+pub use loop_check::LoopCheck;
 
 use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
@@ -121,6 +123,22 @@ impl Upstream {
             },
         }
         result
+    }
+
+    /// The loop check found that this server forwards back to stubborn.
+    fn mark_loop(&self) {
+        if self.health.looped() == Transition::WentDown {
+            self.metrics.up.set(0);
+        }
+        error!(upstream = %self.addr.label, "forwarding loop: queries sent to this upstream come back to stubborn; \
+               it is not asked until the next reload or resolv file change");
+    }
+
+    /// A loop check starts: a server found looping before may be asked again.
+    fn clear_loop(&self) {
+        if self.health.clear_loop() == Transition::CameUp {
+            self.metrics.up.set(1);
+        }
     }
 
     /// Marks the server down (metric, log) and starts probing it.
@@ -210,6 +228,9 @@ async fn recheck_until_answered(
         for server in &servers {
             let Some(server) = server.upgrade() else { continue };
             dropped = false;
+            if server.health.is_looped() {
+                continue;
+            }
             if probe(&server, &probe_question, &timing).await {
                 server.record_success(None, None);
                 recovered.mark();
@@ -282,7 +303,8 @@ impl Pool {
     pub async fn resolve(&self, ask: &Ask<'_>) -> Result<Vec<u8>, UpstreamError> {
         let any_up = self.any_up();
         let mut last_error = UpstreamError::Timeout;
-        for server in self.servers.iter().filter(|s| !any_up || s.health.is_up()) {
+        let askable = self.servers.iter().filter(|s| !s.health.is_looped() && (!any_up || s.health.is_up()));
+        for server in askable {
             match server.ask(ask, &self.timing, &self.probe_question).await {
                 Ok(reply) => {
                     if self.rechecking.load(Ordering::Relaxed) {
@@ -365,6 +387,11 @@ impl Upstreams {
             metrics.forget_upstream(gone);
         }
         upstreams
+    }
+
+    /// The time one attempt at one server may take.
+    fn timeout(&self) -> Duration {
+        self.default.timing.timeout
     }
 
     /// Every server of every pool.
