@@ -19,10 +19,12 @@ fn reload_with_loop(stubborn: &Stubborn, good: &FakeUpstream, looping: &str) {
         .replace(&format!("[\"{}\"]", good.server()), &format!("[\"{looping}\", \"{}\"]", good.server()));
     std::fs::write(stubborn.config_path(), edited).expect("rewrite config");
     stubborn.signal("HUP");
-    let up = format!("stubborn_upstream_up{{upstream=\"{looping}\"}}");
-    wait::until("the loop to be found", Duration::from_secs(5), || (stubborn.metric(&up) == 0.0).then_some(()));
-    let status = stubborn.get("/status").1;
-    assert!(status.contains("forwarding loop"), "last_error names the loop: {status}");
+    // Found: /status names the loop as the upstream's last error.
+    wait::until("the loop to be found", Duration::from_secs(5), || {
+        stubborn.get("/status").1.contains("forwarding loop").then_some(())
+    });
+    let up = format!("stubborn_upstream_up{{upstream=\"{looping}\"}} 0");
+    assert!(stubborn.metrics().contains(&up), "{up} in {}", stubborn.metrics());
     assert!(stubborn.log().contains("forwarding loop"), "{}", stubborn.log());
 }
 

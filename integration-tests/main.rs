@@ -49,6 +49,7 @@ mod systemd_notify;
 mod tcp;
 mod truncation;
 mod ttl_clamping;
+mod udp_threads;
 mod upstream_priority;
 mod upstream_transports;
 mod watch_config;

@@ -6,7 +6,9 @@
 //! - `IP_FREEBIND`/`IPV6_FREEBIND` with `[server] freebind`, so that a router
 //!   can bind its LAN address before the interface has it (at boot);
 //! - `SO_REUSEADDR` on TCP, so that a restart can bind while old connections
-//!   linger in TIME_WAIT.
+//!   linger in TIME_WAIT;
+//! - `SO_REUSEPORT` on UDP with `[server] threads` above 1: several sockets
+//!   on one address, each with its own receive loop on its own core.
 
 use std::{io, net::SocketAddr};
 
@@ -15,9 +17,14 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// Pending TCP connections the kernel queues for `accept`.
 const TCP_BACKLOG: i32 = 1024;
 
-/// A non-blocking UDP socket bound to `addr`.
-pub fn udp(addr: SocketAddr, freebind: bool) -> io::Result<std::net::UdpSocket> {
+/// A non-blocking UDP socket bound to `addr`; with `shared`, others may be
+/// bound to the same address (`SO_REUSEPORT`: the kernel spreads the
+/// datagrams over them, one receive loop each).
+pub fn udp(addr: SocketAddr, freebind: bool, shared: bool) -> io::Result<std::net::UdpSocket> {
     let socket = socket(addr, Type::DGRAM, Protocol::UDP, freebind)?;
+    if shared {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&addr.into())?;
     Ok(socket.into())
 }

@@ -44,7 +44,7 @@ use crate::{
     admin::{self, Admin},
     bind,
     cache::{Cache, persist},
-    config::{self, Config, UpstreamAddr, UpstreamConfig},
+    config::{self, Config, ServerConfig, UpstreamAddr, UpstreamConfig},
     metrics::Metrics,
     server::{self, Server},
     systemd,
@@ -91,7 +91,7 @@ struct Daemon {
     /// UDP and TCP tasks of each listen address, by the address bound (a
     /// configured port 0 is the port the kernel gave, so a reload of the
     /// config with that port written in keeps the socket).
-    listeners: HashMap<SocketAddr, [Task; 2]>,
+    listeners: HashMap<SocketAddr, Vec<Task>>,
     /// The admin endpoint's task, by the address bound.
     admin_listener: Option<(SocketAddr, Task)>,
 }
@@ -118,8 +118,8 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
         daemon.admin_listener = Some(daemon.bind_admin(addr).await?);
     }
     let server_config = daemon.config.server.clone();
-    for addr in server_config.listen {
-        match daemon.bind_listener(addr, server_config.freebind).await {
+    for &addr in &server_config.listen {
+        match daemon.bind_listener(addr, &server_config).await {
             Ok((bound, tasks)) => {
                 daemon.listeners.insert(bound, tasks);
             }
@@ -249,7 +249,7 @@ impl Daemon {
             return;
         }
         self.server.apply(&self.config, &new);
-        self.rebind_listeners(&new.server.listen, new.server.freebind).await;
+        self.rebind_listeners(&new.server).await;
         self.rebind_admin(new.admin).await;
         self.admin.loaded(&new.path);
         self.config = new;
@@ -258,11 +258,12 @@ impl Daemon {
 
     /// Binds the addresses new in `listen` and closes the ones gone, unless
     /// a new one failed: then the old ones stay, so that DNS keeps being served.
-    async fn rebind_listeners(&mut self, listen: &[SocketAddr], freebind: bool) {
+    async fn rebind_listeners(&mut self, options: &ServerConfig) {
+        let listen = &options.listen;
         let mut failed = false;
         let added: Vec<SocketAddr> = listen.iter().copied().filter(|addr| !self.listeners.contains_key(addr)).collect();
         for addr in added {
-            match self.bind_listener(addr, freebind).await {
+            match self.bind_listener(addr, options).await {
                 Ok((bound, tasks)) => {
                     self.listeners.insert(bound, tasks);
                 }
@@ -299,29 +300,40 @@ impl Daemon {
     /// UDP and TCP on `addr`; with port 0, TCP takes the port UDP got (and
     /// if another program holds that port for TCP, both try another), and
     /// the bound address is logged.
-    async fn bind_listener(&self, addr: SocketAddr, freebind: bool) -> Result<(SocketAddr, [Task; 2]), BindError> {
+    async fn bind_listener(
+        &self,
+        addr: SocketAddr,
+        options: &ServerConfig,
+    ) -> Result<(SocketAddr, Vec<Task>), BindError> {
+        let (freebind, threads) = (options.freebind, options.threads);
+        let shared = threads > 1;
         let mut tries = if addr.port() == 0 { 16 } else { 1 };
-        let (udp, tcp, bound) = loop {
-            tries -= 1;
-            let udp = bind::udp(addr, freebind).and_then(UdpSocket::from_std).map_err(|source| BindError {
-                protocol: "udp",
-                addr,
-                source,
-            })?;
-            let bound = udp.local_addr().map_err(|source| BindError { protocol: "udp", addr, source })?;
-            match bind::tcp(bound, freebind).and_then(TcpListener::from_std) {
-                Ok(tcp) => break (udp, tcp, bound),
-                Err(source) if tries == 0 || source.kind() != io::ErrorKind::AddrInUse => {
-                    return Err(BindError { protocol: "tcp", addr: bound, source });
+        let (udp, tcp, bound) =
+            loop {
+                tries -= 1;
+                let udp = bind::udp(addr, freebind, shared)
+                    .and_then(UdpSocket::from_std)
+                    .map_err(|source| BindError { protocol: "udp", addr, source })?;
+                let bound = udp.local_addr().map_err(|source| BindError { protocol: "udp", addr, source })?;
+                match bind::tcp(bound, freebind).and_then(TcpListener::from_std) {
+                    Ok(tcp) => break (udp, tcp, bound),
+                    Err(source) if tries == 0 || source.kind() != io::ErrorKind::AddrInUse => {
+                        return Err(BindError { protocol: "tcp", addr: bound, source });
+                    }
+                    Err(_) => continue,
                 }
-                Err(_) => continue,
-            }
-        };
-        info!(address = %bound, "listening on udp and tcp");
-        let tasks = [
-            Task(tokio::spawn(server::serve_udp(Arc::new(udp), Arc::clone(&self.server)))),
-            Task(tokio::spawn(server::serve_tcp(tcp, Arc::clone(&self.server)))),
-        ];
+            };
+        let mut udp = vec![udp];
+        for _ in 1..threads {
+            let more = bind::udp(bound, freebind, shared).and_then(UdpSocket::from_std);
+            udp.push(more.map_err(|source| BindError { protocol: "udp", addr: bound, source })?);
+        }
+        info!(address = %bound, udp_loops = threads, "listening on udp and tcp");
+        let mut tasks: Vec<Task> = udp
+            .into_iter()
+            .map(|socket| Task(tokio::spawn(server::serve_udp(Arc::new(socket), Arc::clone(&self.server)))))
+            .collect();
+        tasks.push(Task(tokio::spawn(server::serve_tcp(tcp, Arc::clone(&self.server)))));
         Ok((bound, tasks))
     }
 

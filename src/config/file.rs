@@ -31,6 +31,7 @@ pub(super) struct ServerFile {
     pub tcp_connections: Option<Spanned<u64>>,
     pub tcp_idle_timeout: Option<Spanned<String>>,
     pub freebind: Option<bool>,
+    pub threads: Option<Spanned<u64>>,
     pub watch_config: Option<bool>,
 }
 

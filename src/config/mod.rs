@@ -65,11 +65,23 @@ pub struct ServerConfig {
     pub default_listen: bool,
     /// Bind listen addresses that no interface has (yet): routers at boot.
     pub freebind: bool,
+    /// UDP sockets (SO_REUSEPORT), each with its own receive loop, per listen address.
+    pub threads: usize,
     /// Reload when the config file changes, as on SIGHUP.
     pub watch_config: bool,
 }
 
 impl ServerConfig {
+    /// Most UDP receive loops per address chosen by default: past a few,
+    /// the kernel's socket work, not the loops, bounds a resolver's hits.
+    pub const MAX_DEFAULT_THREADS: usize = 4;
+
+    /// One UDP receive loop per CPU, at most [`Self::MAX_DEFAULT_THREADS`]:
+    /// a small box keeps a small footprint, a node-local cache uses its cores.
+    pub fn default_threads() -> usize {
+        std::thread::available_parallelism().map_or(1, usize::from).min(Self::MAX_DEFAULT_THREADS)
+    }
+
     pub const DEFAULT_TCP_CONNECTIONS: usize = 512;
     /// RFC 7766 §6.2.3 suggests a timeout of seconds.
     pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -21,6 +21,8 @@ use super::{
 
 /// The largest `[cache] capacity` (INTERFACE.md): past it, a typo rather than a plan.
 const MAX_CAPACITY: u64 = 100_000_000;
+/// UDP receive loops per listen address, at most.
+const MAX_THREADS: u64 = 256;
 /// Each open connection holds a file descriptor and a task.
 const MAX_TCP_CONNECTIONS: u64 = 65_536;
 
@@ -185,6 +187,14 @@ impl Validator<'_> {
             tcp_idle_timeout,
             default_listen,
             freebind: file.freebind.unwrap_or(false),
+            threads: match file.threads {
+                Some(n) if !(1..=MAX_THREADS).contains(n.get_ref()) => {
+                    self.problem(n.span(), "server.threads", &format!("must be from 1 to {MAX_THREADS}"));
+                    ServerConfig::default_threads()
+                }
+                Some(n) => usize::try_from(n.into_inner()).expect("at most MAX_THREADS"),
+                None => ServerConfig::default_threads(),
+            },
             watch_config: file.watch_config.unwrap_or(false),
         }
     }
