@@ -33,15 +33,8 @@ pub use tcp::serve as serve_tcp;
 pub use udp::serve as serve_udp;
 
 use crate::{
-    cache::Cache,
-    config::Config,
-    metrics::Metrics,
-    query::Query,
-    reply,
-    resolver::Resolver,
-    service::Services,
-    upstream::Upstreams,
-    wire::REFUSED,
+    cache::Cache, config::Config, metrics::Metrics, query::Query, reply, resolver::Resolver, service::Services,
+    upstream::Upstreams, wire::REFUSED,
 };
 
 /// What every listener shares: the whole answering side of stubborn, built
