@@ -1,7 +1,8 @@
 //! An upstream's reply through the path a real one takes: the checks of
-//! `upstream::exchange` (our question, QR; hickory-proto parses it whole;
-//! NOERROR or NXDOMAIN), `Entry::from_reply`, then a client's reply rendered
-//! from the entry (`reply::answer`), fresh and stale, at several size limits.
+//! `upstream::exchange` (QR, one question, OPCODE QUERY; hickory-proto
+//! parses it whole; NOERROR or NXDOMAIN — mirrored here, as they are
+//! private), `Entry::from_reply`, then a client's reply rendered from the
+//! entry (`reply::answer`), fresh and stale, at several size limits.
 //! `from_reply` must never panic, whatever the bytes (the snapshot loader
 //! feeds it unchecked ones); a reply hickory accepts must be cached (unless
 //! a name points into the header), and the client's reply made from it must
@@ -21,7 +22,7 @@ use stubborn::{
     cache::Entry,
     config::CacheConfig,
     query::question_end,
-    wire::{HEADER_LEN, NOERROR, NXDOMAIN, QR, Records, TYPE_OPT, u16_at},
+    wire::{HEADER_LEN, NOERROR, NXDOMAIN, QR, Records, TYPE_OPT, opcode, u16_at},
 };
 use tokio::time::Instant;
 
@@ -34,7 +35,7 @@ fuzz_target!(|reply: &[u8]| {
     let Some(query) = common::client_query(0x5a5a, &client_question, edns) else { return };
 
     // What `exchange::check` and `exchange::valid` let through.
-    let ours = reply[2] & QR != 0 && u16_at(reply, 4) == 1;
+    let ours = reply[2] & QR != 0 && u16_at(reply, 4) == 1 && opcode(reply[2]) == 0;
     let accepted = ours
         && Message::from_vec(reply).is_ok_and(|m| {
             let rcode = u16::from(m.metadata.response_code);
