@@ -139,9 +139,11 @@ pub fn skip_name(packet: &[u8], mut at: usize, allow_pointer: bool) -> Option<us
 
 /// True if the name at `at` and every name its compression pointers lead to
 /// use only pointers that point backwards, to before the pointer itself
-/// (RFC 1035 §4.1.4 "a prior occurrence"). Such a name read from bytes
-/// before `end` needs nothing at or past `end`, so a packet cut at `end`
-/// still holds it whole.
+/// (RFC 1035 §4.1.4 "a prior occurrence"), and past the header, which holds
+/// no name. Such a name read from bytes before `end` needs nothing at or
+/// past `end`, so a packet cut at `end` still holds it whole; and nothing of
+/// the header, so a packet with another header (a cached answer sent to a
+/// client) still reads the same.
 pub fn name_points_back(packet: &[u8], mut at: usize) -> bool {
     // Each hop goes strictly backwards, so the walk ends; the bound is for labels.
     let mut octets = 0;
@@ -159,7 +161,7 @@ pub fn name_points_back(packet: &[u8], mut at: usize) -> bool {
             0xc0..=0xff => {
                 let Some(&low) = packet.get(at + 1) else { return false };
                 let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
-                if target >= at {
+                if target >= at || target < HEADER_LEN {
                     return false;
                 }
                 at = target;
@@ -205,8 +207,10 @@ impl Record {
     /// end: its owner name and the names in its RDATA use only backward
     /// pointers ([`name_points_back`]). RDATA names are looked for in the
     /// types whose RDATA may be compressed (RFC 3597 §4: those of RFC 1035)
-    /// and SRV (RFC 2782 forbids it, but readers accept it); other types hold
-    /// no pointer. A packet cut right after such a record keeps it whole.
+    /// and in those whose names readers decompress although the RFCs forbid
+    /// compression (hickory-proto does: SRV, NAPTR, SVCB, HTTPS, DNAME, TSIG,
+    /// hickory's ANAME); other types hold no pointer. A packet cut right after
+    /// such a record keeps it whole.
     pub fn points_back(&self, packet: &[u8]) -> bool {
         const MD: u16 = 3;
         const MF: u16 = 4;
@@ -218,13 +222,23 @@ impl Record {
         const MINFO: u16 = 14;
         const MX: u16 = 15;
         const SRV: u16 = 33;
+        const NAPTR: u16 = 35;
+        const DNAME: u16 = 39;
+        const SVCB: u16 = 64;
+        const HTTPS: u16 = 65;
+        const TSIG: u16 = 250;
+        const ANAME: u16 = 65305;
         let Some(packet) = packet.get(..self.rdata.end) else { return false };
         let at = self.rdata.start;
         name_points_back(packet, self.name.start)
             && match self.rtype {
-                TYPE_NS | MD | MF | CNAME | MB | MG | MR | PTR => name_points_back(packet, at),
-                MX => name_points_back(packet, at + 2),
+                TYPE_NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME | TSIG | ANAME => name_points_back(packet, at),
+                MX | SVCB | HTTPS => name_points_back(packet, at + 2),
                 SRV => name_points_back(packet, at + 6),
+                // ORDER, PREFERENCE, then FLAGS, SERVICES and REGEXP (character-strings), then REPLACEMENT.
+                NAPTR => (0..3)
+                    .try_fold(at + 4, |string, _| packet.get(string).map(|&len| string + 1 + usize::from(len)))
+                    .is_some_and(|replacement| name_points_back(packet, replacement)),
                 TYPE_SOA | MINFO => {
                     name_points_back(packet, at)
                         && skip_name(packet, at, true).is_some_and(|second| name_points_back(packet, second))
@@ -387,6 +401,10 @@ pub(crate) mod tests {
         let mut itself = p.clone();
         itself[26] = 25;
         assert!(!name_points_back(&itself, 25));
+        // The header holds no name: a pointer into it reads another name once the header changes.
+        let mut header = p.clone();
+        header[26] = 0;
+        assert!(!name_points_back(&header, 25));
     }
 
     /// Random and mutated packets: records or one Malformed, never a panic,

@@ -74,14 +74,20 @@ impl Entry {
         let mut answer_ttl: Option<u32> = None;
         let mut negative_ttl: Option<u32> = None;
         let mut has_records = false;
-        let mut end = reply.len();
+        // Where the kept records end: bytes after the last counted record are not DNS
+        // (hickory-proto ignores them), and would sit between the records and our OPT.
+        let mut end = start;
         for (index, record) in Records::new(reply, start, records).enumerate() {
             let record = record?;
             if record.rtype == TYPE_OPT {
                 // The OPT record is per hop, never cached; what follows it is dropped too
                 // so that no compression pointer can point past a gap.
-                end = record.name.start;
                 break;
+            }
+            // The entry is sent after other headers: a name that points into the header (or
+            // forward, which hickory-proto rejects first) would read differently there.
+            if !record.points_back(reply) {
+                return Err(Malformed);
             }
             // RFC 2181 §8: a TTL with the top bit set counts as zero.
             let ttl = if record.ttl > i32::MAX as u32 { 0 } else { record.ttl };
@@ -112,6 +118,7 @@ impl Entry {
             };
             kept[section] += 1;
             ttls.push((record.ttl_at - start, stored));
+            end = record.rdata.end;
         }
         let ttl = match (has_records, negative_ttl) {
             (true, _) => answer_ttl.unwrap_or(0),
@@ -231,6 +238,41 @@ pub(crate) mod tests {
         assert_eq!(e.ttls.iter().map(|t| t.1).collect::<Vec<_>>(), vec![300, 60]);
         assert_eq!(e.sections.len(), 2 * 16);
         assert_eq!(e.rcode, NOERROR);
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/upstream_reply.rs): bytes after the
+    /// last record were cached, and landed between the records and the OPT
+    /// record of every reply rendered from the entry, so that EDNS clients got
+    /// a reply that does not parse.
+    #[test]
+    fn bytes_after_the_last_record_are_not_cached() {
+        let mut reply = positive_reply();
+        reply[11] = 0; // ARCOUNT 0: the OPT record's bytes are now trailing junk.
+        let e = Entry::from_reply(&reply, QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap();
+        assert_eq!(e.counts, [2, 0, 0]);
+        assert_eq!(e.sections.len(), 2 * 16);
+
+        let query = crate::query::Query::parse(&crate::query::tests::query_bytes(Some((1232, false)))).unwrap();
+        let out = crate::reply::answer(&query, &e, crate::reply::Ttl::CountDown { age: 0 }, None, 1232);
+        let parsed = hickory_proto::op::Message::from_vec(&out).expect("the reply parses");
+        assert_eq!(parsed.answers.len(), 2);
+        assert!(parsed.edns.is_some());
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/upstream_reply.rs): a name that
+    /// points into the upstream's header (hickory-proto accepts it: the
+    /// pointer is backwards) was cached, and read as another name — or as no
+    /// name — after the client's header, whose ID differs.
+    #[test]
+    fn a_name_pointing_into_the_header_is_malformed() {
+        let mut reply = positive_reply();
+        reply[0] = 0; // ID 0x00cd: at offset 0, the root name as far as hickory-proto can tell.
+        let second_owner = 12 + QUESTION_LEN + 16;
+        assert_eq!(reply[second_owner..second_owner + 2], [0xc0, 12]);
+        reply[second_owner + 1] = 0;
+        assert!(hickory_proto::op::Message::from_vec(&reply).is_ok());
+        let e = Entry::from_reply(&reply, QUESTION_LEN, 1, &CacheConfig::default(), Instant::now());
+        assert_eq!(e.unwrap_err(), Malformed);
     }
 
     #[test]

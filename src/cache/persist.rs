@@ -116,6 +116,13 @@ pub fn save(cache: &Cache, path: &Path) -> Result<usize, PersistError> {
 /// Loads the snapshot at `path` into `cache`; returns how many entries were restored.
 pub fn load(cache: &Cache, path: &Path) -> Result<usize, PersistError> {
     let bytes = fs::read(path).map_err(|source| PersistError::Io { path: path.to_path_buf(), source })?;
+    load_bytes(cache, &bytes, path)
+}
+
+/// Loads the snapshot `bytes`, read from `path` (named in errors), into
+/// `cache`; returns how many entries were restored. [`load`] without the
+/// file, for the fuzzer.
+pub fn load_bytes(cache: &Cache, bytes: &[u8], path: &Path) -> Result<usize, PersistError> {
     let corrupt = || PersistError::Corrupt(path.to_path_buf());
     if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
         return Err(PersistError::Foreign(path.to_path_buf()));

@@ -110,7 +110,12 @@ fn check(reply: &[u8], id: u16, question: &[u8]) -> Verdict {
 
 /// Our reply, checked whole by hickory-proto; NOERROR and NXDOMAIN are answers.
 /// Kept although `Entry::from_reply` walks the bytes again: hickory checks every RDATA, our walker only the framing.
+/// The OPCODE must be our QUERY: hickory reads others by other rules (UPDATE
+/// allows empty RDATA), which clients would not, once the entry is sent as a QUERY reply.
 fn valid(reply: &[u8]) -> Result<Vec<u8>, UpstreamError> {
+    if wire::opcode(reply[2]) != 0 {
+        return Err(UpstreamError::Malformed);
+    }
     let message = Message::from_vec(reply).map_err(|_| UpstreamError::Malformed)?;
     match u8::try_from(u16::from(message.metadata.response_code)).unwrap_or(u8::MAX) {
         NOERROR | NXDOMAIN => Ok(reply.to_vec()),
@@ -152,6 +157,19 @@ mod tests {
         let mut garbage = reply(1, 0, QUESTION);
         garbage[7] = 3;
         assert_eq!(valid(&garbage), Err(UpstreamError::Malformed));
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/upstream_reply.rs): an UPDATE
+    /// reply (OPCODE 5) passed hickory-proto with an empty-RDATA record, and
+    /// was cached and sent to clients as a QUERY reply, which does not parse.
+    #[test]
+    fn a_reply_with_another_opcode_is_malformed() {
+        let mut update = reply(1, 0, QUESTION);
+        update[2] |= 5 << 3;
+        update[7] = 1;
+        update.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 0]);
+        assert!(Message::from_vec(&update).is_ok(), "hickory-proto reads it as an UPDATE");
+        assert_eq!(valid(&update), Err(UpstreamError::Malformed));
     }
 
     #[test]

@@ -1,0 +1,61 @@
+//! An upstream's reply through the path a real one takes: the checks of
+//! `upstream::exchange` (QR, one question, OPCODE QUERY; hickory-proto
+//! parses it whole; NOERROR or NXDOMAIN — mirrored here, as they are
+//! private), `Entry::from_reply`, then a client's reply rendered from the
+//! entry (`reply::answer`), fresh and stale, at several size limits.
+//! `from_reply` must never panic, whatever the bytes (the snapshot loader
+//! feeds it unchecked ones); a reply hickory accepts must be cached (unless
+//! a name points into the header), and the client's reply made from it must
+//! fit its limit and parse.
+//!
+//! The reply's ID carries the variations (no code reads it past the ID
+//! check): byte 0 bit 0 EDNS, bit 1 DO, bit 2 a 4096-octet payload (else
+//! 1232), byte 1 the letter-case flips of the client's question and the age.
+#![no_main]
+
+#[path = "common/mod.rs"]
+mod common;
+
+use hickory_proto::op::Message;
+use libfuzzer_sys::fuzz_target;
+use stubborn::{
+    cache::Entry,
+    config::CacheConfig,
+    query::question_end,
+    wire::{HEADER_LEN, NOERROR, NXDOMAIN, QR, Records, TYPE_OPT, opcode, u16_at},
+};
+use tokio::time::Instant;
+
+fuzz_target!(|reply: &[u8]| {
+    let Some(end) = question_end(reply) else { return };
+    let [control, twist] = [reply[0], reply[1]];
+    let payload = if control & 4 != 0 { 4096 } else { 1232 };
+    let edns = (control & 1 != 0).then_some((payload, control & 2 != 0));
+    let client_question = common::flip_case(&reply[HEADER_LEN..end], twist);
+    let Some(query) = common::client_query(0x5a5a, &client_question, edns) else { return };
+
+    // What `exchange::check` and `exchange::valid` let through.
+    let ours = reply[2] & QR != 0 && u16_at(reply, 4) == 1 && opcode(reply[2]) == 0;
+    let accepted = ours
+        && Message::from_vec(reply).is_ok_and(|m| {
+            let rcode = u16::from(m.metadata.response_code);
+            rcode == u16::from(NOERROR) || rcode == u16::from(NXDOMAIN)
+        });
+
+    let config = CacheConfig::default();
+    match Entry::from_reply(reply, query.question.len(), query.qtype, &config, Instant::now()) {
+        Ok(entry) => common::render_all(&query, &entry, u32::from(twist), accepted),
+        // Refused although hickory-proto accepts it: only for a name that points into the header
+        // (or forward in a type hickory-proto does not decompress).
+        Err(_) => assert!(
+            !accepted || {
+                let records = [6, 8, 10].map(|at| usize::from(u16_at(reply, at))).iter().sum();
+                Records::new(reply, end, records)
+                    .map_while(Result::ok)
+                    .take_while(|record| record.rtype != TYPE_OPT)
+                    .any(|record| !record.points_back(reply))
+            },
+            "hickory-proto accepts the reply, Entry::from_reply does not"
+        ),
+    }
+});
