@@ -13,6 +13,7 @@
 //! - [`service`]: health-checked multi-cloud failover names
 //! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status) and every metric
 //! - [`run`]: start, reload, snapshot, graceful stop
+//! - [`tls`]: what TLS clients trust (system roots + ca_file) and why a handshake failed
 //! - [`rate_limit`]: log lines a misbehaving peer could repeat, limited
 
 #![forbid(unsafe_code)]
@@ -29,5 +30,6 @@ pub mod resolver;
 pub mod run;
 pub mod server;
 pub mod service;
+pub mod tls;
 pub mod upstream;
 pub mod wire;

@@ -8,7 +8,10 @@
 //! hickory-proto still validates upstream replies whole and encodes the
 //! records stubborn synthesises.
 
-use std::ops::Range;
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    ops::Range,
+};
 
 /// Length of the fixed header (RFC 1035 §4.1.1).
 pub const HEADER_LEN: usize = 12;
@@ -283,6 +286,36 @@ impl Iterator for Records<'_> {
     }
 }
 
+/// A question section in wire form: `name` (dotted), `qtype`, class IN.
+pub fn question(name: &str, qtype: u16) -> Vec<u8> {
+    let mut q = wire_name(name);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&CLASS_IN.to_be_bytes());
+    q
+}
+
+/// The addresses of the A and AAAA records (class IN) in the answer
+/// section of `reply`, in order; what a CNAME chain ends in is there too.
+/// Nothing for bytes that do not frame as a reply with one question.
+pub fn answer_addresses(reply: &[u8]) -> Vec<IpAddr> {
+    if reply.len() < HEADER_LEN || u16_at(reply, 4) != 1 {
+        return Vec::new();
+    }
+    let Some(answers_at) = skip_name(reply, HEADER_LEN, false).map(|end| end + 4) else { return Vec::new() };
+    Records::new(reply, answers_at, usize::from(u16_at(reply, 6)))
+        .map_while(Result::ok)
+        .filter(|r| r.class == CLASS_IN)
+        .filter_map(|r| match (r.rtype, &reply[r.rdata.clone()]) {
+            (TYPE_A, &[a, b, c, d]) => Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d))),
+            (TYPE_AAAA, rdata) if rdata.len() == 16 => {
+                let octets: [u8; 16] = rdata.try_into().expect("length checked");
+                Some(IpAddr::V6(Ipv6Addr::from(octets)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Appends a header (RFC 1035 §4.1.1): `id`, flag bytes 2 and 3, and the
 /// question, answer, authority and additional counts.
 pub fn write_header(out: &mut Vec<u8>, id: u16, flags: [u8; 2], counts: [u16; 4]) {
@@ -325,6 +358,24 @@ pub fn write_opt(out: &mut Vec<u8>, payload: u16, dnssec_ok: bool, extended_rcod
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn answer_addresses_reads_a_and_aaaa_after_a_cname() {
+        let q = question("dns.example", TYPE_A);
+        let mut p = Vec::new();
+        write_header(&mut p, 7, [QR | RD, RA], [1, 3, 0, 0]);
+        p.extend_from_slice(&q);
+        // dns.example CNAME x.example (pointer to the question name), x A, x AAAA
+        p.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4, 1, b'x', 0xc0, 16]);
+        let x = p.len() - 4;
+        p.extend_from_slice(&[0xc0, x as u8, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        p.extend_from_slice(&[0xc0, x as u8, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let want: Vec<IpAddr> = vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+        assert_eq!(answer_addresses(&p), want);
+        assert_eq!(answer_addresses(&p[..p.len() - 3]), want[..1], "a cut record is left out");
+        assert!(answer_addresses(&p[..11]).is_empty());
+    }
 
     /// `valid` with one to three random bytes changed and cut to a random
     /// length of at least `min_len`: the mutation every fuzz-style test of

@@ -2,7 +2,7 @@
 //! of `stubborn_upstream_queries_total` and the decision to try the next
 //! server all come from this one type.
 
-use std::{fmt, io};
+use std::{fmt, io, sync::Arc};
 
 use crate::metrics::UpstreamResult;
 
@@ -26,6 +26,15 @@ pub enum UpstreamError {
     Malformed,
     /// Only replies with another ID or question came back before the timeout (RFC 5452 §9.1).
     Mismatch,
+    /// The TLS handshake of an encrypted upstream failed: an untrusted,
+    /// expired or wrong-name certificate, or no common protocol. Why, in words.
+    Tls(Arc<str>),
+    /// An encrypted connection failed otherwise: an HTTP status other than
+    /// 2xx, a wrong content type, an HTTP/2 error, a closed connection.
+    Connection(Arc<str>),
+    /// The host name of an encrypted upstream could not be resolved through
+    /// the bootstrap servers.
+    Bootstrap(Arc<str>),
 }
 
 impl UpstreamError {
@@ -49,7 +58,10 @@ impl UpstreamError {
             | UpstreamError::Network(_)
             | UpstreamError::Local(_)
             | UpstreamError::Malformed
-            | UpstreamError::Mismatch => UpstreamResult::Error,
+            | UpstreamError::Mismatch
+            | UpstreamError::Tls(_)
+            | UpstreamError::Connection(_)
+            | UpstreamError::Bootstrap(_) => UpstreamResult::Error,
         }
     }
 }
@@ -65,6 +77,9 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Local(kind) => write!(f, "cannot open a socket: {kind}"),
             UpstreamError::Malformed => f.write_str("sent a malformed reply"),
             UpstreamError::Mismatch => f.write_str("sent only replies with a wrong ID or question"),
+            UpstreamError::Tls(reason) => write!(f, "TLS handshake failed: {reason}"),
+            UpstreamError::Connection(reason) => write!(f, "connection failed: {reason}"),
+            UpstreamError::Bootstrap(reason) => write!(f, "cannot resolve its host name: {reason}"),
         }
     }
 }

@@ -29,7 +29,7 @@ pub struct Ask<'a> {
 
 impl Ask<'_> {
     /// The query packet: RD set, one question, an OPT record.
-    fn packet(&self, id: u16) -> Vec<u8> {
+    pub(super) fn packet(&self, id: u16) -> Vec<u8> {
         let mut p = Vec::with_capacity(HEADER_LEN + self.question.len() + wire::opt_len(None));
         let cd = if self.checking_disabled { CD } else { 0 };
         wire::write_header(&mut p, id, [RD, cd], [1, 0, 0, 1]);
@@ -100,17 +100,22 @@ enum Verdict {
 
 /// Is `reply` the answer to our query `id` for `question`?
 fn check(reply: &[u8], id: u16, question: &[u8]) -> Verdict {
-    let ours = reply.len() >= HEADER_LEN + question.len()
-        && wire::u16_at(reply, 0) == id
+    let ours = reply.len() >= 2 && wire::u16_at(reply, 0) == id && answers(reply, question);
+    if ours { Verdict::Ours } else { Verdict::NotOurs }
+}
+
+/// Is `reply` a response to `question`? For transports that matched the
+/// ID themselves (hickory's DoT multiplexer; DoH, where the ID is 0).
+pub(super) fn answers(reply: &[u8], question: &[u8]) -> bool {
+    reply.len() >= HEADER_LEN + question.len()
         && reply[2] & QR != 0
         && wire::u16_at(reply, 4) == 1
-        && reply[HEADER_LEN..HEADER_LEN + question.len()].eq_ignore_ascii_case(question);
-    if ours { Verdict::Ours } else { Verdict::NotOurs }
+        && reply[HEADER_LEN..HEADER_LEN + question.len()].eq_ignore_ascii_case(question)
 }
 
 /// Our reply, checked whole by hickory-proto; NOERROR and NXDOMAIN are answers.
 /// Kept although `Entry::from_reply` walks the bytes again: hickory checks every RDATA, our walker only the framing.
-fn valid(reply: &[u8]) -> Result<Vec<u8>, UpstreamError> {
+pub(super) fn valid(reply: &[u8]) -> Result<Vec<u8>, UpstreamError> {
     let message = Message::from_vec(reply).map_err(|_| UpstreamError::Malformed)?;
     match u8::try_from(u16::from(message.metadata.response_code)).unwrap_or(u8::MAX) {
         NOERROR | NXDOMAIN => Ok(reply.to_vec()),
