@@ -37,16 +37,18 @@ use std::{
 use hickory_net::{
     NetError,
     h2::HttpsClientStream,
-    runtime::TokioRuntimeProvider,
-    tls::tls_client_connect,
+    runtime::{TokioRuntimeProvider, iocompat::AsyncIoTokioAsStd},
+    tcp::{TcpClientStream, TcpStream},
     xfer::{DnsExchange, DnsHandle, DnsMultiplexer, FirstAnswer},
 };
 use hickory_proto::op::{DnsRequest, Message};
 use rustls::{ClientConfig, pki_types::ServerName};
 use tokio::{
+    net::TcpSocket,
     sync::{Notify, watch},
     time::{Instant, sleep_until, timeout_at},
 };
+use tokio_rustls::TlsConnector;
 use tracing::debug;
 
 use super::{Ask, UpstreamError, bootstrap, exchange};
@@ -209,9 +211,14 @@ impl Encrypted {
         loop {
             let (connection, opened_now) = self.connection(deadline).await?;
             match send(&connection, message.clone(), ask.question, deadline).await {
-                Err(UpstreamError::Network(_) | UpstreamError::Connection(_)) if !opened_now && !retried => {
+                Err(error @ (UpstreamError::Network(_) | UpstreamError::Connection(_))) if !opened_now && !retried => {
+                    if matches!(error, UpstreamError::Network(_)) {
+                        connection.life.close();
+                    }
+                    if connection.life.is_open() {
+                        return Err(error);
+                    }
                     // The server closed the connection as we used it: once more on a new one.
-                    connection.life.close();
                     retried = true;
                 }
                 result => return result,
@@ -290,15 +297,22 @@ impl Encrypted {
     }
 
     async fn open_to(&self, addr: SocketAddr) -> Result<Connection, UpstreamError> {
-        let provider = TokioRuntimeProvider::default();
         let life = Arc::new(Life::new());
         let exchange = match &self.kind {
             Kind::Tls => {
+                // hickory's `tls_client_connect` queues at most 32 messages for
+                // the socket and fails the rest of a burst; this is the same
+                // stream with room for every query allowed in flight.
                 let name = ServerName::try_from(self.tls_name.to_string())
                     .map_err(|e| UpstreamError::Tls(format!("tls-name {}: {e}", self.tls_name).into()))?;
-                let (stream, sender) = tls_client_connect(addr, name, Arc::clone(&self.tls), provider);
-                let stream = stream.await.map_err(net_error)?;
-                let multiplexer = DnsMultiplexer::new(stream, sender)
+                let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+                let tcp = socket.map_err(|e| UpstreamError::Local(e.kind()))?.connect(addr).await?;
+                tcp.set_nodelay(true)?;
+                let tls =
+                    TlsConnector::from(Arc::clone(&self.tls)).connect(name, tcp).await.map_err(|e| io_error(&e))?;
+                let (stream, sender) =
+                    TcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(tls), addr, MAX_IN_FLIGHT);
+                let multiplexer = DnsMultiplexer::new(TcpClientStream::from_stream(stream), sender)
                     .with_timeout(self.timeout)
                     .with_max_active_requests(MAX_IN_FLIGHT);
                 let (exchange, driver) = DnsExchange::from_stream(multiplexer);
@@ -306,7 +320,7 @@ impl Encrypted {
                 exchange
             }
             Kind::Https { path } => {
-                let mut builder = HttpsClientStream::builder(Arc::clone(&self.tls), provider);
+                let mut builder = HttpsClientStream::builder(Arc::clone(&self.tls), TokioRuntimeProvider::default());
                 builder.request_timeout(self.timeout);
                 let stream =
                     builder.build(addr, Arc::clone(&self.tls_name), Arc::clone(path)).await.map_err(net_error)?;
