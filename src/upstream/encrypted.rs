@@ -16,7 +16,8 @@
 //! - the opening resolves a host name through the bootstrap servers when no
 //!   address is known, tries the addresses in order, and on failure forgets
 //!   them (the next opening asks again) and hands its error (why the
-//!   handshake failed) to the waiting queries;
+//!   handshake failed) to the waiting queries; a connection that fails in
+//!   use makes them forgotten too;
 //! - a connection is closed when the server closes it or it fails (hickory's
 //!   background task ends), when it has been idle for [`IDLE_TIMEOUT`], and
 //!   when a query timed out on it while it delivered no answer at all since
@@ -221,7 +222,13 @@ impl Encrypted {
                     // The server closed the connection as we used it: once more on a new one.
                     retried = true;
                 }
-                result => return result,
+                result => {
+                    if result.is_err() && !connection.life.is_open() {
+                        // Failed, not idle (it was in use): look the name up again next time.
+                        self.state.lock().expect("no panics while held").resolved.clear();
+                    }
+                    return result;
+                }
             }
         }
     }
@@ -407,5 +414,59 @@ fn io_error(io: &std::io::Error) -> UpstreamError {
         Some(tls) => UpstreamError::Tls(crate::tls::reason(tls).into()),
         None if io.kind() == std::io::ErrorKind::TimedOut => UpstreamError::Timeout,
         None => UpstreamError::Network(io.kind()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CertificateError;
+
+    fn tls_failure(error: CertificateError) -> NetError {
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(error));
+        NetError::Io(Arc::new(io))
+    }
+
+    #[test]
+    fn handshake_failures_say_which_certificate_check_failed() {
+        let reason = |e| match net_error(tls_failure(e)) {
+            UpstreamError::Tls(reason) => reason.to_string(),
+            other => panic!("not a TLS failure: {other:?}"),
+        };
+        assert_eq!(reason(CertificateError::Expired), "certificate expired");
+        assert!(reason(CertificateError::UnknownIssuer).contains("unknown issuer"));
+        let wrong = CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("wrong.test").unwrap(),
+            presented: vec!["DnsName(\"dns.test\")".into()],
+        };
+        assert_eq!(reason(wrong), "certificate not valid for name wrong.test (it is for dns.test)");
+    }
+
+    #[test]
+    fn socket_errors_and_timeouts_keep_their_kind() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            net_error(NetError::Io(Arc::new(refused))),
+            UpstreamError::Network(std::io::ErrorKind::ConnectionRefused)
+        );
+        assert_eq!(net_error(NetError::Timeout), UpstreamError::Timeout);
+        assert_eq!(
+            net_error(NetError::Busy),
+            UpstreamError::Local(std::io::ErrorKind::WouldBlock),
+            "ours, not the server's"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_silent_until_an_answer_comes() {
+        let life = Life::new();
+        let sent = Instant::now();
+        assert!(life.silent_since(sent));
+        tokio::time::advance(Duration::from_millis(5)).await;
+        life.answered();
+        assert!(!life.silent_since(sent), "answered after the query was sent");
+        tokio::time::advance(Duration::from_millis(5)).await;
+        assert!(life.silent_since(Instant::now()), "nothing since");
+        assert_eq!(life.idle_since(), sent + Duration::from_millis(5));
     }
 }
