@@ -21,6 +21,9 @@ fn every_toml_block_in_the_readme_passes_check() {
     let blocks: Vec<&str> = readme.split("```toml\n").skip(1).filter_map(|rest| rest.split("\n```").next()).collect();
     assert!(!blocks.is_empty(), "the README has no toml block");
     for block in blocks {
+        if !cfg!(feature = "encrypted") && (block.contains("tls://") || block.contains("https://dns")) {
+            continue; // built without encrypted upstreams: check rejects them, as it should
+        }
         let config = if block.lines().any(|line| line.trim() == "[upstream]") {
             format!("{block}\n")
         } else {

@@ -25,4 +25,5 @@ pub use dns::{Ask, Reply};
 pub use fake::{FakeUpstream, Mode};
 pub use knot::Knot;
 pub use stubborn::{Config, Stubborn};
+#[cfg(feature = "encrypted")]
 pub use unbound::{Unbound, UnboundSpec};

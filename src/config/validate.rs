@@ -494,6 +494,11 @@ fn parse_upstream(text: &str) -> Result<UpstreamAddr, String> {
         let transport = if scheme == "udp" { Transport::Udp } else { Transport::Tcp };
         return Ok(UpstreamAddr { label: text.to_string(), host: Host::Ip(addr.ip()), port: addr.port(), transport });
     }
+    if !cfg!(feature = "encrypted") {
+        return Err(format!(
+            "{text:?}: this stubborn was built without encrypted upstreams (cargo feature \"encrypted\")"
+        ));
+    }
     let (rest, tls_name) = match rest.split_once('#') {
         Some((rest, name)) => (rest, Some(name)),
         None => (rest, None),

@@ -386,11 +386,12 @@ async fn send(
         Ok(Err(error)) => return Err(net_error(error)),
     };
     life.answered();
-    let reply = reply.into_buffer();
+    // hickory parsed the whole reply already (`DnsResponse::from_buffer`, every RDATA).
+    let (message, reply) = reply.into_parts();
     if !exchange::answers(&reply, question) {
         return Err(UpstreamError::Mismatch);
     }
-    exchange::valid(&reply)
+    exchange::answer_or_failure(&message, reply)
 }
 
 /// hickory's error as an upstream failure, with the reason a handshake

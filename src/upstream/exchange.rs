@@ -115,10 +115,15 @@ pub(super) fn answers(reply: &[u8], question: &[u8]) -> bool {
 
 /// Our reply, checked whole by hickory-proto; NOERROR and NXDOMAIN are answers.
 /// Kept although `Entry::from_reply` walks the bytes again: hickory checks every RDATA, our walker only the framing.
-pub(super) fn valid(reply: &[u8]) -> Result<Vec<u8>, UpstreamError> {
+fn valid(reply: &[u8]) -> Result<Vec<u8>, UpstreamError> {
     let message = Message::from_vec(reply).map_err(|_| UpstreamError::Malformed)?;
+    answer_or_failure(&message, reply.to_vec())
+}
+
+/// `reply`, parsed whole as `message`, when its RCODE makes it an answer.
+pub(super) fn answer_or_failure(message: &Message, reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
     match u8::try_from(u16::from(message.metadata.response_code)).unwrap_or(u8::MAX) {
-        NOERROR | NXDOMAIN => Ok(reply.to_vec()),
+        NOERROR | NXDOMAIN => Ok(reply),
         SERVFAIL => Err(UpstreamError::ServFail),
         REFUSED => Err(UpstreamError::Refused),
         other => Err(UpstreamError::Rcode(other)),

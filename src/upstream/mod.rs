@@ -19,7 +19,12 @@
 //!   recheck (RFC 8767 §5) — fresh answers resume within a probe interval
 //!   of the upstream answering again.
 
+#[cfg(feature = "encrypted")]
 mod bootstrap;
+#[cfg(feature = "encrypted")]
+mod encrypted;
+#[cfg(not(feature = "encrypted"))]
+#[path = "encrypted_off.rs"]
 mod encrypted;
 mod error;
 mod exchange;
