@@ -37,6 +37,17 @@ impl Ask<'_> {
         wire::write_opt(&mut p, self.payload, self.dnssec_ok, 0, None);
         p
     }
+
+    /// As [`Ask::packet`], padded to whole blocks for an encrypted transport (RFC 8467).
+    #[cfg(feature = "encrypted")]
+    pub(super) fn padded_packet(&self, id: u16) -> Vec<u8> {
+        let mut p = Vec::with_capacity(wire::QUERY_PADDING_BLOCK);
+        let cd = if self.checking_disabled { CD } else { 0 };
+        wire::write_header(&mut p, id, [RD, cd], [1, 0, 0, 1]);
+        p.extend_from_slice(self.question);
+        wire::write_opt_padded(&mut p, self.payload, self.dnssec_ok, wire::QUERY_PADDING_BLOCK);
+        p
+    }
 }
 
 /// Asks `server` over UDP, retrying over TCP when the reply is truncated.
