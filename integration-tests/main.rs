@@ -18,6 +18,8 @@ mod deploy_manifests;
 mod deploy_systemd;
 mod drill;
 mod edns_passthrough;
+#[cfg(feature = "encrypted")]
+mod encrypted_upstreams;
 mod forwarding_loop;
 mod garbage_packets;
 mod health_not_flapped_by_clients;

@@ -16,6 +16,7 @@
 //! - [`run`]: start, reload, snapshot, graceful stop
 //! - [`watch`]: noticing that a file changed (config, resolv file)
 //! - [`systemd`]: readiness and reload notifications, journald priorities
+//! - [`tls`]: what TLS clients trust (system roots + ca_file) and why a handshake failed
 //! - [`rate_limit`]: log lines a misbehaving peer could repeat, limited
 
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ pub mod run;
 pub mod server;
 pub mod service;
 pub mod systemd;
+pub mod tls;
 pub mod upstream;
 pub mod watch;
 pub mod wire;

@@ -93,7 +93,8 @@ fn raise_fd_limit() {
 
 /// `RUST_LOG` wins; by default info for stubborn, warnings from libraries.
 fn init_logging(format_choice: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,stubborn=info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,stubborn=info,hickory_net=error"));
     // Colour only on a terminal: a log file or journald gets plain text.
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);

@@ -8,7 +8,10 @@
 //! hickory-proto still validates upstream replies whole and encodes the
 //! records stubborn synthesises.
 
-use std::ops::Range;
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    ops::Range,
+};
 
 /// Length of the fixed header (RFC 1035 §4.1.1).
 pub const HEADER_LEN: usize = 12;
@@ -71,6 +74,11 @@ pub const MAX_UDP_PAYLOAD: u16 = 4096;
 const EDNS_DO: u32 = 0x8000;
 /// Extended DNS Error option code (RFC 8914 §2).
 pub const OPTION_EDE: u16 = 15;
+/// EDNS option code of Padding (RFC 7830 §4).
+pub const OPTION_PADDING: u16 = 12;
+/// Encrypted queries are padded to a multiple of this (RFC 8467 §4.1,
+/// "Block-Length Padding", the recommended strategy for clients).
+pub const QUERY_PADDING_BLOCK: usize = 128;
 
 /// An Extended DNS Error (RFC 8914 §4): INFO-CODE and EXTRA-TEXT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,6 +305,36 @@ impl Iterator for Records<'_> {
     }
 }
 
+/// A question section in wire form: `name` (dotted), `qtype`, class IN.
+pub fn question(name: &str, qtype: u16) -> Vec<u8> {
+    let mut q = wire_name(name);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&CLASS_IN.to_be_bytes());
+    q
+}
+
+/// The addresses of the A and AAAA records (class IN) in the answer
+/// section of `reply`, in order; what a CNAME chain ends in is there too.
+/// Nothing for bytes that do not frame as a reply with one question.
+pub fn answer_addresses(reply: &[u8]) -> Vec<IpAddr> {
+    if reply.len() < HEADER_LEN || u16_at(reply, 4) != 1 {
+        return Vec::new();
+    }
+    let Some(answers_at) = skip_name(reply, HEADER_LEN, false).map(|end| end + 4) else { return Vec::new() };
+    Records::new(reply, answers_at, usize::from(u16_at(reply, 6)))
+        .map_while(Result::ok)
+        .filter(|r| r.class == CLASS_IN)
+        .filter_map(|r| match (r.rtype, &reply[r.rdata.clone()]) {
+            (TYPE_A, &[a, b, c, d]) => Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d))),
+            (TYPE_AAAA, rdata) if rdata.len() == 16 => {
+                let octets: [u8; 16] = rdata.try_into().expect("length checked");
+                Some(IpAddr::V6(Ipv6Addr::from(octets)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Appends a header (RFC 1035 §4.1.1): `id`, flag bytes 2 and 3, and the
 /// question, answer, authority and additional counts.
 pub fn write_header(out: &mut Vec<u8>, id: u16, flags: [u8; 2], counts: [u16; 4]) {
@@ -336,9 +374,61 @@ pub fn write_opt(out: &mut Vec<u8>, payload: u16, dnssec_ok: bool, extended_rcod
     }
 }
 
+/// Appends an OPT record like [`write_opt`] (no extended RCODE, no EDE)
+/// with a Padding option (RFC 7830) that makes the whole packet a multiple
+/// of `block` octets long: query sizes over an encrypted transport then no
+/// longer tell the name's length (RFC 8467).
+pub fn write_opt_padded(out: &mut Vec<u8>, payload: u16, dnssec_ok: bool, block: usize) {
+    // The OPT record's fixed part (11 octets) and the option's code and length (4).
+    let unpadded = out.len() + 11 + 4;
+    let padding = (block - unpadded % block) % block;
+    let [t0, t1] = TYPE_OPT.to_be_bytes();
+    let [p0, p1] = payload.to_be_bytes();
+    let flags = if dnssec_ok { (EDNS_DO >> 8) as u8 } else { 0 };
+    let [l0, l1] = ((4 + padding) as u16).to_be_bytes();
+    out.extend_from_slice(&[0, t0, t1, p0, p1, 0, 0, flags, 0, l0, l1]);
+    out.extend_from_slice(&OPTION_PADDING.to_be_bytes());
+    out.extend_from_slice(&(padding as u16).to_be_bytes());
+    out.resize(out.len() + padding, 0);
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn padded_queries_are_whole_blocks() {
+        for name in ["a.test", "a-much-longer-name.example.com", &"x".repeat(63)] {
+            let mut p = Vec::new();
+            write_header(&mut p, 1, [RD, 0], [1, 0, 0, 1]);
+            p.extend_from_slice(&question(name, TYPE_A));
+            write_opt_padded(&mut p, 1232, true, QUERY_PADDING_BLOCK);
+            assert_eq!(p.len() % QUERY_PADDING_BLOCK, 0, "{name}: {} octets", p.len());
+            let opt: Vec<Record> =
+                Records::new(&p, HEADER_LEN + question(name, TYPE_A).len(), 1).collect::<Result<_, _>>().unwrap();
+            assert_eq!((opt[0].rtype, opt[0].class, opt[0].edns_dnssec_ok()), (TYPE_OPT, 1232, true));
+            assert_eq!(opt[0].rdata.end, p.len(), "the option fills the OPT record to the end");
+            assert_eq!(u16_at(&p, opt[0].rdata.start), OPTION_PADDING);
+        }
+    }
+
+    #[test]
+    fn answer_addresses_reads_a_and_aaaa_after_a_cname() {
+        let q = question("dns.example", TYPE_A);
+        let mut p = Vec::new();
+        write_header(&mut p, 7, [QR | RD, RA], [1, 3, 0, 0]);
+        p.extend_from_slice(&q);
+        // dns.example CNAME x.example (pointer to the question name), x A, x AAAA
+        p.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4, 1, b'x', 0xc0, 16]);
+        let x = p.len() - 4;
+        p.extend_from_slice(&[0xc0, x as u8, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        p.extend_from_slice(&[0xc0, x as u8, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let want: Vec<IpAddr> = vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+        assert_eq!(answer_addresses(&p), want);
+        assert_eq!(answer_addresses(&p[..p.len() - 3]), want[..1], "a cut record is left out");
+        assert!(answer_addresses(&p[..11]).is_empty());
+    }
 
     /// `valid` with one to three random bytes changed and cut to a random
     /// length of at least `min_len`: the mutation every fuzz-style test of

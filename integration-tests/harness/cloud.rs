@@ -325,6 +325,30 @@ impl TestCa {
     }
 }
 
+impl TestCa {
+    /// A leaf for `names` signed by this CA, written as PEM files for a
+    /// server such as Unbound: (certificate, key). `expired`: valid only in
+    /// 2020, long past.
+    pub fn leaf_files(&self, names: &[&str], expired: bool) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().expect("leaf key");
+        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .expect("leaf names are valid");
+        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+        params.use_authority_key_identifier_extension = true;
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2020, 12, 31);
+        }
+        let leaf = params.signed_by(&key, &self.issuer).expect("sign leaf");
+        let unique: u64 = rand::random();
+        let cert_path = self.dir.path().join(format!("leaf-{unique:016x}.pem"));
+        let key_path = self.dir.path().join(format!("leaf-{unique:016x}.key"));
+        std::fs::write(&cert_path, leaf.pem()).expect("write leaf certificate");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write leaf key");
+        (cert_path, key_path)
+    }
+}
+
 /// One `[[service]]` table. Test defaults: `interval = "200ms"`,
 /// `timeout = "300ms"`, `fall = 2`, `rise = 2`, `ttl = "10s"`, check `dns`
 /// (the default, left out of the TOML).

@@ -10,7 +10,7 @@
 use std::fs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
@@ -19,6 +19,7 @@ use tempfile::TempDir;
 
 use super::dns::{Ask, Reply};
 use super::ports::free_port;
+use super::process::{find_binary, spawn_logged};
 use super::wait;
 
 /// The zone every test serves.
@@ -77,16 +78,8 @@ impl Knot {
     /// Starts knotd (again) on the same port and waits until it serves the zone.
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "knotd is already running");
-        let log = fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open knotd log");
-        let child = Command::new(knotd())
-            .arg("-c")
-            .arg(self.config_path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start knotd ({}): {e}", knotd().display()));
-        self.child = Some(child);
+        let config = self.config_path();
+        self.child = Some(spawn_logged(&knotd(), &["-c".as_ref(), config.as_os_str()], &self.log_path()));
         let serial = self.serial;
         wait::until(&format!("knotd on {} to serve serial {serial}", self.addr), Duration::from_secs(10), || {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -219,22 +212,9 @@ impl Drop for Knot {
 }
 
 fn knotd() -> PathBuf {
-    find_binary("knotd")
+    find_binary("knotd", "knot")
 }
 
 fn knotc() -> PathBuf {
-    find_binary("knotc")
-}
-
-/// `name` in /usr/sbin, /usr/local/sbin or on PATH (Debian puts knotd and
-/// knotc in /usr/sbin, which is not on every user's PATH).
-fn find_binary(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    ["/usr/sbin", "/usr/local/sbin"]
-        .iter()
-        .map(PathBuf::from)
-        .chain(std::env::split_paths(&path))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} not found: apt-get install knot"))
+    find_binary("knotc", "knot")
 }

@@ -1,5 +1,5 @@
 //! Shared pieces of the integration tests: the `stubborn` process, a Knot DNS
-//! authoritative, fake misbehaving upstreams, a DNS client, free ports,
+//! authoritative, Unbound serving DNS over TLS and HTTPS, a counting TCP proxy, fake misbehaving upstreams, a DNS client, free ports,
 //! deadline-bounded waits, and stand-ins for the clouds behind a service
 //! (`cloud`: TCP and HTTP(S) listeners on 127.0.0.x, a test CA).
 //!
@@ -15,10 +15,15 @@ pub mod dns;
 pub mod fake;
 pub mod knot;
 pub mod ports;
+pub mod process;
+pub mod proxy;
 pub mod stubborn;
+pub mod unbound;
 pub mod wait;
 
 pub use dns::{Ask, Reply};
 pub use fake::{FakeUpstream, Mode};
 pub use knot::Knot;
 pub use stubborn::{Config, Stubborn};
+#[cfg(feature = "encrypted")]
+pub use unbound::{Unbound, UnboundSpec};

@@ -43,6 +43,8 @@ pub(super) struct UpstreamFile {
     pub timeout: Option<Spanned<String>>,
     pub fail_after: Option<Spanned<u32>>,
     pub probe_interval: Option<Spanned<String>>,
+    pub bootstrap: Option<Vec<Spanned<String>>>,
+    pub ca_file: Option<Spanned<String>>,
     #[serde(default)]
     pub zone: Vec<ZoneFile>,
 }

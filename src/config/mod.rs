@@ -97,6 +97,11 @@ pub struct UpstreamConfig {
     pub timeout: Duration,
     pub fail_after: u32,
     pub probe_interval: Duration,
+    /// Plain servers that resolve the host names of encrypted upstreams;
+    /// empty: the plain servers of the upstream's own list, else of `servers`.
+    pub bootstrap: Vec<SocketAddr>,
+    /// Extra CA certificates (PEM) trusted for encrypted upstreams, beside the system roots.
+    pub ca_file: Option<PathBuf>,
     /// Conditional forwarding; the longest matching suffix wins.
     pub zones: Vec<ZoneConfig>,
 }
@@ -109,20 +114,66 @@ pub struct ZoneConfig {
 }
 
 /// How an upstream is spoken to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     /// UDP, retried over TCP when the reply is truncated.
     Udp,
     /// TCP only.
     Tcp,
+    /// DNS over TLS (RFC 7858): one pipelined connection.
+    Tls(TlsTarget),
+    /// DNS over HTTPS (RFC 8484): one HTTP/2 connection, POST to `path`.
+    Https(TlsTarget, String),
+}
+
+/// What an encrypted upstream's certificate is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsTarget {
+    /// The name the certificate must be valid for: `#tls-name`, else the host.
+    pub tls_name: String,
+}
+
+/// Where an upstream is: an address, or (encrypted upstreams only) a name
+/// resolved through `[upstream] bootstrap`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    Ip(IpAddr),
+    /// Lower-case, without the trailing dot.
+    Name(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamAddr {
     /// The server as written in the config: the `upstream` label of metrics and logs.
     pub label: String,
-    pub addr: SocketAddr,
+    pub host: Host,
+    pub port: u16,
     pub transport: Transport,
+}
+
+impl UpstreamAddr {
+    /// A plain server at `addr`, labelled with the address.
+    pub fn plain(addr: SocketAddr) -> UpstreamAddr {
+        UpstreamAddr {
+            label: addr.to_string(),
+            host: Host::Ip(addr.ip()),
+            port: addr.port(),
+            transport: Transport::Udp,
+        }
+    }
+
+    /// The address, when the host is one (always for plain servers).
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        match self.host {
+            Host::Ip(ip) => Some(SocketAddr::new(ip, self.port)),
+            Host::Name(_) => None,
+        }
+    }
+
+    /// Spoken to over UDP or TCP without encryption.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.transport, Transport::Udp | Transport::Tcp)
+    }
 }
 
 /// What the cache itself needs (`[cache]` keys): its size, how TTLs are

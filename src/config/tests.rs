@@ -13,7 +13,7 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 fn empty_file_takes_defaults_and_resolv_conf() {
     let c = parse("").unwrap();
     assert_eq!(c.server.listen, vec!["127.0.0.1:53".parse().unwrap(), "[::1]:53".parse().unwrap()]);
-    assert_eq!(c.upstream.servers[0].addr, "192.0.2.53:53".parse().unwrap());
+    assert_eq!(c.upstream.servers[0].socket_addr(), Some("192.0.2.53:53".parse().unwrap()));
     assert_eq!(c.upstream.timeout, Duration::from_millis(500));
     assert_eq!(c.cache, CacheConfig::default());
     assert_eq!(c.answers, crate::config::AnswerPolicy::default());
@@ -36,9 +36,9 @@ keep_positive = "0s"
     )
     .unwrap();
     let s = &c.upstream.servers;
-    assert_eq!((s[0].addr, s[0].transport), ("192.0.2.1:53".parse().unwrap(), Transport::Udp));
-    assert_eq!(s[1].addr.port(), 5353);
-    assert_eq!((s[2].addr, s[2].transport), ("[2001:db8::1]:53".parse().unwrap(), Transport::Tcp));
+    assert_eq!((s[0].socket_addr(), &s[0].transport), (Some("192.0.2.1:53".parse().unwrap()), &Transport::Udp));
+    assert_eq!(s[1].port, 5353);
+    assert_eq!((s[2].socket_addr(), &s[2].transport), (Some("[2001:db8::1]:53".parse().unwrap()), &Transport::Tcp));
     assert_eq!(s[3].label, "udp://127.0.0.1:1053");
     assert_eq!(c.upstream.timeout, Duration::from_millis(1500));
     assert_eq!(c.answers.stale_answer_after, Duration::from_millis(1800));
@@ -49,15 +49,102 @@ keep_positive = "0s"
 #[test]
 fn every_problem_is_reported_with_its_position() {
     let err = parse(
-        "[server]\nlisten = [\"127.0.0.1:53\", \"nonsense\"]\n[upstream]\nservers = [\"tls://192.0.2.1:853#dns\"]\ntimeout = \"soon\"\nfail_after = 0\n",
+        "[server]\nlisten = [\"127.0.0.1:53\", \"nonsense\"]\n[upstream]\nservers = [\"tls://192.0.2.1:853\"]\ntimeout = \"soon\"\nfail_after = 0\n",
     )
     .unwrap_err();
     let p = &err.problems;
     assert_eq!(p.len(), 4, "{p:?}");
     assert!(p[0].starts_with("t.toml:2:27: server.listen: \"nonsense\""), "{}", p[0]);
-    assert!(p[1].starts_with("t.toml:4:12: upstream.servers:") && p[1].contains("not supported yet"), "{}", p[1]);
+    assert!(
+        p[1].starts_with("t.toml:4:12: upstream.servers:")
+            && (p[1].contains("needs #tls-name") || !cfg!(feature = "encrypted")),
+        "{}",
+        p[1]
+    );
     assert!(p[2].starts_with("t.toml:5:11: upstream.timeout:"), "{}", p[2]);
     assert!(p[3].starts_with("t.toml:6:14: upstream.fail_after: must be at least 1"), "{}", p[3]);
+}
+
+/// INTERFACE.md: every encrypted form, with its defaults.
+#[cfg(feature = "encrypted")]
+#[test]
+fn encrypted_upstream_forms() {
+    let c = parse(
+        r#"
+[upstream]
+servers = [
+  "tls://1.1.1.1#cloudflare-dns.com",
+  "tls://dns.quad9.net",
+  "tls://[2620:fe::fe]:8853#dns.quad9.net",
+  "https://dns.google/dns-query",
+  "https://1.1.1.1:8443/resolve#Cloudflare-DNS.com.",
+  "https://doh.example",
+  "10.0.0.2:53",
+]
+"#,
+    )
+    .unwrap();
+    let s = &c.upstream.servers;
+    let tls = |name: &str| TlsTarget { tls_name: name.to_string() };
+    assert_eq!((&s[0].host, s[0].port), (&Host::Ip("1.1.1.1".parse().unwrap()), 853));
+    assert_eq!(s[0].transport, Transport::Tls(tls("cloudflare-dns.com")));
+    assert_eq!((&s[1].host, s[1].port), (&Host::Name("dns.quad9.net".into()), 853));
+    assert_eq!(s[1].transport, Transport::Tls(tls("dns.quad9.net")));
+    assert_eq!(s[2].socket_addr(), Some("[2620:fe::fe]:8853".parse().unwrap()));
+    assert_eq!((&s[3].host, s[3].port), (&Host::Name("dns.google".into()), 443));
+    assert_eq!(s[3].transport, Transport::Https(tls("dns.google"), "/dns-query".into()));
+    assert_eq!(s[4].socket_addr(), Some("1.1.1.1:8443".parse().unwrap()));
+    assert_eq!(s[4].transport, Transport::Https(tls("cloudflare-dns.com"), "/resolve".into()));
+    assert_eq!(s[5].transport, Transport::Https(tls("doh.example"), "/dns-query".into()), "default path");
+    assert!(s[6].is_plain() && !s[0].is_plain());
+    assert_eq!(c.upstream.bootstrap, Vec::<std::net::SocketAddr>::new(), "names go to 10.0.0.2");
+}
+
+#[cfg(feature = "encrypted")]
+#[test]
+fn encrypted_upstream_mistakes_are_named() {
+    let problem = |servers: &str| parse(&format!("[upstream]\nservers = [{servers}]\n")).unwrap_err().problems;
+    assert!(problem(r#""tls://192.0.2.1""#)[0].contains("needs #tls-name"));
+    assert!(problem(r#""https://192.0.2.1/dns-query""#)[0].contains("needs #tls-name"));
+    assert!(problem(r#""tls://dns.example/x", "192.0.2.1""#)[0].contains("has no path"));
+    assert!(problem(r#""tls://dns.example:0", "192.0.2.1""#)[0].contains("port"));
+    assert!(problem(r#""tls://bad_host!", "192.0.2.1""#)[0].contains("neither an IP address nor a host name"));
+    assert!(problem(r#""tls://192.0.2.1#not a name""#)[0].contains("tls-name"));
+    assert!(problem(r#""quic://192.0.2.1""#)[0].contains("unknown scheme"));
+    // A name with nothing to resolve it: no bootstrap, no plain server.
+    let p = problem(r#""tls://1.1.1.1#one.one.one.one", "https://dns.google/dns-query""#);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("t.toml:2:45: upstream.servers:") && p[0].contains("nothing can resolve it"), "{}", p[0]);
+    // bootstrap, or a plain server in the default list, resolves zone names too.
+    let ok = "[upstream]\nservers = [\"https://dns.google\"]\nbootstrap = [\"9.9.9.9\", \"[2620:fe::fe]:53\"]\n";
+    assert_eq!(parse(ok).unwrap().upstream.bootstrap.len(), 2);
+    let zone =
+        "[upstream]\nservers = [\"192.0.2.1\"]\n[[upstream.zone]]\nname = \"corp\"\nservers = [\"tls://dns.corp\"]\n";
+    parse(zone).unwrap();
+    // bootstrap must not be stubborn itself.
+    let looped =
+        "[server]\nlisten = [\"127.0.0.1:53\"]\n[upstream]\nservers = [\"192.0.2.1\"]\nbootstrap = [\"127.0.0.1\"]\n";
+    let e = parse(looped).unwrap_err();
+    assert!(e.problems[0].contains("upstream.bootstrap") && e.problems[0].contains("stubborn itself"), "{e}");
+}
+
+#[test]
+fn upstream_ca_file_must_hold_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not pem\n").unwrap();
+    for path in [junk, dir.path().join("missing.pem")] {
+        let text = format!("[upstream]\nservers = [\"192.0.2.1\"]\nca_file = \"{}\"\n", path.display());
+        let e = parse(&text).unwrap_err();
+        assert!(e.problems[0].starts_with("t.toml:3:11: upstream.ca_file: ca_file "), "{e}");
+    }
+}
+
+#[cfg(not(feature = "encrypted"))]
+#[test]
+fn encrypted_upstreams_need_the_feature() {
+    let e = parse("[upstream]\nservers = [\"tls://1.1.1.1#one.one.one.one\"]\n").unwrap_err();
+    assert!(e.problems[0].contains("built without encrypted upstreams"), "{e}");
 }
 
 #[test]
@@ -74,7 +161,7 @@ fn resolv_conf_fallback_skips_our_own_address() {
     let conf = b"nameserver 127.0.0.1\nnameserver 192.0.2.9\n";
     let c = Config::parse(Path::new("t.toml"), "[server]\nlisten = [\"127.0.0.1:53\"]\n", Some(conf)).unwrap();
     assert_eq!(c.upstream.servers.len(), 1);
-    assert_eq!(c.upstream.servers[0].addr, "192.0.2.9:53".parse().unwrap());
+    assert_eq!(c.upstream.servers[0].socket_addr(), Some("192.0.2.9:53".parse().unwrap()));
     let err = Config::parse(Path::new("t.toml"), "", Some(b"nameserver 127.0.0.1\n")).unwrap_err();
     assert!(err.problems[0].contains("no [upstream] servers: not set"), "{err}");
 }
@@ -83,7 +170,7 @@ fn resolv_conf_fallback_skips_our_own_address() {
 fn zones_are_lower_cased_without_trailing_dot() {
     let c = parse("[[upstream.zone]]\nname = \"Cluster.Local.\"\nservers = [\"10.96.0.10\"]\n").unwrap();
     assert_eq!(c.upstream.zones[0].name, "cluster.local");
-    assert_eq!(c.upstream.zones[0].servers[0].addr, "10.96.0.10:53".parse().unwrap());
+    assert_eq!(c.upstream.zones[0].servers[0].socket_addr(), Some("10.96.0.10:53".parse().unwrap()));
 }
 
 #[test]

@@ -14,8 +14,8 @@ use ipnet::IpNet;
 use toml::Spanned;
 
 use super::{
-    AnswerPolicy, CacheConfig, Check, Config, ConfigError, HttpCheck, PersistConfig, ServerConfig, ServiceConfig,
-    Target, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig,
+    AnswerPolicy, CacheConfig, Check, Config, ConfigError, Host, HttpCheck, PersistConfig, ServerConfig, ServiceConfig,
+    Target, TlsTarget, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig,
     file::{CacheFile, File, ServerFile, ServiceFile, UpstreamFile, ZoneFile},
 };
 
@@ -211,13 +211,18 @@ impl Validator<'_> {
             Some(file) => (Some(file.span()), file.into_inner()),
             None => (None, UpstreamFile::default()),
         };
+        let bootstrap: Vec<SocketAddr> =
+            file.bootstrap.iter().flatten().filter_map(|s| self.bootstrap_server(s, listen)).collect();
+        // Who resolves the host names of encrypted upstreams: `bootstrap`,
+        // else the plain servers of the upstream's own list, else those of
+        // the default list. Never stubborn itself (no loop through resolv.conf).
         let resolv_file = file.resolv_file.as_ref().map(|f| PathBuf::from(f.get_ref()));
         let servers = match (file.servers, &file.resolv_file) {
             (Some(list), Some(path)) => {
                 self.problem(path.span(), "upstream.resolv_file", "set either servers or resolv_file, not both");
-                self.servers(&list, "upstream.servers")
+                self.servers(&list, "upstream.servers", !bootstrap.is_empty())
             }
-            (Some(list), None) => self.servers(&list, "upstream.servers"),
+            (Some(list), None) => self.servers(&list, "upstream.servers", !bootstrap.is_empty()),
             (None, Some(path)) => {
                 let servers =
                     std::fs::read(path.get_ref()).map(|text| nameservers_of(&text, listen)).unwrap_or_default();
@@ -242,20 +247,46 @@ impl Validator<'_> {
                 servers
             }
         };
-        let zones = file.zone.iter().enumerate().map(|(i, z)| self.zone(z, &file.zone[..i])).collect();
+        let resolvable = !bootstrap.is_empty() || servers.iter().any(UpstreamAddr::is_plain);
+        let zones = file.zone.iter().enumerate().map(|(i, z)| self.zone(z, &file.zone[..i], resolvable)).collect();
+        let ca_file = file.ca_file.as_ref().and_then(|f| {
+            let path = PathBuf::from(f.get_ref());
+            match crate::tls::check_ca_file(&path) {
+                Ok(()) => Some(path),
+                Err(what) => {
+                    self.problem(f.span(), "upstream.ca_file", &what);
+                    None
+                }
+            }
+        });
         UpstreamConfig {
             servers,
             resolv_file,
             timeout: self.duration(file.timeout, "upstream.timeout", Duration::from_millis(500), true),
             fail_after: self.positive(file.fail_after, "upstream.fail_after", 3),
             probe_interval: self.duration(file.probe_interval, "upstream.probe_interval", Duration::from_secs(5), true),
+            bootstrap,
+            ca_file,
             zones,
         }
     }
 
+    /// One `[upstream] bootstrap` entry: `IP` or `IP:PORT`, not stubborn itself.
+    fn bootstrap_server(&mut self, value: &Spanned<String>, listen: &[SocketAddr]) -> Option<SocketAddr> {
+        let addr = self.socket_addr(value, "upstream.bootstrap", Some(53))?;
+        if listen.iter().any(|l| l.port() == addr.port() && (l.ip() == addr.ip() || l.ip().is_unspecified())) {
+            let what = format!(
+                "{addr} is stubborn's own listen address: host names would be resolved through stubborn itself"
+            );
+            self.problem(value.span(), "upstream.bootstrap", &what);
+            return None;
+        }
+        Some(addr)
+    }
+
     /// Zone names follow the rules of service names; the root is not a zone
     /// (it would take every name from the default pool).
-    fn zone(&mut self, zone: &ZoneFile, earlier: &[ZoneFile]) -> ZoneConfig {
+    fn zone(&mut self, zone: &ZoneFile, earlier: &[ZoneFile], resolvable: bool) -> ZoneConfig {
         let name = dns_name(zone.name.get_ref());
         if name.is_empty() && !zone.name.get_ref().is_empty() {
             let what = "the root (\".\") is not a zone: every name would go to it; use [upstream] servers for the root";
@@ -266,23 +297,38 @@ impl Validator<'_> {
         } else if earlier.iter().any(|e| dns_name(e.name.get_ref()) == name) {
             self.problem(zone.name.span(), "upstream.zone.name", &format!("{name:?} is configured twice"));
         }
-        ZoneConfig { name, servers: self.servers(&zone.servers, "upstream.zone.servers") }
+        ZoneConfig { name, servers: self.servers(&zone.servers, "upstream.zone.servers", resolvable) }
     }
 
-    fn servers(&mut self, list: &Spanned<Vec<Spanned<String>>>, key: &str) -> Vec<UpstreamAddr> {
+    /// A servers list; `resolvable`: host names have a resolver besides
+    /// the plain servers of this list (`bootstrap` or the default list).
+    fn servers(&mut self, list: &Spanned<Vec<Spanned<String>>>, key: &str, resolvable: bool) -> Vec<UpstreamAddr> {
         if list.get_ref().is_empty() {
             self.problem(list.span(), key, "needs at least one server");
         }
-        list.get_ref()
+        let parsed: Vec<(Range<usize>, UpstreamAddr)> = list
+            .get_ref()
             .iter()
             .filter_map(|s| match parse_upstream(s.get_ref()) {
-                Ok(addr) => Some(addr),
+                Ok(addr) => Some((s.span(), addr)),
                 Err(what) => {
                     self.problem(s.span(), key, &what);
                     None
                 }
             })
-            .collect()
+            .collect();
+        let resolvable = resolvable || parsed.iter().any(|(_, addr)| addr.is_plain());
+        for (span, addr) in &parsed {
+            if let (Host::Name(name), false) = (&addr.host, resolvable) {
+                let what = format!(
+                    "{:?}: {name} is a host name and nothing can resolve it: set [upstream] bootstrap \
+                     (plain servers, e.g. [\"9.9.9.9\"]), list a plain server beside it, or write an IP with #tls-name",
+                    addr.label
+                );
+                self.problem(span.clone(), key, &what);
+            }
+        }
+        parsed.into_iter().map(|(_, addr)| addr).collect()
     }
 
     /// The `[cache]` table: the cache's own limits, the resolver's answer
@@ -465,23 +511,104 @@ fn parse_socket_addr(text: &str, default_port: Option<u16>) -> Option<SocketAddr
     text.parse::<SocketAddr>().ok().or_else(|| Some(SocketAddr::new(text.parse::<IpAddr>().ok()?, default_port?)))
 }
 
-/// One `[upstream] servers` entry: `IP`, `IP:PORT`, `udp://IP:PORT`, `tcp://IP:PORT`.
+/// One `[upstream] servers` entry: `IP`, `IP:PORT`, `udp://IP:PORT`,
+/// `tcp://IP:PORT`, `tls://HOST[:PORT][#tls-name]` (RFC 7858, port 853) or
+/// `https://HOST[:PORT]/PATH[#tls-name]` (RFC 8484, port 443; PATH
+/// `/dns-query` when left out). HOST of an encrypted upstream is a name or an
+/// IP; an IP needs `#tls-name`, the name its certificate is for.
 fn parse_upstream(text: &str) -> Result<UpstreamAddr, String> {
-    let (transport, rest) = match text.split_once("://") {
-        None => (Transport::Udp, text),
-        Some(("udp", rest)) => (Transport::Udp, rest),
-        Some(("tcp", rest)) => (Transport::Tcp, rest),
-        Some(("tls" | "https", _)) => {
-            return Err(format!("{text:?}: encrypted upstreams (tls://, https://) are not supported yet"));
-        }
+    let (scheme, rest) = match text.split_once("://") {
+        None => ("udp", text),
+        Some((scheme @ ("udp" | "tcp" | "tls" | "https"), rest)) => (scheme, rest),
         Some((scheme, _)) => {
-            return Err(format!("{text:?}: unknown scheme {scheme:?} (use udp:// or tcp://)"));
+            return Err(format!("{text:?}: unknown scheme {scheme:?} (use udp://, tcp://, tls:// or https://)"));
         }
     };
-    let addr = parse_socket_addr(rest, Some(53)).ok_or_else(|| {
-        format!("{text:?} is not a server like \"192.0.2.1\", \"192.0.2.1:53\" or \"tcp://[2001:db8::1]:53\"")
-    })?;
-    Ok(UpstreamAddr { label: text.to_string(), addr, transport })
+    if scheme == "udp" || scheme == "tcp" {
+        let addr = parse_socket_addr(rest, Some(53)).ok_or_else(|| {
+            format!("{text:?} is not a server like \"192.0.2.1\", \"192.0.2.1:53\" or \"tcp://[2001:db8::1]:53\"")
+        })?;
+        let transport = if scheme == "udp" { Transport::Udp } else { Transport::Tcp };
+        return Ok(UpstreamAddr { label: text.to_string(), host: Host::Ip(addr.ip()), port: addr.port(), transport });
+    }
+    if !cfg!(feature = "encrypted") {
+        return Err(format!(
+            "{text:?}: this stubborn was built without encrypted upstreams (cargo feature \"encrypted\")"
+        ));
+    }
+    let (rest, tls_name) = match rest.split_once('#') {
+        Some((rest, name)) => (rest, Some(name)),
+        None => (rest, None),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], Some(&rest[at..])),
+        None => (rest, None),
+    };
+    let (host, port) = parse_host_port(authority).map_err(|what| format!("{text:?}: {what}"))?;
+    let tls_name = match (tls_name, &host) {
+        (Some(name), _) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if name.parse::<IpAddr>().is_err() && !is_dns_name(&name) {
+                return Err(format!("{text:?}: the tls-name {name:?} is not a domain name"));
+            }
+            name
+        }
+        (None, Host::Name(name)) => name.clone(),
+        (None, Host::Ip(ip)) => {
+            return Err(format!(
+                "{text:?}: an IP address needs #tls-name, the name its certificate is for \
+                 (e.g. \"{scheme}://{ip}#dns.example\")"
+            ));
+        }
+    };
+    let tls = TlsTarget { tls_name };
+    let transport = if scheme == "tls" {
+        if path.is_some() {
+            return Err(format!("{text:?}: a tls:// upstream has no path (DNS over HTTPS is https://)"));
+        }
+        Transport::Tls(tls)
+    } else {
+        let path = path.unwrap_or("/dns-query");
+        if !path.bytes().all(|b| b.is_ascii_graphic()) || path.contains('{') {
+            return Err(format!("{text:?}: the path {path:?} is not a plain URL path like \"/dns-query\""));
+        }
+        Transport::Https(tls, path.to_string())
+    };
+    let default_port = if scheme == "tls" { 853 } else { 443 };
+    Ok(UpstreamAddr { label: text.to_string(), host, port: port.unwrap_or(default_port), transport })
+}
+
+/// `HOST`, `HOST:PORT`, `[IPv6]`, `[IPv6]:PORT` (or a bare IPv6), HOST an IP or a domain name.
+fn parse_host_port(text: &str) -> Result<(Host, Option<u16>), String> {
+    let (host, port) = if let Some(inner) = text.strip_prefix('[') {
+        let (ip, after) = inner.split_once(']').ok_or("unclosed [ in the address")?;
+        match after {
+            "" => (ip, None),
+            _ => (ip, Some(after.strip_prefix(':').ok_or("expected :PORT after ]")?)),
+        }
+    } else if text.parse::<IpAddr>().is_ok() {
+        (text, None)
+    } else {
+        match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        }
+    };
+    let port = match port {
+        Some(p) => match p.parse::<u16>() {
+            Ok(p) if p > 0 => Some(p),
+            _ => return Err(format!("{p:?} is not a port from 1 to 65535")),
+        },
+        None => None,
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok((Host::Ip(ip), port));
+    }
+    let name = dns_name(host);
+    if !is_dns_name(&name) {
+        return Err(format!("{host:?} is neither an IP address nor a host name"));
+    }
+    Ok((Host::Name(name), port))
 }
 
 /// The nameservers of a resolv.conf, less the addresses stubborn itself
@@ -495,7 +622,7 @@ pub fn nameservers_of(resolv_conf: &[u8], listen: &[SocketAddr]) -> Vec<Upstream
         .iter()
         .map(|ns| SocketAddr::new(IpAddr::from(ns.clone()), 53))
         .filter(|addr| !listen.iter().any(|l| l.port() == 53 && (l.ip() == addr.ip() || l.ip().is_unspecified())))
-        .map(|addr| UpstreamAddr { label: addr.to_string(), addr, transport: Transport::Udp })
+        .map(UpstreamAddr::plain)
         .collect()
 }
 

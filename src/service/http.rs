@@ -28,16 +28,12 @@ use hyper::{
     header::{CONNECTION, HOST, USER_AGENT},
 };
 use hyper_util::rt::TokioIo;
-use rustls::{
-    RootCertStore,
-    pki_types::{CertificateDer, ServerName, pem::PemObject},
-};
+use rustls::pki_types::ServerName;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::TcpStream,
 };
 use tokio_rustls::TlsConnector;
-use tracing::{debug, warn};
 
 use crate::config::HttpCheck;
 
@@ -60,35 +56,7 @@ impl HttpChecker {
     /// `ca_file`. Err when `ca_file` cannot be read, is not PEM, holds no
     /// certificate or holds one that is not a usable CA certificate.
     pub fn new(ca_file: Option<&Path>) -> Result<HttpChecker, String> {
-        let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for e in &native.errors {
-            debug!(error = %e, "loading system CA certificates");
-        }
-        let (added, ignored) = roots.add_parsable_certificates(native.certs);
-        debug!(added, ignored, "system CA certificates for https checks");
-        if added == 0 && ca_file.is_none() {
-            warn!("no system CA certificates found: https service checks can only fail");
-        }
-        if let Some(path) = ca_file {
-            let shown = path.display();
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("ca_file {shown}: {}", pem_error(e)))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("ca_file {shown}: {}", pem_error(e)))?;
-            if certs.is_empty() {
-                return Err(format!("ca_file {shown}: no PEM certificate (BEGIN CERTIFICATE) in it"));
-            }
-            for (i, cert) in certs.into_iter().enumerate() {
-                roots.add(cert).map_err(|e| format!("ca_file {shown}: certificate {}: {e}", i + 1))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("tls: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = crate::tls::client_config(ca_file)?;
         Ok(HttpChecker { tls: TlsConnector::from(Arc::new(config)) })
     }
 
@@ -195,15 +163,6 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
-}
-
-fn pem_error(e: rustls::pki_types::pem::Error) -> String {
-    use rustls::pki_types::pem::Error;
-    match e {
-        Error::Io(e) => io_reason(&e),
-        Error::NoItemsFound => "no PEM certificate (BEGIN CERTIFICATE) in it".to_string(),
-        other => format!("not valid PEM: {other}"),
-    }
 }
 
 #[cfg(test)]

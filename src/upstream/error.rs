@@ -2,7 +2,7 @@
 //! of `stubborn_upstream_queries_total` and the decision to try the next
 //! server all come from this one type.
 
-use std::{fmt, io};
+use std::{fmt, io, sync::Arc};
 
 use crate::metrics::UpstreamResult;
 
@@ -29,6 +29,15 @@ pub enum UpstreamError {
     /// Queries sent to it come back to stubborn (a forwarding loop): never asked again
     /// until the next loop check.
     Loop,
+    /// The TLS handshake of an encrypted upstream failed: an untrusted,
+    /// expired or wrong-name certificate, or no common protocol. Why, in words.
+    Tls(Arc<str>),
+    /// An encrypted connection failed otherwise: an HTTP status other than
+    /// 2xx, a wrong content type, an HTTP/2 error, a closed connection.
+    Connection(Arc<str>),
+    /// The host name of an encrypted upstream could not be resolved through
+    /// the bootstrap servers.
+    Bootstrap(Arc<str>),
 }
 
 impl UpstreamError {
@@ -53,7 +62,10 @@ impl UpstreamError {
             | UpstreamError::Local(_)
             | UpstreamError::Malformed
             | UpstreamError::Mismatch
-            | UpstreamError::Loop => UpstreamResult::Error,
+            | UpstreamError::Loop
+            | UpstreamError::Tls(_)
+            | UpstreamError::Connection(_)
+            | UpstreamError::Bootstrap(_) => UpstreamResult::Error,
         }
     }
 }
@@ -70,6 +82,9 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Malformed => f.write_str("sent a malformed reply"),
             UpstreamError::Mismatch => f.write_str("sent only replies with a wrong ID or question"),
             UpstreamError::Loop => f.write_str("forwarding loop: queries sent to it come back to stubborn"),
+            UpstreamError::Tls(reason) => write!(f, "TLS handshake failed: {reason}"),
+            UpstreamError::Connection(reason) => write!(f, "connection failed: {reason}"),
+            UpstreamError::Bootstrap(reason) => write!(f, "cannot resolve its host name: {reason}"),
         }
     }
 }

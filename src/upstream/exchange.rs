@@ -29,12 +29,23 @@ pub struct Ask<'a> {
 
 impl Ask<'_> {
     /// The query packet: RD set, one question, an OPT record.
-    fn packet(&self, id: u16) -> Vec<u8> {
+    pub(super) fn packet(&self, id: u16) -> Vec<u8> {
         let mut p = Vec::with_capacity(HEADER_LEN + self.question.len() + wire::opt_len(None));
         let cd = if self.checking_disabled { CD } else { 0 };
         wire::write_header(&mut p, id, [RD, cd], [1, 0, 0, 1]);
         p.extend_from_slice(self.question);
         wire::write_opt(&mut p, self.payload, self.dnssec_ok, 0, None);
+        p
+    }
+
+    /// As [`Ask::packet`], padded to whole blocks for an encrypted transport (RFC 8467).
+    #[cfg(feature = "encrypted")]
+    pub(super) fn padded_packet(&self, id: u16) -> Vec<u8> {
+        let mut p = Vec::with_capacity(wire::QUERY_PADDING_BLOCK);
+        let cd = if self.checking_disabled { CD } else { 0 };
+        wire::write_header(&mut p, id, [RD, cd], [1, 0, 0, 1]);
+        p.extend_from_slice(self.question);
+        wire::write_opt_padded(&mut p, self.payload, self.dnssec_ok, wire::QUERY_PADDING_BLOCK);
         p
     }
 }
@@ -100,12 +111,17 @@ enum Verdict {
 
 /// Is `reply` the answer to our query `id` for `question`?
 fn check(reply: &[u8], id: u16, question: &[u8]) -> Verdict {
-    let ours = reply.len() >= HEADER_LEN + question.len()
-        && wire::u16_at(reply, 0) == id
+    let ours = reply.len() >= 2 && wire::u16_at(reply, 0) == id && answers(reply, question);
+    if ours { Verdict::Ours } else { Verdict::NotOurs }
+}
+
+/// Is `reply` a response to `question`? For transports that matched the
+/// ID themselves (hickory's DoT multiplexer; DoH, where the ID is 0).
+pub(super) fn answers(reply: &[u8], question: &[u8]) -> bool {
+    reply.len() >= HEADER_LEN + question.len()
         && reply[2] & QR != 0
         && wire::u16_at(reply, 4) == 1
-        && reply[HEADER_LEN..HEADER_LEN + question.len()].eq_ignore_ascii_case(question);
-    if ours { Verdict::Ours } else { Verdict::NotOurs }
+        && reply[HEADER_LEN..HEADER_LEN + question.len()].eq_ignore_ascii_case(question)
 }
 
 /// Our reply, checked whole by hickory-proto; NOERROR and NXDOMAIN are answers.
@@ -117,8 +133,13 @@ fn valid(reply: &[u8]) -> Result<Vec<u8>, UpstreamError> {
         return Err(UpstreamError::Malformed);
     }
     let message = Message::from_vec(reply).map_err(|_| UpstreamError::Malformed)?;
+    answer_or_failure(&message, reply.to_vec())
+}
+
+/// `reply`, parsed whole as `message`, when its RCODE makes it an answer.
+pub(super) fn answer_or_failure(message: &Message, reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
     match u8::try_from(u16::from(message.metadata.response_code)).unwrap_or(u8::MAX) {
-        NOERROR | NXDOMAIN => Ok(reply.to_vec()),
+        NOERROR | NXDOMAIN => Ok(reply),
         SERVFAIL => Err(UpstreamError::ServFail),
         REFUSED => Err(UpstreamError::Refused),
         other => Err(UpstreamError::Rcode(other)),

@@ -19,12 +19,20 @@
 //!   recheck (RFC 8767 §5) — fresh answers resume within a probe interval
 //!   of the upstream answering again.
 
+#[cfg(feature = "encrypted")]
+mod bootstrap;
+#[cfg(feature = "encrypted")]
+mod encrypted;
+#[cfg(not(feature = "encrypted"))]
+#[path = "encrypted_off.rs"]
+mod encrypted;
 mod error;
 mod exchange;
 mod health;
 mod loop_check;
 
 use std::{
+    net::SocketAddr,
     sync::{
         Arc, Weak,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -32,9 +40,11 @@ use std::{
     time::Duration,
 };
 
+use rustls::ClientConfig;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
+use encrypted::Encrypted;
 pub use error::UpstreamError;
 pub use exchange::Ask;
 pub use health::HealthReport;
@@ -53,6 +63,8 @@ pub struct Upstream {
     pub addr: UpstreamAddr,
     health: Health,
     metrics: UpstreamMetrics,
+    /// The shared connection of a `tls://` or `https://` upstream.
+    encrypted: Option<Arc<Encrypted>>,
     recovered: Arc<Recovered>,
     /// Up/down log lines, rate-limited against a flapping server.
     transitions: RateLimit,
@@ -151,9 +163,16 @@ impl Upstream {
     }
 
     async fn exchange(&self, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
+        if let Some(encrypted) = &self.encrypted {
+            return encrypted.exchange(ask, deadline).await;
+        }
+        // Validation gives plain servers an address, never a name.
+        let Some(addr) = self.addr.socket_addr() else {
+            return Err(UpstreamError::Local(std::io::ErrorKind::NotFound));
+        };
         match self.addr.transport {
-            Transport::Udp => exchange::udp(self.addr.addr, ask, deadline).await,
-            Transport::Tcp => exchange::tcp(self.addr.addr, ask, deadline).await,
+            Transport::Tcp => exchange::tcp(addr, ask, deadline).await,
+            _ => exchange::udp(addr, ask, deadline).await,
         }
     }
 
@@ -263,25 +282,30 @@ impl Pool {
         metrics: &Metrics,
         previous: Option<&Upstreams>,
         recovered: &Arc<Recovered>,
+        tls: Option<&Arc<ClientConfig>>,
     ) -> Pool {
+        let bootstrap = bootstrap_servers(config, servers);
         let servers = servers
             .iter()
             .map(|addr| {
-                // A server that stays (same address and transport, same
-                // fail_after) keeps its health: a reload or a new resolv
-                // file does not make a down server look up again.
+                // A plain server that stays (same address and transport, same
+                // fail_after) keeps its health: a reload or a new resolv file
+                // does not make a down server look up again. An encrypted one
+                // is built anew: its certificates or bootstrap may have changed.
                 let kept = previous
                     .and_then(|p| p.servers().find(|s| s.addr == *addr))
-                    .filter(|s| s.health.fail_after() == config.fail_after);
+                    .filter(|s| s.encrypted.is_none() && s.health.fail_after() == config.fail_after);
                 if let Some(kept) = kept {
                     return Arc::clone(kept);
                 }
                 let metrics = metrics.upstream(&addr.label);
                 metrics.up.set(1);
+                let encrypted = tls.and_then(|tls| Encrypted::new(addr, tls, &bootstrap, config.timeout));
                 Arc::new(Upstream {
                     addr: addr.clone(),
                     health: Health::new(config.fail_after),
                     metrics,
+                    encrypted: encrypted.map(Arc::new),
                     recovered: Arc::clone(recovered),
                     transitions: RateLimit::default(),
                 })
@@ -371,17 +395,18 @@ impl Upstreams {
     /// reload neither ends nor lengthens a failure recheck.
     pub fn new(config: &UpstreamConfig, metrics: &Metrics, previous: Option<&Upstreams>) -> Upstreams {
         let recovered = &previous.map_or_else(Arc::default, |p| Arc::clone(&p.recovered));
+        let tls = encrypted_tls(config);
         let mut zones: Vec<ZonePool> = config
             .zones
             .iter()
             .map(|zone| {
                 let apex = wire_name(&zone.name);
-                let pool = Pool::new(&zone.servers, &apex, config, metrics, previous, recovered);
+                let pool = Pool::new(&zone.servers, &apex, config, metrics, previous, recovered, tls.as_ref());
                 ZonePool { name: zone.name.clone(), apex, pool }
             })
             .collect();
         zones.sort_by_key(|zone| std::cmp::Reverse(zone.apex.len()));
-        let default = Pool::new(&config.servers, &[0], config, metrics, previous, recovered);
+        let default = Pool::new(&config.servers, &[0], config, metrics, previous, recovered, tls.as_ref());
         let upstreams = Upstreams { recovered: Arc::clone(recovered), default, zones };
         for gone in previous.iter().flat_map(|p| p.labels()).filter(|label| !upstreams.labels().any(|l| l == *label)) {
             metrics.forget_upstream(gone);
@@ -418,6 +443,41 @@ impl Upstreams {
     pub fn pools(&self) -> impl Iterator<Item = (&str, &Pool)> {
         std::iter::once((".", &self.default)).chain(self.zones.iter().map(|zone| (zone.name.as_str(), &zone.pool)))
     }
+}
+
+/// The TLS client config of the encrypted upstreams, when there is any:
+/// the system roots and `ca_file`, loaded once per (re)load. A `ca_file`
+/// that went bad after validation is logged and left out.
+fn encrypted_tls(config: &UpstreamConfig) -> Option<Arc<ClientConfig>> {
+    let mut all = config.servers.iter().chain(config.zones.iter().flat_map(|z| &z.servers));
+    if all.all(UpstreamAddr::is_plain) {
+        return None;
+    }
+    let tls = crate::tls::client_config(config.ca_file.as_deref()).or_else(|reason| {
+        error!(%reason, "cannot load upstream ca_file; encrypted upstreams trust the system roots only");
+        crate::tls::client_config(None)
+    });
+    match tls {
+        Ok(tls) => Some(Arc::new(tls)),
+        Err(reason) => {
+            error!(%reason, "cannot set up TLS; encrypted upstreams will fail");
+            None
+        }
+    }
+}
+
+/// Who resolves the host names of a list's encrypted upstreams:
+/// `bootstrap`, else the list's own plain servers, else those of the
+/// default list. Never stubborn itself.
+fn bootstrap_servers(config: &UpstreamConfig, servers: &[UpstreamAddr]) -> Arc<[SocketAddr]> {
+    if !config.bootstrap.is_empty() {
+        return config.bootstrap.as_slice().into();
+    }
+    let plain = |list: &[UpstreamAddr]| -> Vec<SocketAddr> {
+        list.iter().filter(|s| s.is_plain()).filter_map(UpstreamAddr::socket_addr).collect()
+    };
+    let own = plain(servers);
+    if own.is_empty() { plain(&config.servers).into() } else { own.into() }
 }
 
 /// `name` equals `apex` or is below it, on label boundaries (both lower-cased wire form).

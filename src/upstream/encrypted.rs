@@ -1,0 +1,506 @@
+//! DNS over TLS (RFC 7858) and DNS over HTTPS (RFC 8484) to one upstream,
+//! over one connection that every query shares: hickory-net's transports
+//! (HICKORY.md §3) — for DoT a `DnsMultiplexer` on one TLS stream (queries
+//! pipelined, answers matched by ID in any order, RFC 7766 §6.2.1.1), for
+//! DoH one HTTP/2 connection with a stream per query. What hickory leaves
+//! to its caller is here: when to open, share, reopen and close.
+//!
+//! Algorithm of [`Encrypted::exchange`]:
+//! - an open connection is used as it is (one lock, one clone of a handle);
+//! - with none, one opening is started in its own task and every query that
+//!   arrives meanwhile waits on that same opening, each until its own
+//!   deadline (a handshake counts against the attempt's `timeout`). The
+//!   opening itself may take `max(timeout, 5 s)`, so a slow handshake still
+//!   ends in a connection the next queries use, instead of being cut off
+//!   with each query's deadline and never completing;
+//! - the opening resolves a host name through the bootstrap servers when no
+//!   address is known, tries the addresses in order, and on failure forgets
+//!   them (the next opening asks again) and hands its error (why the
+//!   handshake failed) to the waiting queries; a connection that fails in
+//!   use makes them forgotten too;
+//! - a connection is closed when the server closes it or it fails (hickory's
+//!   background task ends), when it has been idle for [`IDLE_TIMEOUT`], and
+//!   when a query timed out on it while it delivered no answer at all since
+//!   that query was sent (a silently dead path: the server would never be
+//!   heard from again on it);
+//! - a query that fails with a connection error on a connection opened
+//!   before it (the server closed it just then) is retried once on a new one.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use hickory_net::{
+    NetError,
+    h2::HttpsClientStream,
+    runtime::{TokioRuntimeProvider, iocompat::AsyncIoTokioAsStd},
+    tcp::{TcpClientStream, TcpStream},
+    xfer::{DnsExchange, DnsHandle, DnsMultiplexer, FirstAnswer},
+};
+use hickory_proto::op::{DnsRequest, Message};
+use rustls::{ClientConfig, pki_types::ServerName};
+use tokio::{
+    net::TcpSocket,
+    sync::{Notify, Semaphore, watch},
+    time::{Instant, sleep_until, timeout_at},
+};
+use tokio_rustls::TlsConnector;
+use tracing::debug;
+
+use super::{Ask, UpstreamError, bootstrap, exchange};
+use crate::config::{Host, Transport, UpstreamAddr};
+
+/// An unused connection is closed after this. Servers close theirs sooner
+/// or later anyway (Unbound after 30 s by default); closing first avoids
+/// a query racing the server's close.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The least time an opening (bootstrap, TCP, TLS, HTTP/2) may take.
+const MIN_OPENING: Duration = Duration::from_secs(5);
+/// Room in hickory's queues of a DoT connection: more than [`DOT_WINDOW`], so
+/// that they never refuse a query (hickory's own default, 32, failed a burst).
+const MAX_IN_FLIGHT: usize = 4096;
+/// Queries sent on one DoT connection and not yet answered, at most; more
+/// wait here for an answer to make room. Unbound stops reading a TCP/TLS
+/// connection while 32 queries are open on it (`TCP_MAX_REQ_SIMULTANEOUS`).
+/// Without this window, once in about twenty runs of 200 concurrent misses
+/// on a loaded machine, 37 queries sent together stayed unanswered until
+/// their 2 s timeout while the others were answered (not reproduced in
+/// isolation: 200 queries pipelined in one write were all answered). 32 is
+/// also hickory's own default. At a 20 ms round trip it allows 1600 misses
+/// per second per upstream.
+const DOT_WINDOW: usize = 32;
+
+/// How the upstream is spoken to.
+enum Kind {
+    Tls,
+    Https { path: Arc<str> },
+}
+
+/// One encrypted upstream's connection and what opening one needs.
+pub struct Encrypted {
+    kind: Kind,
+    host: Host,
+    port: u16,
+    /// The name the certificate must be valid for.
+    tls_name: Arc<str>,
+    tls: Arc<ClientConfig>,
+    /// Plain servers that resolve `host` when it is a name.
+    bootstrap: Arc<[SocketAddr]>,
+    /// One attempt's time (`[upstream] timeout`).
+    timeout: Duration,
+    /// DoT: the [`DOT_WINDOW`] of queries in flight.
+    window: Semaphore,
+    state: Mutex<State>,
+}
+
+struct State {
+    slot: Slot,
+    /// The addresses of a named host, once resolved; emptied when an opening fails.
+    resolved: Vec<SocketAddr>,
+}
+
+enum Slot {
+    Closed,
+    /// An opening is under way; its outcome is sent once.
+    Opening(watch::Receiver<Option<Result<Connection, UpstreamError>>>),
+    Open(Connection),
+}
+
+/// A handle on an open connection; cheap to clone.
+#[derive(Clone)]
+struct Connection {
+    exchange: DnsExchange<TokioRuntimeProvider>,
+    life: Arc<Life>,
+}
+
+/// What the connection's driver task and its users share.
+struct Life {
+    open: AtomicBool,
+    /// Wakes the driver to close the connection.
+    close: Notify,
+    in_flight: AtomicUsize,
+    /// What the two instants below count from.
+    born: Instant,
+    /// Milliseconds after `born` a query was last sent or answered.
+    last_used: AtomicU64,
+    /// Milliseconds after `born` an answer last arrived, plus one (0: never).
+    last_answer: AtomicU64,
+}
+
+impl Life {
+    fn new() -> Life {
+        Life {
+            open: AtomicBool::new(true),
+            close: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+            born: Instant::now(),
+            last_used: AtomicU64::new(0),
+            last_answer: AtomicU64::new(0),
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    fn close(&self) {
+        self.open.store(false, Ordering::Relaxed);
+        self.close.notify_one();
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.born).as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    fn idle_since(&self) -> Instant {
+        self.born + Duration::from_millis(self.last_used.load(Ordering::Relaxed))
+    }
+
+    fn answered(&self) {
+        let now = self.millis(Instant::now());
+        self.last_answer.store(now + 1, Ordering::Relaxed);
+        self.last_used.store(now, Ordering::Relaxed);
+    }
+
+    /// No answer came on this connection at or after `since`.
+    fn silent_since(&self, since: Instant) -> bool {
+        self.last_answer.load(Ordering::Relaxed) < self.millis(since) + 1
+    }
+}
+
+/// Counts a query in flight on a connection while it lives.
+struct InFlight<'a>(&'a Life);
+
+impl<'a> InFlight<'a> {
+    fn new(life: &'a Life) -> InFlight<'a> {
+        life.in_flight.fetch_add(1, Ordering::Relaxed);
+        life.last_used.store(life.millis(Instant::now()), Ordering::Relaxed);
+        InFlight(life)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Encrypted {
+    /// The connection state of `addr` (a `tls://` or `https://` upstream),
+    /// or None for a plain one.
+    pub fn new(
+        addr: &UpstreamAddr,
+        tls: &Arc<ClientConfig>,
+        bootstrap: &Arc<[SocketAddr]>,
+        timeout: Duration,
+    ) -> Option<Encrypted> {
+        let (kind, target) = match &addr.transport {
+            Transport::Udp | Transport::Tcp => return None,
+            Transport::Tls(target) => (Kind::Tls, target),
+            Transport::Https(target, path) => (Kind::Https { path: Arc::from(path.as_str()) }, target),
+        };
+        Some(Encrypted {
+            kind,
+            host: addr.host.clone(),
+            port: addr.port,
+            tls_name: Arc::from(target.tls_name.as_str()),
+            tls: Arc::clone(tls),
+            bootstrap: Arc::clone(bootstrap),
+            timeout,
+            window: Semaphore::new(DOT_WINDOW),
+            state: Mutex::new(State { slot: Slot::Closed, resolved: Vec::new() }),
+        })
+    }
+
+    /// Asks the question over the shared connection, opening it if needed.
+    pub async fn exchange(self: &Arc<Self>, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
+        // The ID is hickory's to choose (a random free one for DoT, 0 for DoH, RFC 8484 §4.1).
+        // Padded (RFC 8467), so that the length of a query does not tell its name.
+        let message = Message::from_vec(&ask.padded_packet(0)).map_err(|_| UpstreamError::Malformed)?;
+        // DoH needs no window: HTTP/2 has its own (the server's SETTINGS_MAX_CONCURRENT_STREAMS).
+        let _in_window = match self.kind {
+            Kind::Tls => Some(
+                timeout_at(deadline, self.window.acquire())
+                    .await
+                    .map_err(|_| UpstreamError::Timeout)?
+                    .expect("the window is never closed"),
+            ),
+            Kind::Https { .. } => None,
+        };
+        let mut retried = false;
+        loop {
+            let (connection, opened_now) = self.connection(deadline).await?;
+            match send(&connection, message.clone(), ask.question, deadline).await {
+                Err(error @ (UpstreamError::Network(_) | UpstreamError::Connection(_))) if !opened_now && !retried => {
+                    if matches!(error, UpstreamError::Network(_)) {
+                        connection.life.close();
+                    }
+                    if connection.life.is_open() {
+                        return Err(error);
+                    }
+                    // The server closed the connection as we used it: once more on a new one.
+                    retried = true;
+                }
+                result => {
+                    if result.is_err() && !connection.life.is_open() {
+                        // Failed, not idle (it was in use): look the name up again next time.
+                        self.state.lock().expect("no panics while held").resolved.clear();
+                    }
+                    return result;
+                }
+            }
+        }
+    }
+
+    /// The open connection, or the one being opened once it is; true when
+    /// it was opened for this query (no point retrying on a new one then).
+    async fn connection(self: &Arc<Self>, deadline: Instant) -> Result<(Connection, bool), UpstreamError> {
+        let mut opening = {
+            let mut state = self.state.lock().expect("no panics while held");
+            match &state.slot {
+                Slot::Open(connection) if connection.life.is_open() => return Ok((connection.clone(), false)),
+                Slot::Opening(opening) => opening.clone(),
+                Slot::Closed | Slot::Open(_) => {
+                    let (done, opening) = watch::channel(None);
+                    state.slot = Slot::Opening(opening.clone());
+                    tokio::spawn(Arc::clone(self).open(done));
+                    opening
+                }
+            }
+        };
+        match timeout_at(deadline, opening.wait_for(Option::is_some)).await {
+            Ok(Ok(outcome)) => outcome.clone().expect("waited for Some").map(|connection| (connection, true)),
+            // The opening task ended without saying (a panic, or the runtime stopping).
+            Ok(Err(_)) => Err(UpstreamError::Timeout),
+            Err(_) => Err(UpstreamError::Timeout),
+        }
+    }
+
+    /// Opens a connection and hands it (or why not) to every waiting query.
+    async fn open(self: Arc<Self>, done: watch::Sender<Option<Result<Connection, UpstreamError>>>) {
+        let deadline = Instant::now() + self.timeout.max(MIN_OPENING);
+        let outcome = timeout_at(deadline, self.open_first(deadline)).await.unwrap_or(Err(UpstreamError::Timeout));
+        {
+            let mut state = self.state.lock().expect("no panics while held");
+            match &outcome {
+                Ok(connection) => state.slot = Slot::Open(connection.clone()),
+                Err(_) => {
+                    state.slot = Slot::Closed;
+                    state.resolved.clear();
+                }
+            }
+        }
+        if let Err(error) = &outcome {
+            debug!(server = %self.tls_name, %error, "cannot open an encrypted connection");
+        }
+        done.send_replace(Some(outcome));
+    }
+
+    /// Resolves the host if need be and connects to the first address that takes.
+    async fn open_first(&self, deadline: Instant) -> Result<Connection, UpstreamError> {
+        let addrs = match &self.host {
+            Host::Ip(ip) => vec![SocketAddr::new(*ip, self.port)],
+            Host::Name(name) => {
+                let known = self.state.lock().expect("no panics while held").resolved.clone();
+                if known.is_empty() {
+                    let addrs = bootstrap::resolve(name, self.port, &self.bootstrap, deadline).await?;
+                    debug!(host = %name, ?addrs, "resolved through bootstrap");
+                    self.state.lock().expect("no panics while held").resolved.clone_from(&addrs);
+                    addrs
+                } else {
+                    known
+                }
+            }
+        };
+        let mut last_error = UpstreamError::Timeout;
+        for addr in addrs {
+            match self.open_to(addr).await {
+                Ok(connection) => return Ok(connection),
+                Err(error) => last_error = error,
+            }
+        }
+        Err(last_error)
+    }
+
+    async fn open_to(&self, addr: SocketAddr) -> Result<Connection, UpstreamError> {
+        let life = Arc::new(Life::new());
+        let exchange = match &self.kind {
+            Kind::Tls => {
+                // hickory's `tls_client_connect` queues at most 32 messages for
+                // the socket and fails the rest of a burst; this is the same
+                // stream with room for every query allowed in flight.
+                let name = ServerName::try_from(self.tls_name.to_string())
+                    .map_err(|e| UpstreamError::Tls(format!("tls-name {}: {e}", self.tls_name).into()))?;
+                let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+                let tcp = socket.map_err(|e| UpstreamError::Local(e.kind()))?.connect(addr).await?;
+                tcp.set_nodelay(true)?;
+                let tls =
+                    TlsConnector::from(Arc::clone(&self.tls)).connect(name, tcp).await.map_err(|e| io_error(&e))?;
+                let (stream, sender) =
+                    TcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(tls), addr, MAX_IN_FLIGHT);
+                let multiplexer = DnsMultiplexer::new(TcpClientStream::from_stream(stream), sender)
+                    .with_timeout(self.timeout)
+                    .with_max_active_requests(MAX_IN_FLIGHT);
+                let (exchange, driver) = DnsExchange::from_stream(multiplexer);
+                tokio::spawn(drive(driver, Arc::clone(&life)));
+                exchange
+            }
+            Kind::Https { path } => {
+                let mut builder = HttpsClientStream::builder(Arc::clone(&self.tls), TokioRuntimeProvider::default());
+                builder.request_timeout(self.timeout);
+                let stream =
+                    builder.build(addr, Arc::clone(&self.tls_name), Arc::clone(path)).await.map_err(net_error)?;
+                let (exchange, driver) = DnsExchange::from_stream(stream);
+                tokio::spawn(drive(driver, Arc::clone(&life)));
+                exchange
+            }
+        };
+        debug!(server = %self.tls_name, %addr, "encrypted connection open");
+        Ok(Connection { exchange, life })
+    }
+}
+
+/// Runs hickory's background task of one connection until it ends (the
+/// server closed it, or it failed), the connection has been idle for
+/// [`IDLE_TIMEOUT`], or a user closes it. Dropping the task closes the
+/// socket (DoT) or the last handle on the HTTP/2 connection (DoH).
+async fn drive(driver: impl Future<Output = ()>, life: Arc<Life>) {
+    tokio::pin!(driver);
+    loop {
+        tokio::select! {
+            () = &mut driver => break,
+            () = life.close.notified() => break,
+            () = sleep_until(life.idle_since() + IDLE_TIMEOUT) => {
+                let idle = life.in_flight.load(Ordering::Relaxed) == 0
+                    && life.idle_since() + IDLE_TIMEOUT <= Instant::now();
+                if idle {
+                    debug!("closing an idle encrypted connection");
+                    break;
+                }
+            }
+        }
+    }
+    life.open.store(false, Ordering::Relaxed);
+}
+
+/// One query on `connection`; the reply must answer `question`.
+async fn send(
+    connection: &Connection,
+    message: Message,
+    question: &[u8],
+    deadline: Instant,
+) -> Result<Vec<u8>, UpstreamError> {
+    let life = &connection.life;
+    let _in_flight = InFlight::new(life);
+    let sent = Instant::now();
+    let reply = match timeout_at(deadline, connection.exchange.send(DnsRequest::from(message)).first_answer()).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(NetError::Timeout)) | Err(_) => {
+            if life.silent_since(sent) {
+                // Nothing at all came back while we waited: the path may be dead.
+                life.close();
+            }
+            return Err(UpstreamError::Timeout);
+        }
+        Ok(Err(error)) => return Err(net_error(error)),
+    };
+    life.answered();
+    // hickory parsed the whole reply already (`DnsResponse::from_buffer`, every RDATA).
+    let (message, reply) = reply.into_parts();
+    if !exchange::answers(&reply, question) {
+        return Err(UpstreamError::Mismatch);
+    }
+    exchange::answer_or_failure(&message, reply)
+}
+
+/// hickory's error as an upstream failure, with the reason a handshake
+/// failed spelled out (the `last_error` of /status).
+fn net_error(error: NetError) -> UpstreamError {
+    match error {
+        NetError::Timeout => UpstreamError::Timeout,
+        NetError::Busy => UpstreamError::Local(std::io::ErrorKind::WouldBlock),
+        NetError::Io(io) => io_error(&io),
+        NetError::H2(h2) => match h2.get_io() {
+            Some(io) => io_error(io),
+            None => UpstreamError::Connection(h2.to_string().into()),
+        },
+        NetError::Proto(_) => UpstreamError::Malformed,
+        other => UpstreamError::Connection(other.to_string().into()),
+    }
+}
+
+fn io_error(io: &std::io::Error) -> UpstreamError {
+    match crate::tls::rustls_error(io) {
+        Some(tls) => UpstreamError::Tls(crate::tls::reason(tls).into()),
+        None if io.kind() == std::io::ErrorKind::TimedOut => UpstreamError::Timeout,
+        None => UpstreamError::Network(io.kind()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CertificateError;
+
+    fn tls_failure(error: CertificateError) -> NetError {
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(error));
+        NetError::Io(Arc::new(io))
+    }
+
+    #[test]
+    fn handshake_failures_say_which_certificate_check_failed() {
+        let reason = |e| match net_error(tls_failure(e)) {
+            UpstreamError::Tls(reason) => reason.to_string(),
+            other => panic!("not a TLS failure: {other:?}"),
+        };
+        assert_eq!(reason(CertificateError::Expired), "certificate expired");
+        assert!(reason(CertificateError::UnknownIssuer).contains("unknown issuer"));
+        let wrong = CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("wrong.test").unwrap(),
+            presented: vec!["DnsName(\"dns.test\")".into()],
+        };
+        assert_eq!(reason(wrong), "certificate not valid for name wrong.test (it is for dns.test)");
+    }
+
+    #[test]
+    fn socket_errors_and_timeouts_keep_their_kind() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            net_error(NetError::Io(Arc::new(refused))),
+            UpstreamError::Network(std::io::ErrorKind::ConnectionRefused)
+        );
+        assert_eq!(net_error(NetError::Timeout), UpstreamError::Timeout);
+        assert_eq!(
+            net_error(NetError::Busy),
+            UpstreamError::Local(std::io::ErrorKind::WouldBlock),
+            "ours, not the server's"
+        );
+    }
+
+    #[test]
+    fn hickory_sends_the_padded_query_as_long_as_we_built_it() {
+        let question = crate::wire::question("www.example.test", crate::wire::TYPE_AAAA);
+        let ask = Ask { question: &question, payload: 1232, dnssec_ok: false, checking_disabled: false };
+        let padded = ask.padded_packet(0);
+        let sent = Message::from_vec(&padded).unwrap().to_vec().unwrap();
+        assert_eq!((sent.len(), sent.len() % 128), (padded.len(), 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_silent_until_an_answer_comes() {
+        let life = Life::new();
+        let sent = Instant::now();
+        assert!(life.silent_since(sent));
+        tokio::time::advance(Duration::from_millis(5)).await;
+        life.answered();
+        assert!(!life.silent_since(sent), "answered after the query was sent");
+        tokio::time::advance(Duration::from_millis(5)).await;
+        assert!(life.silent_since(Instant::now()), "nothing since");
+        assert_eq!(life.idle_since(), sent + Duration::from_millis(5));
+    }
+}
