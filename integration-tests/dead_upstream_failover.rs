@@ -17,7 +17,7 @@ use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 const ZONE: &str = "a1 300 IN A 192.0.2.1\na2 300 IN A 192.0.2.2\na3 300 IN A 192.0.2.3";
 
 #[test]
-fn dead_first_upstream_costs_one_timeout_then_is_skipped_then_taken_back() {
+fn dead_first_upstream_is_hedged_then_skipped_then_taken_back() {
     let dead = FakeUpstream::start(Mode::Blackhole);
     let knot = Knot::start(ZONE);
     let stubborn =
@@ -36,6 +36,10 @@ fn dead_first_upstream_costs_one_timeout_then_is_skipped_then_taken_back() {
         first.elapsed
     );
 
+    // Hedged, the answer came from the second server long before the dead
+    // one's attempt ran out; that attempt counts when its 1 s timeout ends.
+    let up = format!("stubborn_upstream_up{{upstream=\"{}\"}}", dead.server());
+    stubborn.wait_metric(&up, Duration::from_secs(3), |v| v == 0.0);
     let second = stubborn.ask(&Ask::new("a2.example.test.", RecordType::A));
     assert_eq!(second.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 2)], "{}", second.summary());
     assert_eq!(dead.queries_for("a2.example.test"), 0, "a down upstream is skipped");
@@ -44,8 +48,6 @@ fn dead_first_upstream_costs_one_timeout_then_is_skipped_then_taken_back() {
         "the dead upstream must not cost a timeout again, took {:?}",
         second.elapsed
     );
-    let up = stubborn.metric(&format!("stubborn_upstream_up{{upstream=\"{}\"}}", dead.server()));
-    assert_eq!(up, 0.0, "stubborn_upstream_up of the dead upstream");
 
     // Recovery: the first upstream answers again, with its own data.
     dead.set_ipv4(Ipv4Addr::new(198, 51, 100, 7));
@@ -82,6 +84,9 @@ fn upstream_is_skipped_only_after_fail_after_consecutive_failures() {
         assert_eq!(reply.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, ip)], "{}", reply.summary());
         assert_eq!(dead.queries_for(&format!("{n}.example.test")), 1, "{n}: still tried (fail_after = 2)");
     }
+    // Each attempt counts when its timeout ends (the answers came hedged, earlier).
+    let up = format!("stubborn_upstream_up{{upstream=\"{}\"}}", dead.server());
+    stubborn.wait_metric(&up, Duration::from_secs(2), |v| v == 0.0);
     let third = stubborn.ask(&Ask::new("a3.example.test.", RecordType::A));
     assert_eq!(third.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 3)], "{}", third.summary());
     assert_eq!(dead.queries_for("a3.example.test"), 0, "down after 2 consecutive failures");
@@ -148,4 +153,30 @@ fn restarted_authoritative_taken_back_although_it_refuses_the_probe() {
 
 fn refuses_root_ns(knot: &Knot) -> bool {
     knot.ask(&Ask::new(".", RecordType::NS)).rcode() == ResponseCode::Refused
+}
+
+/// Hedged queries: with a silent first upstream and nothing learned yet,
+/// no client waits the 500 ms `timeout` on it — the second server is asked
+/// too once the first has not answered within its hedge delay (50 ms while
+/// its latency is unknown, 20 ms once a hedge fired on it).
+#[test]
+fn a_silent_primary_costs_a_hedge_delay_not_a_timeout() {
+    let silent = FakeUpstream::start(Mode::Blackhole);
+    let good = FakeUpstream::start(Mode::Answer);
+    let stubborn =
+        Stubborn::start(Config::new(&[silent.server(), good.server()]).set_str("upstream", "timeout", "500ms").set(
+            "upstream",
+            "fail_after",
+            "3",
+        ));
+    let mut took = Vec::new();
+    for i in 0..10 {
+        let reply = stubborn.ask(&Ask::new(&format!("h{i}.example.test."), RecordType::A));
+        assert_eq!(reply.ipv4s().len(), 1, "{}", reply.summary());
+        took.push(reply.elapsed);
+    }
+    assert!(took.iter().all(|t| *t < Duration::from_millis(300)), "each well under the timeout: {took:?}");
+    let over_100ms = took.iter().filter(|t| **t > Duration::from_millis(100)).count();
+    assert!(over_100ms <= 1, "at most the first waits longer: {took:?}");
+    assert!(silent.queries() >= 1, "the silent server was asked too");
 }

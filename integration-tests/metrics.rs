@@ -22,6 +22,9 @@ fn core_metrics_exposed_with_labels() {
     stubborn.ask(&Ask::new("www.example.test.", RecordType::A)); // miss (dead times out, knot answers)
     stubborn.ask(&Ask::new("www.example.test.", RecordType::A)); // hit
     stubborn.ask(&Ask::new("api.example.test.", RecordType::A).tcp()); // miss over TCP
+    // The dead upstream's attempt (hedged past) counts when its timeout ends.
+    let down_up = format!(r#"stubborn_upstream_up{{upstream="{}"}}"#, dead.server());
+    stubborn.wait_metric(&down_up, std::time::Duration::from_secs(2), |v| v == 0.0);
 
     let text = stubborn.metrics();
     let live = knot.server();

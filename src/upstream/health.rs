@@ -197,6 +197,11 @@ impl Health {
         }
     }
 
+    /// The smoothed latency of answered queries, if any was answered.
+    pub fn latency(&self) -> Option<Duration> {
+        self.state.lock().expect("no panics while held").latency
+    }
+
     pub fn report(&self) -> HealthReport {
         let state = self.state.lock().expect("no panics while held");
         HealthReport {

@@ -41,7 +41,7 @@ use std::{
 };
 
 use rustls::ClientConfig;
-use tokio::time::Instant;
+use tokio::{task::JoinSet, time::Instant};
 use tracing::{debug, error, info, warn};
 
 use encrypted::Encrypted;
@@ -68,7 +68,15 @@ pub struct Upstream {
     recovered: Arc<Recovered>,
     /// Up/down log lines, rate-limited against a flapping server.
     transitions: RateLimit,
+    /// A hedge fired on it and it has not answered since: the next query
+    /// waits on it only [`HEDGE_MIN`] before asking the next server too.
+    slow: AtomicBool,
 }
+
+/// The shortest wait before a query is also sent to the next server.
+const HEDGE_MIN: Duration = Duration::from_millis(20);
+/// The wait for a server whose latency is not known yet (no answer so far).
+const HEDGE_UNKNOWN: Duration = Duration::from_millis(50);
 
 /// When the upstreams last answered again after failing: a down server
 /// came back up, or a pool whose resolution had failed answered a recheck
@@ -176,7 +184,20 @@ impl Upstream {
         }
     }
 
+    /// How long a query waits on this server before the next one is asked
+    /// too: twice its smoothed latency, within [`HEDGE_MIN`] and half the
+    /// timeout; [`HEDGE_MIN`] while it is slow (a hedge fired and it has
+    /// not answered since), [`HEDGE_UNKNOWN`] before its first answer.
+    fn hedge_delay(&self, timing: &Timing) -> Duration {
+        let most = (timing.timeout / 2).max(HEDGE_MIN);
+        if self.slow.load(Ordering::Relaxed) {
+            return HEDGE_MIN;
+        }
+        self.health.latency().map_or(HEDGE_UNKNOWN, |latency| latency * 2).clamp(HEDGE_MIN, most)
+    }
+
     fn record_success(&self, question: Option<&[u8]>, latency: Option<Duration>) {
+        self.slow.store(false, Ordering::Relaxed);
         if self.health.success(question, latency) == Transition::CameUp {
             if let Some(held_back) = self.transitions.admit() {
                 info!(upstream = %self.addr.label, held_back, "upstream up");
@@ -203,6 +224,14 @@ async fn verify(upstream: Arc<Upstream>, question: Box<[u8]>, timing: Timing, pr
         upstream.went_down(&error, &timing, &probe_question);
     } else if answered {
         debug!(upstream = %upstream.addr.label, "failures were about the names asked; the server answers others");
+    }
+}
+
+/// Sleeps until `at`, or forever without one (a `select!` branch that never fires).
+async fn sleep_until_or_never(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -308,6 +337,7 @@ impl Pool {
                     encrypted: encrypted.map(Arc::new),
                     recovered: Arc::clone(recovered),
                     transitions: RateLimit::default(),
+                    slow: AtomicBool::new(false),
                 })
             })
             .collect();
@@ -323,25 +353,79 @@ impl Pool {
         }
     }
 
-    /// Asks the servers in order until one answers; the error is the last server's.
+    /// Asks the servers in order until one answers; the error is the last
+    /// server's. Hedged: a server that has not answered within its
+    /// [`Upstream::hedge_delay`] keeps its query (and its full `timeout`
+    /// before the attempt counts as a failure), and the next server is asked
+    /// too; the first answer wins. A failure moves on to the next server at once.
     pub async fn resolve(&self, ask: &Ask<'_>) -> Result<Vec<u8>, UpstreamError> {
         let any_up = self.any_up();
         let mut last_error = UpstreamError::Timeout;
-        let askable = self.servers.iter().filter(|s| !s.health.is_looped() && (!any_up || s.health.is_up()));
-        for server in askable {
-            match server.ask(ask, &self.timing, &self.probe_question).await {
-                Ok(reply) => {
-                    if self.rechecking.load(Ordering::Relaxed) {
-                        // Answered before the recheck saw it: the outage is over.
-                        self.recovered.mark();
+        let askable: Vec<&Arc<Upstream>> =
+            self.servers.iter().filter(|s| !s.health.is_looped() && (!any_up || s.health.is_up())).collect();
+        let mut askable = askable.into_iter().peekable();
+        let question: Arc<[u8]> = ask.question.into();
+        let mut attempts = JoinSet::new();
+        // The server asked last, and when the next one is asked too.
+        let mut waiting_on: Option<(&Arc<Upstream>, Instant)> = None;
+        loop {
+            if attempts.is_empty() {
+                let Some(server) = askable.next() else { break };
+                waiting_on = Some(self.attempt(&mut attempts, server, ask, &question));
+            }
+            let hedge_at = waiting_on.filter(|_| askable.peek().is_some()).map(|(_, at)| at);
+            tokio::select! {
+                joined = attempts.join_next() => match joined {
+                    Some(Ok(Ok(reply))) => {
+                        // The others finish in the background: their health counts.
+                        attempts.detach_all();
+                        if self.rechecking.load(Ordering::Relaxed) {
+                            // Answered before the recheck saw it: the outage is over.
+                            self.recovered.mark();
+                        }
+                        return Ok(reply);
                     }
-                    return Ok(reply);
+                    Some(Ok(Err(error))) => {
+                        last_error = error;
+                        if let Some(server) = askable.next() {
+                            waiting_on = Some(self.attempt(&mut attempts, server, ask, &question));
+                        }
+                    }
+                    Some(Err(_)) | None => {}
+                },
+                () = sleep_until_or_never(hedge_at) => {
+                    if let Some((slow, _)) = waiting_on {
+                        slow.slow.store(true, Ordering::Relaxed);
+                    }
+                    if let Some(server) = askable.next() {
+                        waiting_on = Some(self.attempt(&mut attempts, server, ask, &question));
+                    }
                 }
-                Err(error) => last_error = error,
             }
         }
         self.start_recheck();
         Err(last_error)
+    }
+
+    /// Starts one attempt at `server` in its own task; returns the server
+    /// and when the next one is to be asked too.
+    fn attempt<'s>(
+        &self,
+        attempts: &mut JoinSet<Result<Vec<u8>, UpstreamError>>,
+        server: &'s Arc<Upstream>,
+        ask: &Ask<'_>,
+        question: &Arc<[u8]>,
+    ) -> (&'s Arc<Upstream>, Instant) {
+        let hedge_at = Instant::now() + server.hedge_delay(&self.timing);
+        let (upstream, timing, probe_question) =
+            (Arc::clone(server), self.timing.clone(), Arc::clone(&self.probe_question));
+        let (question, payload, dnssec_ok, checking_disabled) =
+            (Arc::clone(question), ask.payload, ask.dnssec_ok, ask.checking_disabled);
+        attempts.spawn(async move {
+            let ask = Ask { question: &question, payload, dnssec_ok, checking_disabled };
+            upstream.ask(&ask, &timing, &probe_question).await
+        });
+        (server, hedge_at)
     }
 
     fn start_recheck(&self) {
