@@ -84,9 +84,16 @@ impl Entry {
                 // so that no compression pointer can point past a gap.
                 break;
             }
-            // The entry is sent after other headers: a name that points into the header (or
-            // forward, which hickory-proto rejects first) would read differently there.
-            if !record.points_back(reply) {
+            // The entry is sent after other headers and with other TTLs: a name that points into
+            // the header or into a TTL (or forward, which hickory-proto rejects first) would read
+            // differently there. TTL fields come in order: the one before a target is the only
+            // one that can hold it.
+            let outside_ttls = |target: usize| {
+                let in_ttl = |ttl_at: usize| (ttl_at..ttl_at + 4).contains(&target);
+                let before = ttls.partition_point(|&(at, _)| start + at + 4 <= target);
+                !in_ttl(record.ttl_at) && !ttls.get(before).is_some_and(|&(at, _)| in_ttl(start + at))
+            };
+            if !record.points_back_to(reply, &outside_ttls) {
                 return Err(Malformed);
             }
             // RFC 2181 §8: a TTL with the top bit set counts as zero.
@@ -277,6 +284,19 @@ pub(crate) mod tests {
         let second_owner = 12 + QUESTION_LEN + 16;
         assert_eq!(reply[second_owner..second_owner + 2], [0xc0, 12]);
         reply[second_owner + 1] = 0;
+        assert!(hickory_proto::op::Message::from_vec(&reply).is_ok());
+        let e = Entry::from_reply(&reply, QUESTION_LEN, 1, &CacheConfig::default(), Instant::now());
+        assert_eq!(e.unwrap_err(), Malformed);
+    }
+
+    /// Found by fuzzing too: a name pointing into an earlier record's TTL
+    /// (hickory-proto accepts it) reads differently once the TTL counts down.
+    #[test]
+    fn a_name_pointing_into_a_ttl_is_malformed() {
+        let mut reply = positive_reply();
+        let (first_ttl, second_owner) = (12 + QUESTION_LEN + 6, 12 + QUESTION_LEN + 16);
+        assert_eq!(reply[first_ttl..first_ttl + 4], 300u32.to_be_bytes());
+        reply[second_owner + 1] = first_ttl as u8; // its first octet, 0: the root name, until the TTL changes
         assert!(hickory_proto::op::Message::from_vec(&reply).is_ok());
         let e = Entry::from_reply(&reply, QUESTION_LEN, 1, &CacheConfig::default(), Instant::now());
         assert_eq!(e.unwrap_err(), Malformed);
