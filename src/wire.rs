@@ -148,15 +148,20 @@ pub fn name_points_back(packet: &[u8], at: usize) -> bool {
     name_points_back_to(packet, at, &|_| true)
 }
 
-/// [`name_points_back`], with every pointer's target also passing `target_ok`.
-pub fn name_points_back_to(packet: &[u8], mut at: usize, target_ok: &dyn Fn(usize) -> bool) -> bool {
+/// [`name_points_back`], with every stretch of the packet the name is read
+/// from (each label, pointer and the final root octet, here or where the
+/// pointers lead) also passing `read_ok`.
+pub fn name_points_back_to(packet: &[u8], mut at: usize, read_ok: &dyn Fn(Range<usize>) -> bool) -> bool {
     // Each hop goes strictly backwards, so the walk ends; the bound is for labels.
     let mut octets = 0;
     loop {
         let Some(&len) = packet.get(at) else { return false };
         match len {
-            0 => return true,
+            0 => return read_ok(at..at + 1),
             1..=63 => {
+                if !read_ok(at..at + 1 + usize::from(len)) {
+                    return false;
+                }
                 at += 1 + usize::from(len);
                 octets += 1 + usize::from(len);
                 if octets > 255 {
@@ -166,7 +171,7 @@ pub fn name_points_back_to(packet: &[u8], mut at: usize, target_ok: &dyn Fn(usiz
             0xc0..=0xff => {
                 let Some(&low) = packet.get(at + 1) else { return false };
                 let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
-                if target >= at || target < HEADER_LEN || !target_ok(target) {
+                if target >= at || target < HEADER_LEN || !read_ok(at..at + 2) {
                     return false;
                 }
                 at = target;
@@ -220,8 +225,9 @@ impl Record {
         self.points_back_to(packet, &|_| true)
     }
 
-    /// [`Record::points_back`], with every pointer's target also passing `target_ok`.
-    pub fn points_back_to(&self, packet: &[u8], target_ok: &dyn Fn(usize) -> bool) -> bool {
+    /// [`Record::points_back`], with every stretch its names are read from
+    /// also passing `read_ok` ([`name_points_back_to`]).
+    pub fn points_back_to(&self, packet: &[u8], read_ok: &dyn Fn(Range<usize>) -> bool) -> bool {
         const MD: u16 = 3;
         const MF: u16 = 4;
         const CNAME: u16 = 5;
@@ -240,7 +246,7 @@ impl Record {
         const ANAME: u16 = 65305;
         let Some(packet) = packet.get(..self.rdata.end) else { return false };
         let at = self.rdata.start;
-        let back = |at| name_points_back_to(packet, at, target_ok);
+        let back = |at| name_points_back_to(packet, at, read_ok);
         back(self.name.start)
             && match self.rtype {
                 TYPE_NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME | TSIG | ANAME => back(at),
