@@ -152,14 +152,24 @@ pub fn skip_name(packet: &[u8], mut at: usize, allow_pointer: bool) -> Option<us
 /// past `end`, so a packet cut at `end` still holds it whole; and nothing of
 /// the header, so a packet with another header (a cached answer sent to a
 /// client) still reads the same.
-pub fn name_points_back(packet: &[u8], mut at: usize) -> bool {
+pub fn name_points_back(packet: &[u8], at: usize) -> bool {
+    name_points_back_to(packet, at, &|_| true)
+}
+
+/// [`name_points_back`], with every stretch of the packet the name is read
+/// from (each label, pointer and the final root octet, here or where the
+/// pointers lead) also passing `read_ok`.
+pub fn name_points_back_to(packet: &[u8], mut at: usize, read_ok: &dyn Fn(Range<usize>) -> bool) -> bool {
     // Each hop goes strictly backwards, so the walk ends; the bound is for labels.
     let mut octets = 0;
     loop {
         let Some(&len) = packet.get(at) else { return false };
         match len {
-            0 => return true,
+            0 => return read_ok(at..at + 1),
             1..=63 => {
+                if !read_ok(at..at + 1 + usize::from(len)) {
+                    return false;
+                }
                 at += 1 + usize::from(len);
                 octets += 1 + usize::from(len);
                 if octets > 255 {
@@ -169,7 +179,7 @@ pub fn name_points_back(packet: &[u8], mut at: usize) -> bool {
             0xc0..=0xff => {
                 let Some(&low) = packet.get(at + 1) else { return false };
                 let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
-                if target >= at || target < HEADER_LEN {
+                if target >= at || target < HEADER_LEN || !read_ok(at..at + 2) {
                     return false;
                 }
                 at = target;
@@ -220,6 +230,12 @@ impl Record {
     /// hickory's ANAME); other types hold no pointer. A packet cut right after
     /// such a record keeps it whole.
     pub fn points_back(&self, packet: &[u8]) -> bool {
+        self.points_back_to(packet, &|_| true)
+    }
+
+    /// [`Record::points_back`], with every stretch its names are read from
+    /// also passing `read_ok` ([`name_points_back_to`]).
+    pub fn points_back_to(&self, packet: &[u8], read_ok: &dyn Fn(Range<usize>) -> bool) -> bool {
         const MD: u16 = 3;
         const MF: u16 = 4;
         const CNAME: u16 = 5;
@@ -238,19 +254,17 @@ impl Record {
         const ANAME: u16 = 65305;
         let Some(packet) = packet.get(..self.rdata.end) else { return false };
         let at = self.rdata.start;
-        name_points_back(packet, self.name.start)
+        let back = |at| name_points_back_to(packet, at, read_ok);
+        back(self.name.start)
             && match self.rtype {
-                TYPE_NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME | TSIG | ANAME => name_points_back(packet, at),
-                MX | SVCB | HTTPS => name_points_back(packet, at + 2),
-                SRV => name_points_back(packet, at + 6),
+                TYPE_NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME | TSIG | ANAME => back(at),
+                MX | SVCB | HTTPS => back(at + 2),
+                SRV => back(at + 6),
                 // ORDER, PREFERENCE, then FLAGS, SERVICES and REGEXP (character-strings), then REPLACEMENT.
                 NAPTR => (0..3)
                     .try_fold(at + 4, |string, _| packet.get(string).map(|&len| string + 1 + usize::from(len)))
-                    .is_some_and(|replacement| name_points_back(packet, replacement)),
-                TYPE_SOA | MINFO => {
-                    name_points_back(packet, at)
-                        && skip_name(packet, at, true).is_some_and(|second| name_points_back(packet, second))
-                }
+                    .is_some_and(back),
+                TYPE_SOA | MINFO => back(at) && skip_name(packet, at, true).is_some_and(back),
                 _ => true,
             }
     }

@@ -5,7 +5,7 @@
 //! entry (`reply::answer`), fresh and stale, at several size limits.
 //! `from_reply` must never panic, whatever the bytes (the snapshot loader
 //! feeds it unchecked ones); a reply hickory accepts must be cached (unless
-//! a name points into the header), and the client's reply made from it must
+//! a name is read from the header or a TTL), and the client's reply made from it must
 //! fit its limit and parse.
 //!
 //! The reply's ID carries the variations (no code reads it past the ID
@@ -45,15 +45,18 @@ fuzz_target!(|reply: &[u8]| {
     let config = CacheConfig::default();
     match Entry::from_reply(reply, query.question.len(), query.qtype, &config, Instant::now()) {
         Ok(entry) => common::render_all(&query, &entry, u32::from(twist), accepted),
-        // Refused although hickory-proto accepts it: only for a name that points into the header
-        // (or forward in a type hickory-proto does not decompress).
+        // Refused although hickory-proto accepts it: only for a name read from the header or
+        // from a TTL (or pointing forward in a type hickory-proto does not decompress).
         Err(_) => assert!(
             !accepted || {
-                let records = [6, 8, 10].map(|at| usize::from(u16_at(reply, at))).iter().sum();
-                Records::new(reply, end, records)
-                    .map_while(Result::ok)
-                    .take_while(|record| record.rtype != TYPE_OPT)
-                    .any(|record| !record.points_back(reply))
+                let count = [6, 8, 10].map(|at| usize::from(u16_at(reply, at))).iter().sum();
+                let records = || {
+                    Records::new(reply, end, count).map_while(Result::ok).take_while(|record| record.rtype != TYPE_OPT)
+                };
+                let ttls: Vec<_> = records().map(|record| record.ttl_at..record.ttl_at + 4).collect();
+                let outside_ttls =
+                    |read: std::ops::Range<usize>| !ttls.iter().any(|ttl| ttl.start < read.end && read.start < ttl.end);
+                records().any(|record| !record.points_back_to(reply, &outside_ttls))
             },
             "hickory-proto accepts the reply, Entry::from_reply does not"
         ),

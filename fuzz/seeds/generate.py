@@ -9,7 +9,8 @@ real ones from Knot DNS (knotd, as in the integration tests) serving a
 small zone; configs are conf/stubborn.toml and the README's TOML blocks.
 The snapshot seed is a file written by the given stubborn binary itself
 (`[cache] persist`), in front of the same Knot, after the seed queries and a
-SIGTERM.
+SIGTERM. The `found-*` files are inputs that fuzzing found crashes with,
+kept so that every run replays them; this script leaves them alone.
 """
 import contextlib, os, re, shutil, socket, struct, subprocess, sys, tempfile, time
 

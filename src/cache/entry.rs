@@ -4,7 +4,7 @@
 //! turned back into remaining TTLs at lookup, as Unbound's `msgreply` does;
 //! a reply to a client is then a copy with its ID, question and TTLs patched.
 
-use std::{sync::Mutex, time::Duration};
+use std::{ops::Range, sync::Mutex, time::Duration};
 
 use tokio::time::Instant;
 
@@ -84,9 +84,16 @@ impl Entry {
                 // so that no compression pointer can point past a gap.
                 break;
             }
-            // The entry is sent after other headers: a name that points into the header (or
-            // forward, which hickory-proto rejects first) would read differently there.
-            if !record.points_back(reply) {
+            // The entry is sent after other headers and with other TTLs: a name read from the
+            // header or from a TTL (through a pointer; or forward, which hickory-proto rejects
+            // first) would read differently there. TTL fields come in order: the first one
+            // ending past a stretch's start is the only one that can overlap it.
+            let outside_ttls = |read: Range<usize>| {
+                let overlaps = |ttl_at: usize| ttl_at < read.end && read.start < ttl_at + 4;
+                let next = ttls.partition_point(|&(at, _)| start + at + 4 <= read.start);
+                !overlaps(record.ttl_at) && !ttls.get(next).is_some_and(|&(at, _)| overlaps(start + at))
+            };
+            if !record.points_back_to(reply, &outside_ttls) {
                 return Err(Malformed);
             }
             // RFC 2181 §8: a TTL with the top bit set counts as zero.
@@ -273,6 +280,24 @@ pub(crate) mod tests {
         assert!(hickory_proto::op::Message::from_vec(&reply).is_ok());
         let e = Entry::from_reply(&reply, QUESTION_LEN, 1, &CacheConfig::default(), Instant::now());
         assert_eq!(e.unwrap_err(), Malformed);
+    }
+
+    /// Found by fuzzing too: a name read through a pointer from an earlier
+    /// record's TTL, or from a label that runs into it (hickory-proto accepts
+    /// both), reads differently once the TTL counts down.
+    #[test]
+    fn a_name_read_from_a_ttl_is_malformed() {
+        let (first_ttl, second_owner) = (12 + QUESTION_LEN + 6, 12 + QUESTION_LEN + 16);
+        assert_eq!(positive_reply()[first_ttl..first_ttl + 4], 300u32.to_be_bytes());
+        // At the TTL: its first octet, 0, is the root name. Before it: the CLASS's low octet,
+        // 1, is a label of the TTL's first octet, then the root name (its second octet).
+        for target in [first_ttl, first_ttl - 1] {
+            let mut reply = positive_reply();
+            reply[second_owner + 1] = target as u8;
+            assert!(hickory_proto::op::Message::from_vec(&reply).is_ok(), "{target}");
+            let e = Entry::from_reply(&reply, QUESTION_LEN, 1, &CacheConfig::default(), Instant::now());
+            assert_eq!(e.unwrap_err(), Malformed, "{target}");
+        }
     }
 
     #[test]
