@@ -11,7 +11,8 @@
 //! - [`degraded`]: the names recently answered stale or kept-positive
 //! - [`server`]: UDP and TCP listeners, ACL
 //! - [`service`]: health-checked multi-cloud failover names
-//! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status) and every metric
+//! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status, cache control) and every metric
+//! - [`ctl`]: `stubborn ctl`, the operator's client of the admin endpoint
 //! - [`run`]: start, reload, snapshot, graceful stop
 //! - [`rate_limit`]: log lines a misbehaving peer could repeat, limited
 
@@ -20,6 +21,7 @@
 pub mod admin;
 pub mod cache;
 pub mod config;
+pub mod ctl;
 pub mod degraded;
 pub mod metrics;
 pub mod query;
