@@ -216,6 +216,27 @@ fn kubernetes_manifests_parse_and_their_configs_pass_check() {
             }
         }
 
+        // Scraped by Prometheus (the prometheus.io annotations): the admin
+        // endpoint listens where the scrape arrives (the pod IP) and lets a
+        // pod address in, past `[admin] allow` (default: loopback only).
+        let annotations = &doc["spec"]["template"]["metadata"]["annotations"];
+        if annotations["prometheus.io/scrape"].as_str() == Some("true") {
+            let port: u16 = str_of(&annotations["prometheus.io/port"], &origin).parse().expect("a port");
+            assert_eq!(port, admin.port(), "{origin}: prometheus.io/port vs [admin] listen {admin}");
+            assert!(admin.ip().is_unspecified(), "{origin}: scraped on the pod IP, but [admin] listen is {admin}");
+            let allow: Vec<ipnet::IpNet> = config
+                .get("admin")
+                .and_then(|a| a.get("allow"))
+                .and_then(|a| a.as_array())
+                .map(|list| list.iter().filter_map(|n| n.as_str()?.parse().ok()).collect())
+                .unwrap_or_default();
+            let pod: IpAddr = "10.244.1.7".parse().expect("an address");
+            assert!(
+                allow.iter().any(|net| net.contains(&pod)),
+                "{origin}: Prometheus (a pod, e.g. {pod}) would get 403: [admin] allow is {allow:?}"
+            );
+        }
+
         // The snapshot directory is a writable volume.
         if let Some(persist) = persist_path(config) {
             let dir = Path::new(&persist).parent().expect("persist has a directory");

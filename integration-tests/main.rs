@@ -5,14 +5,17 @@
 mod harness;
 
 mod acl;
+mod admin_allow;
 mod answers_match_authoritative;
 mod bad_replies_not_cached;
 mod bind_failure;
+mod cache_control;
 mod cache_persistence;
 mod cache_pressure;
 mod check_command;
 mod coalescing;
 mod conditional_forwarding;
+mod ctl_command;
 mod dead_upstream_failover;
 mod deploy_manifests;
 mod deploy_systemd;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::stubborn::{metric_in, metric_present};
+use crate::harness::stubborn::{metric_in, metric_present, parse_metrics};
 use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 /// A predicate on a metric's value.
@@ -72,4 +72,189 @@ fn healthz_and_readyz_answer_200() {
     // Stays healthy while it serves.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(stubborn.get("/healthz").0, 200);
+}
+
+/// The operator metrics of issue 10 move as traffic flows: responses by
+/// RCODE, the request duration histogram per protocol, the build info,
+/// the shed fetches counter (present, 0 without a flood), and the
+/// standard `process_*` series.
+#[test]
+fn operator_metrics_move() {
+    let knot = Knot::start("www 300 IN A 192.0.2.1");
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
+    let before = stubborn.metrics();
+    for _ in 0..3 {
+        stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    }
+    stubborn.ask(&Ask::new("missing.example.test.", RecordType::A));
+    stubborn.ask(&Ask::new("www.example.test.", RecordType::A).tcp());
+    let text = stubborn.metrics();
+    let grew = |query: &str, by: f64| {
+        let (was, now) = (metric_in(&before, query), metric_in(&text, query));
+        assert!(now - was >= by, "{query}: {was} -> {now}; /metrics:\n{text}");
+    };
+    grew(r#"stubborn_responses_total{rcode="NOERROR"}"#, 4.0);
+    grew(r#"stubborn_responses_total{rcode="NXDOMAIN"}"#, 1.0);
+    grew(r#"stubborn_request_duration_seconds_count{protocol="udp"}"#, 4.0);
+    grew(r#"stubborn_request_duration_seconds_count{protocol="tcp"}"#, 1.0);
+    grew(r#"stubborn_request_duration_seconds_bucket{protocol="udp",le="+Inf"}"#, 4.0);
+    assert!(metric_in(&text, r#"stubborn_request_duration_seconds_sum{protocol="udp"}"#) > 0.0, "{text}");
+    let version = text.lines().find(|l| l.starts_with("stubborn_build_info{")).unwrap_or_else(|| panic!("{text}"));
+    assert!(version.contains("version=\"") && version.ends_with(" 1"), "{version}");
+    assert!(metric_present(&text, "stubborn_upstream_fetches_shed_total"), "{text}");
+    assert!(metric_in(&text, "process_cpu_seconds_total") > 0.0, "{text}");
+    assert!(metric_in(&text, "process_resident_memory_bytes") > 1e6, "{text}");
+    assert!(metric_in(&text, "process_open_fds") >= 3.0, "{text}");
+    assert!(metric_in(&text, "process_max_fds") >= metric_in(&text, "process_open_fds"), "{text}");
+}
+
+/// Every metric of INTERFACE.md's table is exported, and the exposition
+/// passes the checks `promtool check metrics` makes (promtool itself runs
+/// too when it is installed: Debian's `prometheus` package): each family
+/// has one HELP and one TYPE line, names are valid and unique, counters'
+/// samples end in `_total`, histograms have `_bucket` (with `le`), `_sum`
+/// and `_count`, and no metric name ends in a unit other than seconds and bytes
+/// (CoreDNS test/metric_naming_test.go does the same with promlint).
+#[test]
+fn exposition_lints_clean() {
+    let knot = Knot::start("www 300 IN A 192.0.2.1");
+    // A service, so that the service series exist.
+    let service = "[[service]]\nname = \"api.example.test\"\nprimary = \"192.0.2.7\"\n";
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]).append(service));
+    stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    let text = stubborn.metrics();
+    let problems = lint(&text);
+    assert!(problems.is_empty(), "{}\n/metrics:\n{text}", problems.join("\n"));
+    let interface = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/INTERFACE.md"))
+        .or_else(|_| std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")))
+        .expect("INTERFACE.md or README.md");
+    for line in interface.lines().filter(|l| l.starts_with("| `stubborn_")) {
+        let name = line.split('`').nth(1).expect("a metric name");
+        let family = name.trim_end_matches("_total");
+        assert!(
+            text.contains(&format!("# TYPE {family} ")) || text.contains(&format!("# TYPE {name} ")),
+            "{name} (from the metric table) missing from /metrics:\n{text}"
+        );
+    }
+    if let Ok(promtool) = which("promtool") {
+        use std::io::Write;
+        let mut child = std::process::Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run promtool");
+        child.stdin.take().expect("stdin").write_all(as_text_format(&text).as_bytes()).expect("write to promtool");
+        let out = child.wait_with_output().expect("promtool output");
+        assert!(
+            out.status.success(),
+            "promtool check metrics:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The OpenMetrics exposition in Prometheus' text format 0.0.4, which is
+/// what `promtool check metrics` parses: a counter family is named with its
+/// `_total` there (OpenMetrics names the family without it), and there is
+/// no `# EOF`. The samples are the same.
+fn as_text_format(openmetrics: &str) -> String {
+    let counters: Vec<String> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter").map(str::to_string))
+        .collect();
+    let mut text = String::new();
+    for line in openmetrics.lines().filter(|l| *l != "# EOF") {
+        let mut line = line.to_string();
+        for prefix in ["# HELP ", "# TYPE "] {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                let name = rest.split(' ').next().unwrap_or("");
+                if counters.iter().any(|c| c == name) {
+                    line = format!("{prefix}{name}_total{}", &rest[name.len()..]);
+                }
+            }
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+fn which(program: &str) -> Result<std::path::PathBuf, ()> {
+    let path = std::env::var_os("PATH").ok_or(())?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file()).ok_or(())
+}
+
+/// What `promtool check metrics` would complain about, one line each.
+fn lint(text: &str) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let valid = |name: &str| {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    let mut problems = Vec::new();
+    let mut types: BTreeMap<String, String> = BTreeMap::new();
+    let mut helps: BTreeMap<String, usize> = BTreeMap::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("#"), Some("TYPE"), Some(name)) => {
+                let kind = words.next().unwrap_or("").to_string();
+                if types.insert(name.to_string(), kind).is_some() {
+                    problems.push(format!("{name}: TYPE given twice"));
+                }
+            }
+            (Some("#"), Some("HELP"), Some(name)) => {
+                *helps.entry(name.to_string()).or_default() += 1;
+                if words.next().is_none() {
+                    problems.push(format!("{name}: empty HELP"));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (family, kind) in &types {
+        if !valid(family) {
+            problems.push(format!("{family}: not a valid metric name"));
+        }
+        if helps.get(family) != Some(&1) {
+            problems.push(format!("{family}: needs exactly one HELP line"));
+        }
+        if kind == "counter" && family.ends_with("_total") {
+            problems.push(format!("{family}: the counter family carries _total on its samples, not its name"));
+        }
+        if kind != "counter" && family.ends_with("_total") {
+            problems.push(format!("{family}: only counters end in _total"));
+        }
+        for unit in ["_milliseconds", "_ms", "_kilobytes", "_percent", "_minutes"] {
+            if family.ends_with(unit) || family.contains(&format!("{unit}_")) {
+                problems.push(format!("{family}: use base units (seconds, bytes)"));
+            }
+        }
+    }
+    for series in parse_metrics(text) {
+        let name = series.name.as_str();
+        let family = types.keys().find(|family| {
+            let suffix = &name[family.len().min(name.len())..];
+            name.starts_with(family.as_str())
+                && match types[*family].as_str() {
+                    "counter" => suffix == "_total" || suffix == "_created",
+                    "histogram" => ["_bucket", "_sum", "_count", "_created"].contains(&suffix),
+                    _ => suffix.is_empty(),
+                }
+        });
+        match family {
+            None => problems.push(format!("{name}: a sample of no declared family (or the wrong suffix)")),
+            Some(family) if types[family] == "histogram" && name.ends_with("_bucket") => {
+                if !series.labels.iter().any(|(k, _)| k == "le") {
+                    problems.push(format!("{name}: a bucket without le"));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    problems
 }

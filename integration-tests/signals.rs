@@ -1,6 +1,8 @@
 //! Scenario: stubborn is stopped with SIGTERM and exits 0 within the 2 s
-//! drain bound, answering the queries in flight first; SIGHUP with a broken config file keeps the old config serving
-//! (INTERFACE.md "Signals", "Exit status").
+//! drain bound, answering the queries in flight first; SIGHUP with a broken config file keeps the old config serving;
+//! SIGUSR1 (sent by habit for statistics) logs a state summary and keeps
+//! serving from the cache; SIGUSR2 flushes the cache and logs how many
+//! entries went (INTERFACE.md "Signals", "Exit status"; issue 10).
 
 use std::time::Duration;
 
@@ -51,4 +53,39 @@ fn sighup_with_invalid_config_keeps_serving() {
     let reply = stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
     assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
     assert_eq!(reply.ipv4s().len(), 1);
+}
+
+#[test]
+fn sigusr1_logs_a_summary_and_keeps_running() {
+    let mut knot = crate::harness::Knot::start("www 300 IN A 192.0.2.1");
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
+    stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    knot.stop();
+    stubborn.signal("USR1");
+    crate::harness::wait::until("the state summary in the log", Duration::from_secs(3), || {
+        stubborn.log().contains("state summary").then_some(())
+    });
+    let log = stubborn.log();
+    assert!(log.contains("cache_entries=1"), "{log}");
+    assert!(log.contains("state: upstream") && log.contains(&knot.server()), "{log}");
+    assert!(stubborn.exit_status().is_none(), "stubborn exited on SIGUSR1");
+    let reply = stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    assert_eq!(reply.ipv4s().len(), 1, "the cache survived: {}", reply.summary());
+}
+
+#[test]
+fn sigusr2_flushes_the_cache() {
+    let mut knot = crate::harness::Knot::start("www 300 IN A 192.0.2.1\napi 300 IN A 192.0.2.3");
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
+    stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    stubborn.ask(&Ask::new("api.example.test.", RecordType::A));
+    knot.set_records("www 300 IN A 192.0.2.2\napi 300 IN A 192.0.2.3");
+    stubborn.signal("USR2");
+    crate::harness::wait::until("the flush in the log", Duration::from_secs(3), || {
+        stubborn.log().contains("cache flushed").then_some(())
+    });
+    assert!(stubborn.log().contains("removed=2"), "{}", stubborn.log());
+    assert!(stubborn.exit_status().is_none(), "stubborn exited on SIGUSR2");
+    let reply = stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    assert_eq!(reply.ipv4s(), vec![std::net::Ipv4Addr::new(192, 0, 2, 2)], "{}", reply.summary());
 }

@@ -1,11 +1,18 @@
 //! The admin HTTP endpoint (`[admin] listen`): `/metrics` (Prometheus text),
 //! `/healthz` (200 while the process serves), `/readyz` (200 once every
 //! listen address is bound), `/status` (JSON: upstreams, cache, and what is
-//! degraded right now — schema in the README). Plain HTTP/1.1 over hyper;
-//! one task per connection.
+//! degraded right now — schema in the README), and cache control for
+//! operators (issue 10): `GET /cache/lookup`, `POST /cache/flush`,
+//! `GET /cache/dump` (`stubborn ctl` is their client). Plain HTTP/1.1 over
+//! hyper; one task per connection. Only clients within `[admin] allow` get
+//! anything but 403, except on /healthz and /readyz: probes come from the
+//! node, and those two disclose nothing. Cache walks run on the blocking
+//! pool, so a dump of a full cache never holds up a DNS listener.
 
 use std::{
     convert::Infallible,
+    fmt::Write,
+    net::SocketAddr,
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
@@ -14,16 +21,30 @@ use std::{
     time::SystemTime,
 };
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
-use hickory_proto::rr::RecordType;
+use hickory_proto::{
+    rr::{Name, RecordType},
+    serialize::binary::BinEncodable,
+};
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode, body::Incoming, header, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
+use ipnet::IpNet;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tracing::debug;
+use tracing::{debug, info};
 
-use crate::{degraded::DegradedName, metrics::Metrics, server::Server, upstream::HealthReport};
+use crate::{
+    cache::Selection,
+    degraded::DegradedName,
+    metrics::Metrics,
+    query::QueryName,
+    resolver::{Cached, Resolver},
+    server::{Acl, Server},
+    upstream::HealthReport,
+    wire::rcode_name,
+};
 
 /// What the endpoint reports on.
 pub struct Admin {
@@ -34,12 +55,14 @@ pub struct Admin {
     started: SystemTime,
     /// The config file and when it was last loaded.
     loaded: Mutex<(PathBuf, SystemTime)>,
+    /// `[admin] allow`; swapped whole on reload.
+    allow: ArcSwap<Acl>,
 }
 
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, most likely: retrying at once would spin a core.
                 debug!(%error, "admin accept failed");
@@ -51,7 +74,7 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let admin = Arc::clone(&admin);
-                async move { Ok::<_, Infallible>(admin.respond(&request)) }
+                async move { Ok::<_, Infallible>(admin.respond(&request, peer).await) }
             });
             if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                 debug!(%error, "admin connection ended");
@@ -61,9 +84,21 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
 }
 
 impl Admin {
-    pub fn new(metrics: Arc<Metrics>, server: Arc<Server>, config: &Path) -> Admin {
+    pub fn new(metrics: Arc<Metrics>, server: Arc<Server>, config: &Path, allow: &[IpNet]) -> Admin {
         let now = SystemTime::now();
-        Admin { metrics, server, ready: false.into(), started: now, loaded: Mutex::new((config.to_path_buf(), now)) }
+        Admin {
+            metrics,
+            server,
+            ready: false.into(),
+            started: now,
+            loaded: Mutex::new((config.to_path_buf(), now)),
+            allow: ArcSwap::from_pointee(Acl::new(allow.to_vec())),
+        }
+    }
+
+    /// Puts a reloaded `[admin] allow` in place.
+    pub fn set_allow(&self, allow: &[IpNet]) {
+        self.allow.store(Arc::new(Acl::new(allow.to_vec())));
     }
 
     /// Notes a (re)load of the config at `path`.
@@ -71,23 +106,66 @@ impl Admin {
         *self.loaded.lock().expect("no panics while held") = (path.to_path_buf(), SystemTime::now());
     }
 
-    fn respond(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-        if request.method() != Method::GET && request.method() != Method::HEAD {
-            return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "only GET\n".into());
+    async fn respond(&self, request: &Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let path = request.uri().path();
+        let probe = matches!(path, "/healthz" | "/readyz");
+        if !probe && !self.allow.load().allows(peer.ip()) {
+            debug!(client = %peer, path, "admin request refused");
+            return reply(StatusCode::FORBIDDEN, "text/plain", "forbidden: outside [admin] allow\n".into());
         }
-        match request.uri().path() {
+        let method = request.method();
+        let query = request.uri().query().unwrap_or("");
+        if path == "/cache/flush" {
+            if method != Method::POST {
+                return not_allowed("POST");
+            }
+            let target = match Params::parse(query).and_then(|p| p.flush()) {
+                Ok(target) => Arc::new(target),
+                Err(error) => return bad_request(&error),
+            };
+            let (resolver, flushed) = (Arc::clone(self.server.resolver()), Arc::clone(&target));
+            let removed = blocking(move || resolver.flush(&flushed.selection())).await;
+            info!(flushed = %target, removed, "cache flushed");
+            return json_reply(&json!({ "removed": removed }));
+        }
+        if method != Method::GET && method != Method::HEAD {
+            return not_allowed("GET, HEAD");
+        }
+        match path {
             "/metrics" => {
                 let body = self.metrics.render(self.server.resolver().cache().len());
                 reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", body)
             }
-            "/status" => reply(StatusCode::OK, "application/json", format!("{:#}\n", self.status())),
+            "/status" => json_reply(&self.status()),
             "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
             "/readyz" if self.ready.load(Ordering::Relaxed) => reply(StatusCode::OK, "text/plain", "ready\n".into()),
             "/readyz" => reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n".into()),
+            "/cache/lookup" => {
+                let target = match Params::parse(query).and_then(|p| p.lookup()) {
+                    Ok(target) => target,
+                    Err(error) => return bad_request(&error),
+                };
+                let resolver = Arc::clone(self.server.resolver());
+                let found = blocking(move || entries_json(&resolver, &target.selection())).await;
+                json_reply(&found)
+            }
+            "/cache/dump" => {
+                let json = match Params::parse(query) {
+                    Ok(params) => params.format.as_deref() == Some("json"),
+                    Err(error) => return bad_request(&error),
+                };
+                let resolver = Arc::clone(self.server.resolver());
+                if json {
+                    json_reply(&blocking(move || entries_json(&resolver, &Selection::All)).await)
+                } else {
+                    reply(StatusCode::OK, "text/plain; charset=utf-8", blocking(move || dump(&resolver)).await)
+                }
+            }
             _ => reply(
                 StatusCode::NOT_FOUND,
                 "text/plain",
-                "not found; try /metrics, /status, /healthz, /readyz\n".into(),
+                "not found; try /metrics, /status, /healthz, /readyz, /cache/lookup, /cache/flush, /cache/dump\n"
+                    .into(),
             ),
         }
     }
@@ -146,6 +224,171 @@ impl Admin {
     }
 }
 
+/// Runs a walk of the cache on the blocking pool.
+async fn blocking<T: Send + 'static>(walk: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(walk).await.expect("cache walks do not panic")
+}
+
+/// The query string of a `/cache/*` request.
+#[derive(Default)]
+struct Params {
+    name: Option<String>,
+    qtype: Option<String>,
+    zone: Option<String>,
+    all: bool,
+    format: Option<String>,
+}
+
+/// A name (lower-case wire form) and maybe a type, or a zone, or all.
+enum Target {
+    Name { name: Vec<u8>, qtype: Option<u16> },
+    Zone(Vec<u8>),
+    All,
+}
+
+impl Target {
+    fn selection(&self) -> Selection<'_> {
+        match self {
+            Target::Name { name, qtype } => Selection::Name { name, qtype: *qtype },
+            Target::Zone(zone) => Selection::Zone(zone),
+            Target::All => Selection::All,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Name { name, qtype: None } => write!(f, "{}", QueryName(name)),
+            Target::Name { name, qtype: Some(qtype) } => write!(f, "{} {}", QueryName(name), RecordType::from(*qtype)),
+            Target::Zone(zone) => write!(f, "zone {}", QueryName(zone)),
+            Target::All => f.write_str("all"),
+        }
+    }
+}
+
+impl Params {
+    fn parse(query: &str) -> Result<Params, String> {
+        let mut params = Params::default();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let value = value.into_owned();
+            match key.as_ref() {
+                "name" => params.name = Some(value),
+                "type" => params.qtype = Some(value),
+                "zone" => params.zone = Some(value),
+                "all" => params.all = matches!(value.as_str(), "1" | "true" | "yes"),
+                "format" => params.format = Some(value),
+                other => return Err(format!("unknown parameter {other:?}")),
+            }
+        }
+        Ok(params)
+    }
+
+    /// `name=N[&type=T]`.
+    fn lookup(self) -> Result<Target, String> {
+        if self.zone.is_some() || self.all {
+            return Err("lookup takes name= and type=".into());
+        }
+        let name = self.name.ok_or("name= is required")?;
+        Ok(Target::Name { name: wire_name(&name)?, qtype: self.qtype.as_deref().map(record_type).transpose()? })
+    }
+
+    /// Exactly one of `name=N[&type=T]`, `zone=N`, `all=1`.
+    fn flush(self) -> Result<Target, String> {
+        match (self.name, self.zone, self.all) {
+            (Some(name), None, false) => {
+                Ok(Target::Name { name: wire_name(&name)?, qtype: self.qtype.as_deref().map(record_type).transpose()? })
+            }
+            (None, Some(zone), false) if self.qtype.is_none() => Ok(Target::Zone(wire_name(&zone)?)),
+            (None, None, true) if self.qtype.is_none() => Ok(Target::All),
+            _ => Err("give one of name=N (with type=T if wanted), zone=N, all=1".into()),
+        }
+    }
+}
+
+/// A name as an operator types it (`www.example.com`, trailing dot or not,
+/// any letter case) in lower-case wire form, as cache keys hold it.
+fn wire_name(text: &str) -> Result<Vec<u8>, String> {
+    let mut name = Name::from_ascii(text).map_err(|e| format!("{text:?} is not a DNS name: {e}"))?.to_lowercase();
+    name.set_fqdn(true);
+    name.to_bytes().map_err(|e| format!("{text:?} is not a DNS name: {e}"))
+}
+
+/// `A`, `aaaa`, `TYPE65` or `65`.
+fn record_type(text: &str) -> Result<u16, String> {
+    let upper = text.to_ascii_uppercase();
+    let number = upper.strip_prefix("TYPE").unwrap_or(&upper);
+    if let Ok(number) = number.parse::<u16>() {
+        return Ok(number);
+    }
+    upper.parse::<RecordType>().map(u16::from).map_err(|_| format!("{text:?} is not a record type"))
+}
+
+/// The JSON list of INTERFACE.md's `/cache/lookup`.
+fn entries_json(resolver: &Resolver, selection: &Selection<'_>) -> Value {
+    Value::Array(resolver.cached(selection).iter().map(entry_json).collect())
+}
+
+fn entry_json(cached: &Cached) -> Value {
+    let parts = cached.parts();
+    json!({
+        "name": QueryName(parts.name).to_string(),
+        "type": RecordType::from(parts.qtype).to_string(),
+        "rcode": rcode_text(cached.entry.rcode),
+        "state": cached.state.label(),
+        "ttl": cached.ttl,
+        "expired_for": cached.expired_for,
+        "age": cached.age,
+        "dnssec_ok": parts.dnssec_ok,
+        "records": record_lines(cached),
+    })
+}
+
+fn rcode_text(rcode: u8) -> String {
+    rcode_name(u16::from(rcode)).map_or_else(|| format!("RCODE{rcode}"), str::to_string)
+}
+
+/// The entry's records in zone-file form, each with the TTL a client would
+/// get now from a fresh entry (its stored TTL counted down, 0 at least).
+fn record_lines(cached: &Cached) -> Vec<String> {
+    let age = u32::try_from(cached.age).unwrap_or(u32::MAX);
+    cached
+        .entry
+        .records(cached.question())
+        .into_iter()
+        .map(|mut record| {
+            record.ttl = record.ttl.saturating_sub(age);
+            record.to_string()
+        })
+        .collect()
+}
+
+/// `/cache/dump`: every entry, a comment giving its state, then its records.
+fn dump(resolver: &Resolver) -> String {
+    let cached = resolver.cached(&Selection::All);
+    let mut text = format!("; stubborn cache dump: {} entries at {}\n", cached.len(), rfc3339(SystemTime::now()));
+    for entry in &cached {
+        let parts = entry.parts();
+        let _ = writeln!(
+            text,
+            "; {} {} {} {} ttl={} expired_for={} age={}{}",
+            QueryName(parts.name),
+            RecordType::from(parts.qtype),
+            rcode_text(entry.entry.rcode),
+            entry.state.label(),
+            entry.ttl,
+            entry.expired_for,
+            entry.age,
+            if parts.dnssec_ok { " dnssec_ok" } else { "" },
+        );
+        for line in record_lines(entry) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
 fn upstream_json(label: &str, zone: &str, health: &HealthReport) -> Value {
     json!({
         "upstream": label,
@@ -170,6 +413,20 @@ fn degraded_json(name: &DegradedName) -> Value {
 
 fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+fn json_reply(value: &Value) -> Response<Full<Bytes>> {
+    reply(StatusCode::OK, "application/json", format!("{value:#}\n"))
+}
+
+fn bad_request(error: &str) -> Response<Full<Bytes>> {
+    reply(StatusCode::BAD_REQUEST, "application/json", format!("{:#}\n", json!({ "error": error })))
+}
+
+fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+    let mut response = reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", format!("only {allow}\n"));
+    response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    response
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {

@@ -61,6 +61,11 @@ impl Degraded {
         names.insert(question.into(), DegradedName { name: name(), qtype, reason, since: now, last: now, count: 1 });
     }
 
+    /// Forgets the questions `flushed` picks (an operator flushed them).
+    pub fn forget(&self, flushed: impl Fn(&[u8]) -> bool) {
+        self.names.lock().expect("no panics while held").retain(|question, _| !flushed(question));
+    }
+
     /// The names degraded within [`FORGET_AFTER`], most recent first.
     pub fn recent(&self) -> Vec<DegradedName> {
         let now = SystemTime::now();
@@ -88,5 +93,7 @@ mod tests {
             degraded.record(format!("n{i}").as_bytes(), || format!("n{i}."), 1, Reason::Stale);
         }
         assert_eq!(degraded.recent().len(), CAPACITY);
+        degraded.forget(|question| question.starts_with(b"n1"));
+        assert!(degraded.recent().iter().all(|n| !n.name.starts_with("n1")));
     }
 }

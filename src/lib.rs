@@ -12,7 +12,8 @@
 //! - [`server`]: UDP and TCP listeners, ACL
 //! - [`bind`]: opening listening sockets (v6only, freebind, reuse)
 //! - [`service`]: health-checked multi-cloud failover names
-//! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status) and every metric
+//! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status, cache control) and every metric
+//! - [`ctl`]: `stubborn ctl`, the operator's client of the admin endpoint
 //! - [`run`]: start, reload, snapshot, graceful stop
 //! - [`watch`]: noticing that a file changed (config, resolv file)
 //! - [`systemd`]: readiness and reload notifications, journald priorities
@@ -25,6 +26,7 @@ pub mod admin;
 pub mod bind;
 pub mod cache;
 pub mod config;
+pub mod ctl;
 pub mod degraded;
 pub mod metrics;
 pub mod query;

@@ -1,6 +1,7 @@
 //! The `stubborn` command: parse the command line, set up logging, load the
 //! config, run. Exit status: 0 clean stop, 1 bad config (or a snapshot
-//! directory that cannot be created), 2 cannot bind.
+//! directory that cannot be created), 2 cannot bind. `stubborn ctl` exits
+//! as [`stubborn::ctl`] says.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use stubborn::systemd::JournalPriority;
 use stubborn::{
     config::{Config, DEFAULT_PATH},
+    ctl::CtlArgs,
     run::Fatal,
 };
 use tracing::{error, warn};
@@ -31,6 +33,11 @@ struct Cli {
 enum Command {
     /// Validate the config and exit: 0 valid, 1 invalid (each problem as PATH:LINE:COL: ...).
     Check,
+    /// Talk to a running stubborn through its admin endpoint (like unbound-control, resolvectl).
+    ///
+    /// Exit status: 0 success; 1 an error reported by stubborn or a lookup that finds nothing;
+    /// 2 a usage error; 3 the endpoint cannot be reached or the config has no [admin] listen.
+    Ctl(CtlArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -41,6 +48,9 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Ctl(args)) = &cli.command {
+        return ExitCode::from(stubborn::ctl::run(args, &cli.config));
+    }
     init_logging(cli.log_format);
     let config = match Config::load(&cli.config) {
         Ok(config) => config,

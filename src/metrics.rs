@@ -2,12 +2,38 @@
 //! place. Handles are resolved once (per upstream at start, per answer
 //! source here) and kept, so the query path increments an atomic and never
 //! looks a label set up (linkerd's `Metrics` structs do the same).
+//!
+//! `stubborn_request_duration_seconds` is not prometheus-client's
+//! `Histogram` (a lock per observation): the UDP loop answers a batch of
+//! cache hits with one `sendmmsg`, so they share one receipt-to-reply time,
+//! recorded once per batch with a count ([`Durations::record`]) in atomics.
+//! The `process_*` series are read from `/proc/self` and `getrusage` at
+//! each scrape ([`ProcessCollector`]): no crate of the prometheus-client
+//! family provides them.
+
+use std::{
+    fmt,
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use prometheus_client::{
-    encoding::text::encode,
-    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet, text::encode},
+    metrics::{
+        MetricType, TypedMetric,
+        counter::{ConstCounter, Counter},
+        family::Family,
+        gauge::{ConstGauge, Gauge},
+        histogram::Histogram,
+    },
     registry::Registry,
 };
+
+use crate::wire::rcode_name;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -26,6 +52,155 @@ pub struct Metrics {
     upstream_latency: Family<Labels, Histogram, fn() -> Histogram>,
     service_target: Family<Labels, Gauge>,
     failovers: Family<Labels, Counter>,
+    /// `stubborn_responses_total` by `rcode`.
+    pub responses: Responses,
+    /// `stubborn_request_duration_seconds{protocol="udp"}`.
+    pub request_duration_udp: Durations,
+    /// `stubborn_request_duration_seconds{protocol="tcp"}`.
+    pub request_duration_tcp: Durations,
+    /// `stubborn_upstream_fetches_shed_total`: misses answered at once (stale
+    /// or SERVFAIL) because `MAX_FETCHES` fetches were in flight.
+    pub fetches_shed: Counter,
+}
+
+/// `stubborn_responses_total`: one counter per RCODE, made on first use
+/// (an RCODE never sent shows no series) and then kept.
+pub struct Responses {
+    family: Family<Labels, Counter>,
+    /// RCODEs 0..=15 (the header's 4 bits) and 16 (BADVERS).
+    by_rcode: [OnceLock<Counter>; 17],
+}
+
+impl Responses {
+    /// Counts one response with `rcode` (the full, extended value).
+    pub fn count(&self, rcode: u16) {
+        let Some(slot) = self.by_rcode.get(usize::from(rcode)) else { return };
+        slot.get_or_init(|| {
+            let label = rcode_name(rcode).map_or_else(|| format!("RCODE{rcode}"), str::to_string);
+            self.family.get_or_create(&vec![("rcode", label)]).clone()
+        })
+        .inc();
+    }
+}
+
+/// Upper bounds of `stubborn_request_duration_seconds`, in seconds: cache
+/// hits take tens of microseconds, misses one upstream round trip or more,
+/// stale answers up to `stale_answer_after` (1.8 s by default).
+const DURATION_BOUNDS: [f64; 16] =
+    [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// A histogram of durations that takes `count` observations of one value at
+/// once, in atomics (no lock).
+#[derive(Clone, Default)]
+pub struct Durations(Arc<DurationsInner>);
+
+#[derive(Default)]
+struct DurationsInner {
+    /// Per bucket (not cumulative); the last is +Inf.
+    buckets: [AtomicU64; DURATION_BOUNDS.len() + 1],
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Durations {
+    /// Records `count` requests that each took `elapsed`.
+    pub fn record(&self, elapsed: Duration, count: u64) {
+        if count == 0 {
+            return;
+        }
+        let seconds = elapsed.as_secs_f64();
+        let bucket = DURATION_BOUNDS.iter().position(|&bound| seconds <= bound).unwrap_or(DURATION_BOUNDS.len());
+        let inner = &self.0;
+        inner.buckets[bucket].fetch_add(count, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        inner.sum_nanos.fetch_add(nanos.saturating_mul(count), Ordering::Relaxed);
+        inner.count.fetch_add(count, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Durations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Durations").field("count", &self.0.count.load(Ordering::Relaxed)).finish()
+    }
+}
+
+impl TypedMetric for Durations {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for Durations {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), fmt::Error> {
+        let inner = &self.0;
+        let buckets: Vec<(f64, u64)> = DURATION_BOUNDS
+            .iter()
+            .copied()
+            .chain([f64::MAX])
+            .zip(inner.buckets.iter().map(|b| b.load(Ordering::Relaxed)))
+            .collect();
+        // The count is the buckets' total, so that a scrape between the
+        // updates of one `record` cannot show a count the buckets disagree with.
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        let sum = Duration::from_nanos(inner.sum_nanos.load(Ordering::Relaxed)).as_secs_f64();
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
+/// The standard `process_*` series (as Prometheus' client libraries export
+/// them), read at each scrape: CPU from `getrusage`, RSS from
+/// `/proc/self/status`, open fds by listing `/proc/self/fd`, the fd limit
+/// from `getrlimit`. A value that cannot be read (not Linux) is left out.
+#[derive(Debug)]
+struct ProcessCollector {
+    started: SystemTime,
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        use nix::sys::resource::{Resource, UsageWho, getrlimit, getrusage};
+        if let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) {
+            let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+            let cpu = ConstCounter::new(seconds(usage.user_time()) + seconds(usage.system_time()));
+            cpu.encode(encoder.encode_descriptor(
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds",
+                None,
+                cpu.metric_type(),
+            )?)?;
+        }
+        if let Some(rss) = resident_bytes() {
+            gauge(&mut encoder, "process_resident_memory_bytes", "Resident memory size in bytes", rss)?;
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            gauge(&mut encoder, "process_open_fds", "Number of open file descriptors", fds.count() as f64)?;
+        }
+        if let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            gauge(&mut encoder, "process_max_fds", "Maximum number of open file descriptors", soft as f64)?;
+        }
+        let started = self.started.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        gauge(
+            &mut encoder,
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds",
+            started,
+        )
+    }
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: f64) -> Result<(), fmt::Error> {
+    let gauge = ConstGauge::new(value);
+    gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)
+}
+
+/// `VmRSS` of `/proc/self/status`, in bytes.
+fn resident_bytes() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
 }
 
 /// One counter per answer source.
@@ -145,8 +320,34 @@ impl Metrics {
         let failovers = Family::<Labels, Counter>::default();
         registry.register("stubborn_failovers", "Switches of a service's active target", failovers.clone());
 
+        let responses = Family::<Labels, Counter>::default();
+        registry.register("stubborn_responses", "Responses sent to clients, by RCODE", responses.clone());
+        let request_duration = Family::<Labels, Durations>::default();
+        registry.register(
+            "stubborn_request_duration_seconds",
+            "Time from receiving a client's query to sending the reply",
+            request_duration.clone(),
+        );
+        let fetches_shed = Counter::default();
+        registry.register(
+            "stubborn_upstream_fetches_shed",
+            "Misses answered at once (stale or SERVFAIL) because the in-flight fetch bound was reached",
+            fetches_shed.clone(),
+        );
+        let build_info = Family::<Labels, Gauge>::default();
+        registry.register(
+            "stubborn_build_info",
+            "Always 1; the version label is the running build",
+            build_info.clone(),
+        );
+        build_info.get_or_create(&vec![("version", env!("STUBBORN_VERSION").to_string())]).set(1);
+        registry.register_collector(Box::new(ProcessCollector { started: SystemTime::now() }));
+
         let label = |name: &'static str, value: &str| vec![(name, value.to_string())];
         let counter = |family: &Family<Labels, Counter>, name, value| family.get_or_create(&label(name, value)).clone();
+        // A closure, so that the family's read guard is dropped before the next series is made.
+        let durations =
+            |family: &Family<Labels, Durations>, protocol| family.get_or_create(&label("protocol", protocol)).clone();
         Metrics {
             queries_udp: counter(&queries, "protocol", "udp"),
             queries_tcp: counter(&queries, "protocol", "tcp"),
@@ -178,6 +379,10 @@ impl Metrics {
             upstream_latency,
             service_target,
             failovers,
+            responses: Responses { family: responses, by_rcode: Default::default() },
+            request_duration_udp: durations(&request_duration, "udp"),
+            request_duration_tcp: durations(&request_duration, "tcp"),
+            fetches_shed,
             registry,
         }
     }
@@ -262,6 +467,11 @@ mod tests {
         metrics.cache_evictions.negative_size.inc();
         metrics.service_target("api.example.com", "api.aws.example.net").set(1);
         metrics.failovers("api.example.com").inc();
+        metrics.responses.count(3);
+        metrics.responses.count(16);
+        metrics.responses.count(3);
+        metrics.request_duration_udp.record(Duration::from_micros(70), 32);
+        metrics.request_duration_udp.record(Duration::from_secs(9), 1);
         let text = metrics.render(7);
         for line in [
             "stubborn_queries_total{protocol=\"udp\"} 0",
@@ -275,9 +485,24 @@ mod tests {
             "stubborn_upstream_latency_seconds_count{upstream=\"192.0.2.1:53\"} 1",
             "stubborn_service_target{service=\"api.example.com\",target=\"api.aws.example.net\"} 1",
             "stubborn_failovers_total{service=\"api.example.com\"} 1",
+            "stubborn_responses_total{rcode=\"NXDOMAIN\"} 2",
+            "stubborn_responses_total{rcode=\"BADVERS\"} 1",
+            "stubborn_request_duration_seconds_count{protocol=\"udp\"} 33",
+            "stubborn_request_duration_seconds_bucket{le=\"0.0001\",protocol=\"udp\"} 32",
+            "stubborn_request_duration_seconds_bucket{le=\"5.0\",protocol=\"udp\"} 32",
+            "stubborn_request_duration_seconds_bucket{le=\"+Inf\",protocol=\"udp\"} 33",
+            "stubborn_request_duration_seconds_count{protocol=\"tcp\"} 0",
+            "stubborn_upstream_fetches_shed_total 0",
+            "process_cpu_seconds_total ",
+            "process_open_fds ",
+            "stubborn_build_info{version=\"",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }
+        assert!(!text.contains("rcode=\"NOERROR\""), "an RCODE never sent has no series:\n{text}");
+        let sum = text.lines().find(|l| l.starts_with("stubborn_request_duration_seconds_sum{protocol=\"udp\"}"));
+        let sum: f64 = sum.and_then(|l| l.rsplit(' ').next()?.parse().ok()).expect("the sum");
+        assert!((sum - (32.0 * 70e-6 + 9.0)).abs() < 1e-6, "{sum}");
     }
 
     #[test]

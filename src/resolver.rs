@@ -20,10 +20,19 @@
 //! - last-known-good: an empty answer (NXDOMAIN or NODATA) for a key whose
 //!   entry holds records is not cached and the old records are served stale
 //!   until empty answers have held for `keep_positive`.
+//!
+//! An operator's flush ([`Resolver::flush`], issue 10) drops the entries,
+//! their last-known-good bookkeeping (it lives in the entry) and their
+//! `degraded` listing, and detaches the fetches in flight for them: a query
+//! after the flush starts a new fetch, and a detached fetch that ends after
+//! the flush stores nothing, so it cannot put back the answer just flushed.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -33,7 +42,7 @@ use tokio::{sync::watch, time::Instant};
 use tracing::{debug, warn};
 
 use crate::{
-    cache::{Cache, Entry, Lookup},
+    cache::{Cache, Entry, KeyParts, Lookup, Selection},
     config::AnswerPolicy,
     degraded::{Degraded, Reason},
     metrics::Metrics,
@@ -73,12 +82,70 @@ pub struct Resolver {
     upstreams: ArcSwap<Upstreams>,
     metrics: Arc<Metrics>,
     degraded: Degraded,
-    /// Fetches in flight by key; a query for a key here waits on it instead of asking again.
-    inflight: Mutex<HashMap<Box<[u8]>, Waiter>>,
+    /// Fetches in flight by key; a query for a key here waits on it instead
+    /// of asking again. Held while a fetch stores its answer, so that a flush
+    /// is wholly before or after that.
+    inflight: Mutex<HashMap<Box<[u8]>, Fetch>>,
 }
 
 /// Where the queries sharing a fetch wait for it; `None` until it ends.
 type Waiter = watch::Receiver<Option<Fetched>>;
+
+/// A fetch in flight.
+#[derive(Clone)]
+struct Fetch {
+    waiter: Waiter,
+    /// Set by a flush of its key: what it fetched is not stored.
+    flushed: Arc<AtomicBool>,
+}
+
+/// How an operator sees one cache entry (`/cache/lookup`, `/cache/dump`).
+pub struct Cached {
+    pub key: Box<[u8]>,
+    pub entry: Arc<Entry>,
+    pub state: State,
+    /// Seconds of TTL left (0 once expired).
+    pub ttl: u64,
+    /// Seconds past expiry (0 while live).
+    pub expired_for: u64,
+    /// Seconds since the answer arrived.
+    pub age: u64,
+}
+
+impl Cached {
+    pub fn parts(&self) -> KeyParts<'_> {
+        KeyParts::of(&self.key).expect("cache keys are built by Query::parse")
+    }
+
+    /// The cached question: the key without its DO byte.
+    pub fn question(&self) -> &[u8] {
+        &self.key[..self.key.len() - 1]
+    }
+}
+
+/// The `state` of a cache entry (INTERFACE.md `/cache/lookup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Live, with records of the asked type.
+    Fresh,
+    /// Live NXDOMAIN or NODATA.
+    Negative,
+    /// Past its TTL (positive or negative), kept for the stale window.
+    Stale,
+    /// Served over an empty upstream answer right now (last-known-good).
+    KeptPositive,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Fresh => "fresh",
+            State::Negative => "negative",
+            State::Stale => "stale",
+            State::KeptPositive => "kept_positive",
+        }
+    }
+}
 
 impl Resolver {
     pub fn new(cache: Cache, policy: AnswerPolicy, upstreams: Upstreams, metrics: Arc<Metrics>) -> Resolver {
@@ -112,6 +179,59 @@ impl Resolver {
 
     pub fn degraded(&self) -> &Degraded {
         &self.degraded
+    }
+
+    /// Drops what `selection` picks from the cache, from the fetches in
+    /// flight (they finish, but store nothing) and from the degraded list;
+    /// returns how many cache entries went.
+    pub fn flush(&self, selection: &Selection<'_>) -> usize {
+        self.inflight.lock().expect("no panics while held").retain(|key, fetch| {
+            let flushed = selection.matches_key(key);
+            if flushed {
+                fetch.flushed.store(true, Ordering::Relaxed);
+            }
+            !flushed
+        });
+        let removed = self.cache.remove_matching(selection);
+        self.degraded.forget(|question| selection.matches_question(question));
+        removed
+    }
+
+    /// The entries `selection` picks that may still be served, by name and type.
+    pub fn cached(&self, selection: &Selection<'_>) -> Vec<Cached> {
+        let now = Instant::now();
+        let config = self.cache.config();
+        let keep_positive = self.policy.load().keep_positive;
+        let mut cached: Vec<Cached> = self
+            .cache
+            .matching(selection)
+            .into_iter()
+            .filter(|(_, entry)| {
+                entry.is_fresh(now) || config.keep_expired && entry.within_max_stale(now, config.max_stale)
+            })
+            .map(|(key, entry)| {
+                let expires = entry.stored_at + entry.ttl;
+                let kept = entry.has_records
+                    && entry.empty_since().is_some_and(|since| now.saturating_duration_since(since) < keep_positive);
+                let state = match (kept, entry.is_fresh(now), entry.has_records) {
+                    (true, _, _) => State::KeptPositive,
+                    (false, true, true) => State::Fresh,
+                    (false, true, false) => State::Negative,
+                    (false, false, _) => State::Stale,
+                };
+                Cached {
+                    state,
+                    ttl: expires.saturating_duration_since(now).as_secs(),
+                    expired_for: now.saturating_duration_since(expires).as_secs(),
+                    age: u64::from(entry.age_secs(now)),
+                    key,
+                    entry,
+                }
+            })
+            .collect();
+        cached
+            .sort_by(|a, b| (a.parts().name, a.parts().qtype, &a.key).cmp(&(b.parts().name, b.parts().qtype, &b.key)));
+        cached
     }
 
     /// The reply when memory alone can give it (a fresh hit, or stale during
@@ -151,6 +271,7 @@ impl Resolver {
             },
             None => {
                 debug!(qname = %query.name(), limit = MAX_FETCHES, "too many upstream fetches in flight");
+                self.metrics.fetches_shed.inc();
                 None
             }
         };
@@ -233,26 +354,32 @@ impl Resolver {
     fn fetch(self: &Arc<Self>, query: &Query) -> Option<Waiter> {
         let mut inflight = self.inflight.lock().expect("no panics while held");
         if let Some(fetch) = inflight.get(&query.key) {
-            return Some(fetch.clone());
+            return Some(fetch.waiter.clone());
         }
         if inflight.len() >= MAX_FETCHES {
             return None;
         }
-        let (done, fetch) = watch::channel(None);
-        inflight.insert(query.key.clone(), fetch.clone());
+        let (done, waiter) = watch::channel(None);
+        let flushed = Arc::new(AtomicBool::new(false));
+        inflight.insert(query.key.clone(), Fetch { waiter: waiter.clone(), flushed: Arc::clone(&flushed) });
         drop(inflight);
         let resolver = Arc::clone(self);
         let query = query.clone();
         tokio::spawn(async move {
-            let fetched = resolver.fetch_and_store(&query).await;
-            resolver.inflight.lock().expect("no panics while held").remove(&query.key);
+            let fetched = resolver.fetch_and_store(&query, &flushed).await;
+            let mut inflight = resolver.inflight.lock().expect("no panics while held");
+            // A flush may have detached this fetch and a newer one taken its place.
+            if inflight.get(&query.key).is_some_and(|fetch| Arc::ptr_eq(&fetch.flushed, &flushed)) {
+                inflight.remove(&query.key);
+            }
+            drop(inflight);
             // No receiver left is fine: the cache has been updated either way.
             let _ = done.send(Some(fetched));
         });
-        Some(fetch)
+        Some(waiter)
     }
 
-    async fn fetch_and_store(&self, query: &Query) -> Fetched {
+    async fn fetch_and_store(&self, query: &Query, flushed: &AtomicBool) -> Fetched {
         let ask = Ask {
             question: query.lower_question(),
             payload: query.edns.map_or(OUR_UDP_PAYLOAD, |e| e.udp_payload()),
@@ -295,7 +422,10 @@ impl Resolver {
             self.cache.remove(&query.key);
         }
         let entry = Arc::new(entry);
-        self.cache.insert(query.key.clone(), Arc::clone(&entry));
+        let _stores = self.inflight.lock().expect("no panics while held");
+        if !flushed.load(Ordering::Relaxed) {
+            self.cache.insert(query.key.clone(), Arc::clone(&entry));
+        }
         Fetched::Answer(entry)
     }
 }

@@ -14,6 +14,12 @@
 //! - SIGTERM (service managers, `kill`) or SIGINT (Ctrl-C): stop accepting,
 //!   let queries in flight finish (at most [`DRAIN`]), write the snapshot,
 //!   return (exit status 0).
+//! - SIGUSR1: log a one-screen summary of the state (upstreams, services,
+//!   cache, degraded names) and keep running; SIGUSR2: flush the whole cache
+//!   and log how many entries went. These are systemd-resolved's meanings;
+//!   dnsmasq users send SIGUSR1 by habit for statistics. Left to the default
+//!   action, either would kill the process and lose the cache since the last
+//!   snapshot.
 //!
 //! With `[server] watch_config`, a change of the config file (rewritten,
 //! renamed over, or a ConfigMap's symlink swap; polled every second)
@@ -43,7 +49,7 @@ use tracing::{debug, info, warn};
 use crate::{
     admin::{self, Admin},
     bind,
-    cache::{Cache, persist},
+    cache::{Cache, Selection, persist},
     config::{self, Config, ServerConfig, UpstreamAddr, UpstreamConfig},
     metrics::Metrics,
     server::{self, Server},
@@ -53,6 +59,8 @@ use crate::{
 
 /// How long a graceful stop waits for queries in flight.
 pub const DRAIN: Duration = Duration::from_secs(2);
+/// Degraded names a SIGUSR1 summary lists, at most: one screen.
+const SUMMARY_DEGRADED: usize = 20;
 
 /// An address that could not be bound.
 #[derive(Debug, thiserror::Error)]
@@ -111,10 +119,10 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
         }
     }
     let server = Arc::new(Server::new(&config, cache, Arc::clone(&metrics)));
-    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path));
+    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path, &config.admin.allow));
     let mut daemon = Daemon { config, server, admin, listeners: HashMap::new(), admin_listener: None };
 
-    if let Some(addr) = daemon.config.admin {
+    if let Some(addr) = daemon.config.admin.listen {
         daemon.admin_listener = Some(daemon.bind_admin(addr).await?);
     }
     let server_config = daemon.config.server.clone();
@@ -141,9 +149,13 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
 
 impl Daemon {
     async fn serve_until_stopped(&mut self) {
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-        else {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::user_defined1()),
+            signal(SignalKind::user_defined2()),
+        ) else {
             warn!("cannot install signal handlers; serving until killed");
             return std::future::pending().await;
         };
@@ -173,6 +185,12 @@ impl Daemon {
                     if resolv_file.as_mut().is_some_and(FileWatch::changed) {
                         self.reread_resolv_file();
                     }
+                }
+                _ = usr1.recv() => self.log_state(),
+                _ = usr2.recv() => {
+                    let resolver = Arc::clone(self.server.resolver());
+                    let removed = tokio::task::spawn_blocking(move || resolver.flush(&Selection::All)).await;
+                    info!(removed = removed.unwrap_or_default(), "cache flushed (SIGUSR2)");
                 }
                 _ = tokio::time::sleep_until(next_snapshot), if self.config.persist.path.is_some() => {
                     self.snapshot(false).await;
@@ -214,6 +232,51 @@ impl Daemon {
         self.config.upstream = upstream;
     }
 
+    /// SIGUSR1: what an operator asks first, in a screenful of log lines.
+    fn log_state(&self) {
+        let resolver = self.server.resolver();
+        let cache = resolver.cache();
+        let degraded = resolver.degraded().recent();
+        info!(
+            version = env!("STUBBORN_VERSION"),
+            config = %self.config.path.display(),
+            cache_entries = cache.len(),
+            cache_capacity = cache.config().capacity,
+            tcp_connections = self.server.tcp_connections_open(),
+            in_flight = self.server.in_flight(),
+            degraded = degraded.len(),
+            "state summary (SIGUSR1)"
+        );
+        let upstreams = resolver.upstreams();
+        for (zone, pool) in upstreams.pools() {
+            for upstream in pool.servers() {
+                let health = upstream.health();
+                info!(
+                    upstream = %upstream.addr.label,
+                    zone,
+                    up = health.up,
+                    since = %humantime::format_rfc3339_seconds(health.since),
+                    latency_ms = health.latency.map(|l| l.as_secs_f64() * 1000.0),
+                    last_error = health.last_error.as_ref().map(tracing::field::display),
+                    "state: upstream"
+                );
+            }
+        }
+        for service in self.server.services().iter() {
+            let primary = service.targets().next().map(|(target, _)| target.to_string());
+            let healthy: Vec<String> =
+                service.targets().filter(|(_, healthy)| *healthy).map(|(target, _)| target.to_string()).collect();
+            info!(service = service.name(), active = %service.active(), primary, ?healthy, "state: service");
+        }
+        for name in degraded.iter().take(SUMMARY_DEGRADED) {
+            info!(qname = %name.name, qtype = name.qtype, reason = ?name.reason, count = name.count,
+                  since = %humantime::format_rfc3339_seconds(name.since), "state: degraded answer");
+        }
+        if degraded.len() > SUMMARY_DEGRADED {
+            info!(more = degraded.len() - SUMMARY_DEGRADED, "state: more degraded answers (GET /status lists them)");
+        }
+    }
+
     /// Writes the cache snapshot if one is configured; failures are logged
     /// (the periodic success only at debug level, so it doesn't flood the log).
     async fn snapshot(&self, at_stop: bool) {
@@ -250,7 +313,8 @@ impl Daemon {
         }
         self.server.apply(&self.config, &new);
         self.rebind_listeners(&new.server).await;
-        self.rebind_admin(new.admin).await;
+        self.rebind_admin(new.admin.listen).await;
+        self.admin.set_allow(&new.admin.allow);
         self.admin.loaded(&new.path);
         self.config = new;
         info!(config = %self.config.path.display(), upstreams = self.config.upstream.servers.len(), "config reloaded");

@@ -47,6 +47,26 @@ pub const REFUSED: u8 = 5;
 /// Extended RCODE 16: the upper 8 bits, 1, go in the OPT record, the lower 4, 0, in the header.
 pub const BADVERS: u16 = 16;
 
+/// The mnemonic of an RCODE (IANA "DNS RCODEs"), as operators and
+/// dashboards write it; None for codes stubborn has no name for.
+pub fn rcode_name(rcode: u16) -> Option<&'static str> {
+    Some(match rcode {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        16 => "BADVERS",
+        _ => return None,
+    })
+}
+
 // RR types (RFC 1035 §3.2.2-3.2.3, RFC 3596, RFC 6891, RFC 1995).
 pub const TYPE_A: u16 = 1;
 pub const TYPE_NS: u16 = 2;

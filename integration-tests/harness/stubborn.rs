@@ -242,6 +242,38 @@ impl Stubborn {
         http_get(self.admin, path).unwrap_or_else(|e| panic!("GET {path} on {}: {e}", self.admin))
     }
 
+    /// `POST path` on the admin endpoint: (status, body).
+    pub fn post(&self, path: &str) -> (u16, String) {
+        http_request("POST", self.admin, path).unwrap_or_else(|e| panic!("POST {path} on {}: {e}", self.admin))
+    }
+
+    /// `POST /cache/flush?QUERY`, expected to succeed: the `removed` count.
+    pub fn flush(&self, query: &str) -> u64 {
+        let (status, body) = self.post(&format!("/cache/flush?{query}"));
+        assert_eq!(status, 200, "POST /cache/flush?{query} answered {status}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        json["removed"].as_u64().unwrap_or_else(|| panic!("no removed count in {body}"))
+    }
+
+    /// `GET /cache/lookup?name=NAME[&type=T]`, expected to succeed: the entries.
+    pub fn lookup(&self, name: &str, qtype: Option<&str>) -> Vec<serde_json::Value> {
+        let path = match qtype {
+            Some(t) => format!("/cache/lookup?name={name}&type={t}"),
+            None => format!("/cache/lookup?name={name}"),
+        };
+        let (status, body) = self.get(&path);
+        assert_eq!(status, 200, "GET {path} answered {status}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        json.as_array().unwrap_or_else(|| panic!("not a list: {body}")).clone()
+    }
+
+    /// Runs `stubborn ctl ARGS --config PATH` against this stubborn's config.
+    pub fn ctl(&self, args: &[&str]) -> Finished {
+        let mut all = vec!["ctl"];
+        all.extend_from_slice(args);
+        run_to_exit(&all, &self.config_text, Duration::from_secs(20))
+    }
+
     /// The /metrics text.
     pub fn metrics(&self) -> String {
         let (status, body) = self.get("/metrics");
@@ -396,12 +428,25 @@ fn last_bytes(text: &str, max: usize) -> &str {
 
 /// `GET path` from `addr` (ureq): (status, body); any status, not only 2xx.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    http_request("GET", addr, path)
+}
+
+/// `METHOD path` (GET, POST, PUT or DELETE, no body) from `addr`: (status, body).
+pub fn http_request(method: &str, addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(2)))
+        .timeout_global(Some(Duration::from_secs(5)))
         .build()
         .into();
-    let mut response = agent.get(format!("http://{addr}{path}")).call().map_err(std::io::Error::other)?;
+    let url = format!("http://{addr}{path}");
+    let response = match method {
+        "GET" => agent.get(url).call(),
+        "POST" => agent.post(url).send_empty(),
+        "PUT" => agent.put(url).send_empty(),
+        "DELETE" => agent.delete(url).call(),
+        other => panic!("http_request: method {other} not supported"),
+    };
+    let mut response = response.map_err(std::io::Error::other)?;
     let body = response.body_mut().read_to_string().map_err(std::io::Error::other)?;
     Ok((response.status().as_u16(), body))
 }

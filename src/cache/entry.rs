@@ -8,9 +8,13 @@ use std::{ops::Range, sync::Mutex, time::Duration};
 
 use tokio::time::Instant;
 
+use hickory_proto::{op::Message, rr::Record};
+
 use crate::{
     config::CacheConfig,
-    wire::{AD, HEADER_LEN, Malformed, RCODE_MASK, Records, TYPE_ANY, TYPE_OPT, TYPE_SOA, u16_at},
+    wire::{
+        AD, HEADER_LEN, Malformed, QR, RA, RCODE_MASK, RD, Records, TYPE_ANY, TYPE_OPT, TYPE_SOA, u16_at, write_header,
+    },
 };
 
 /// A cached answer.
@@ -189,11 +193,41 @@ impl Entry {
         }
     }
 
+    /// When upstream answers began to come back empty for this positive
+    /// entry (last-known-good), if they have.
+    pub fn empty_since(&self) -> Option<Instant> {
+        self.trouble.lock().expect("no panics while held").empty_since
+    }
+
+    /// The entry's records (answer, authority, additional) with the TTLs
+    /// they were stored with, read by hickory: for operators (`/cache/lookup`,
+    /// `/cache/dump`), never on the query path. `question` is the cached
+    /// question (the key without its DO byte).
+    pub fn records(&self, question: &[u8]) -> Vec<Record> {
+        let reply = rebuild_reply(question, self.rcode, self.authentic_data, self.counts, &self.sections);
+        Message::from_vec(&reply)
+            .map(|message| message.answers.into_iter().chain(message.authorities).chain(message.additionals).collect())
+            .unwrap_or_default()
+    }
+
     /// How long moka keeps the entry: fresh time plus the stale window.
     pub fn lifetime(&self, config: &CacheConfig) -> Duration {
         let stale = if config.keep_expired { config.max_stale } else { Duration::ZERO };
         self.ttl + stale
     }
+}
+
+/// The reply an entry was made from: a header with these fields, the
+/// question, then the record sections (whose compression pointers count
+/// from the start of this reply).
+pub fn rebuild_reply(question: &[u8], rcode: u8, authentic_data: bool, counts: [u16; 3], sections: &[u8]) -> Vec<u8> {
+    let [an, ns, ar] = counts;
+    let mut reply = Vec::with_capacity(HEADER_LEN + question.len() + sections.len());
+    let ad = if authentic_data { AD } else { 0 };
+    write_header(&mut reply, 0, [QR | RD, RA | ad | (rcode & RCODE_MASK)], [1, an, ns, ar]);
+    reply.extend_from_slice(question);
+    reply.extend_from_slice(sections);
+    reply
 }
 
 fn secs(d: Duration) -> u32 {
@@ -355,6 +389,18 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn records_are_read_back_for_operators() {
+        let e = Entry::from_reply(&positive_reply(), QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap();
+        let question = &positive_reply()[HEADER_LEN..HEADER_LEN + QUESTION_LEN];
+        let lines: Vec<String> = e.records(question).iter().map(ToString::to_string).collect();
+        assert_eq!(lines, ["www.example.com. 300 IN A 192.0.2.1", "www.example.com. 60 IN A 192.0.2.2"]);
+        let n = Entry::from_reply(&negative_reply(), QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap();
+        let soa = n.records(question);
+        assert_eq!(soa.len(), 1);
+        assert_eq!(soa[0].record_type(), hickory_proto::rr::RecordType::SOA);
     }
 
     #[tokio::test(start_paused = true)]

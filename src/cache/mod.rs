@@ -276,6 +276,30 @@ impl Cache {
         inner.probation.invalidate(key);
     }
 
+    /// Drops every entry `selection` picks, from both tables; returns how many went.
+    pub fn remove_matching(&self, selection: &Selection<'_>) -> usize {
+        let inner = self.inner.load();
+        let mut removed = 0;
+        for table in [&inner.main, &inner.probation] {
+            let keys: Vec<_> = table.iter().filter(|(key, _)| selection.matches_key(key)).map(|(key, _)| key).collect();
+            removed += keys.iter().filter(|key| table.remove(key.as_ref()).is_some()).count();
+        }
+        removed
+    }
+
+    /// Every entry `selection` picks that moka still holds (fresh, or
+    /// expired and kept for the stale window), those of `main` first.
+    pub fn matching(&self, selection: &Selection<'_>) -> Vec<(Box<[u8]>, Arc<Entry>)> {
+        let inner = self.inner.load();
+        inner
+            .main
+            .iter()
+            .chain(inner.probation.iter())
+            .filter(|(key, _)| selection.matches_key(key))
+            .map(|(key, entry)| (Box::clone(&key), entry))
+            .collect()
+    }
+
     /// Every entry that may still be served, fresh or stale, at most
     /// `capacity` of them, those of `main` first.
     pub fn entries(&self, now: Instant) -> Vec<(Box<[u8]>, Arc<Entry>)> {
@@ -302,6 +326,85 @@ impl Cache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A cache key taken apart: the lower-cased question (name in wire form,
+/// type, class) and the DO bit, as [`crate::query::Query::parse`] builds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyParts<'a> {
+    pub name: &'a [u8],
+    pub qtype: u16,
+    pub qclass: u16,
+    pub dnssec_ok: bool,
+}
+
+impl<'a> KeyParts<'a> {
+    /// None for bytes too short to be a key.
+    pub fn of(key: &'a [u8]) -> Option<KeyParts<'a>> {
+        let question = key.get(..key.len().checked_sub(1)?)?;
+        let mut parts = KeyParts::of_question(question)?;
+        parts.dnssec_ok = key[key.len() - 1] != 0;
+        Some(parts)
+    }
+
+    /// The parts of a lower-cased question (no DO byte; `dnssec_ok` false).
+    pub fn of_question(question: &'a [u8]) -> Option<KeyParts<'a>> {
+        let name_end = question.len().checked_sub(4)?;
+        let [t0, t1, c0, c1] = question[name_end..] else { return None };
+        Some(KeyParts {
+            name: &question[..name_end],
+            qtype: u16::from_be_bytes([t0, t1]),
+            qclass: u16::from_be_bytes([c0, c1]),
+            dnssec_ok: false,
+        })
+    }
+}
+
+/// Which entries an operator means (`/cache/lookup`, `/cache/flush`).
+/// Names are lower-case wire form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection<'a> {
+    /// One name: every type, or one.
+    Name {
+        name: &'a [u8],
+        qtype: Option<u16>,
+    },
+    /// A name and every name below it, on label boundaries (`b.test` is not below `xb.test`).
+    Zone(&'a [u8]),
+    All,
+}
+
+impl Selection<'_> {
+    /// Whether the entry of `key` (question + DO byte) is selected.
+    pub fn matches_key(&self, key: &[u8]) -> bool {
+        KeyParts::of(key).is_some_and(|parts| self.matches(&parts))
+    }
+
+    /// Whether a lower-cased question (name, type, class) is selected.
+    pub fn matches_question(&self, question: &[u8]) -> bool {
+        KeyParts::of_question(question).is_some_and(|parts| self.matches(&parts))
+    }
+
+    fn matches(&self, parts: &KeyParts<'_>) -> bool {
+        match *self {
+            Selection::All => true,
+            Selection::Name { name, qtype } => parts.name == name && qtype.is_none_or(|t| t == parts.qtype),
+            Selection::Zone(zone) => {
+                // Compare at each label start of the entry's name: a suffix match there is a label boundary.
+                let mut at = 0;
+                while let Some(&len) = parts.name.get(at) {
+                    if &parts.name[at..] == zone {
+                        return true;
+                    }
+                    if len == 0 {
+                        break;
+                    }
+                    at += 1 + usize::from(len);
+                }
+                false
+            }
+        }
     }
 }
 
@@ -474,6 +577,55 @@ mod tests {
         assert_eq!(*cache.config(), smaller);
         assert!(matches!(cache.lookup(b"key", Instant::now()), Lookup::Fresh(_)), "main's entries go first");
         assert!(cache.len() <= 10);
+    }
+
+    #[test]
+    fn selections_match_names_types_and_zones_on_label_boundaries() {
+        let key = |name: &str, qtype: u16, dnssec_ok: u8| {
+            let mut key = crate::wire::wire_name(name);
+            key.extend_from_slice(&qtype.to_be_bytes());
+            key.extend_from_slice(&1u16.to_be_bytes());
+            key.push(dnssec_ok);
+            key
+        };
+        let name = crate::wire::wire_name("a.b.test");
+        let zone = crate::wire::wire_name("b.test");
+        let root = crate::wire::wire_name("");
+        let one = Selection::Name { name: &name, qtype: None };
+        let typed = Selection::Name { name: &name, qtype: Some(28) };
+        assert!(one.matches_key(&key("a.b.test", 1, 0)) && one.matches_key(&key("a.b.test", 28, 1)));
+        assert!(!one.matches_key(&key("x.a.b.test", 1, 0)));
+        assert!(typed.matches_key(&key("a.b.test", 28, 0)) && !typed.matches_key(&key("a.b.test", 1, 0)));
+        for selected in ["b.test", "a.b.test", "c.a.b.test"] {
+            assert!(Selection::Zone(&zone).matches_key(&key(selected, 1, 0)), "{selected}");
+        }
+        for kept in ["xb.test", "test", "b.test.other", "a.xb.test"] {
+            assert!(!Selection::Zone(&zone).matches_key(&key(kept, 1, 0)), "{kept}");
+        }
+        assert!(Selection::Zone(&root).matches_key(&key("anything.example", 1, 0)));
+        assert!(Selection::All.matches_question(&key("a.b.test", 1, 0)[..14]));
+        assert!(!one.matches_key(b"xy"), "not a key");
+    }
+
+    #[test]
+    fn remove_matching_counts_what_went() {
+        let config = CacheConfig::default();
+        let cache = Cache::new(&config);
+        let mut names = Vec::new();
+        for name in ["a.b.test", "c.b.test", "xb.test"] {
+            let mut key = crate::wire::wire_name(name);
+            key.extend_from_slice(&[0, 1, 0, 1, 0]);
+            names.push(key.clone());
+            cache.insert(key.into(), positive(&config));
+        }
+        cache.insert(names[2].clone().into(), negative(&config)); // into probation
+        let zone = crate::wire::wire_name("b.test");
+        assert_eq!(cache.matching(&Selection::Zone(&zone)).len(), 2);
+        assert_eq!(cache.remove_matching(&Selection::Zone(&zone)), 2);
+        assert_eq!(cache.remove_matching(&Selection::Zone(&zone)), 0);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.remove_matching(&Selection::All), 1);
+        assert!(cache.is_empty());
     }
 
     #[test]

@@ -26,8 +26,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::{Cache, Entry};
-use crate::wire::{self, AD, QR, RA, RCODE_MASK, RD, write_header};
+use super::{Cache, Entry, entry::rebuild_reply};
 
 const MAGIC: &[u8; 8] = b"STUBCACH";
 /// Bumped whenever the payload's layout changes; other versions are ignored.
@@ -161,12 +160,7 @@ fn restore(
 ) -> Option<Entry> {
     let question = saved.key.get(..saved.key.len().checked_sub(1)?)?;
     let qtype = u16::from_be_bytes([*question.get(question.len().checked_sub(4)?)?, question[question.len() - 3]]);
-    let [an, ns, ar] = saved.counts;
-    let mut reply = Vec::with_capacity(wire::HEADER_LEN + question.len() + saved.sections.len());
-    let ad = if saved.authentic_data { AD } else { 0 };
-    write_header(&mut reply, 0, [QR | RD, RA | ad | (saved.rcode & RCODE_MASK)], [1, an, ns, ar]);
-    reply.extend_from_slice(question);
-    reply.extend_from_slice(&saved.sections);
+    let reply = rebuild_reply(question, saved.rcode, saved.authentic_data, saved.counts, &saved.sections);
     let age = wall_now.duration_since(UNIX_EPOCH + Duration::from_millis(saved.stored_unix_ms)).unwrap_or_default();
     let stored_at = now.checked_sub(age)?;
     Entry::from_reply(&reply, question.len(), qtype, config, stored_at).ok()

@@ -93,4 +93,5 @@ pub(super) struct ServiceFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct AdminFile {
     pub listen: Option<Spanned<String>>,
+    pub allow: Option<Vec<Spanned<String>>>,
 }

@@ -42,11 +42,23 @@ pub struct Config {
     pub persist: PersistConfig,
     /// Health-checked failover services.
     pub services: Vec<ServiceConfig>,
-    /// The admin HTTP endpoint's address, when one is wanted.
-    pub admin: Option<SocketAddr>,
+    /// The admin HTTP endpoint.
+    pub admin: AdminConfig,
     /// Things worth saying that do not make the config invalid, each as
     /// `PATH:LINE:COL: key: what`; `stubborn check` prints them.
     pub warnings: Vec<String>,
+}
+
+/// `[admin]`: the HTTP endpoint of metrics, health, status and cache control.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminConfig {
+    /// Its address, when one is wanted.
+    pub listen: Option<SocketAddr>,
+    /// Who may use it; others get 403, except on /healthz and /readyz (probes
+    /// come from the node, and those disclose nothing). `/status` lists the
+    /// names recently asked and `/cache/flush` drops answers, and the
+    /// endpoint is often bound to 0.0.0.0 in containers.
+    pub allow: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -18,7 +18,8 @@ fn empty_file_takes_defaults_and_resolv_conf() {
     assert_eq!(c.cache, CacheConfig::default());
     assert_eq!(c.answers, crate::config::AnswerPolicy::default());
     assert_eq!(c.persist, crate::config::PersistConfig::default());
-    assert_eq!(c.admin, None);
+    assert_eq!(c.admin.listen, None);
+    assert_eq!(c.admin.allow, c.server.allow, "loopback only by default");
 }
 
 #[test]

@@ -14,8 +14,8 @@ use ipnet::IpNet;
 use toml::Spanned;
 
 use super::{
-    AnswerPolicy, CacheConfig, Check, Config, ConfigError, Host, HttpCheck, PersistConfig, ServerConfig, ServiceConfig,
-    Target, TlsTarget, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig,
+    AdminConfig, AnswerPolicy, CacheConfig, Check, Config, ConfigError, Host, HttpCheck, PersistConfig, ServerConfig,
+    ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig,
     file::{CacheFile, File, ServerFile, ServiceFile, UpstreamFile, ZoneFile},
 };
 
@@ -77,7 +77,13 @@ impl Validator<'_> {
         let upstream = self.upstream(file.upstream, &server.listen, resolv_conf);
         let (cache, answers, persist) = self.cache(file.cache);
         let services = self.services(file.service);
-        let admin = file.admin.listen.and_then(|s| self.socket_addr(&s, "admin.listen", None));
+        let admin = AdminConfig {
+            listen: file.admin.listen.and_then(|s| self.socket_addr(&s, "admin.listen", None)),
+            allow: match file.admin.allow {
+                Some(list) => list.iter().filter_map(|s| self.net(s, "admin.allow")).collect(),
+                None => loopback(),
+            },
+        };
         Config {
             path: self.path.to_path_buf(),
             server,
@@ -162,8 +168,8 @@ impl Validator<'_> {
             None => vec![SocketAddr::from(([127, 0, 0, 1], 53)), "[::1]:53".parse().expect("a valid literal")],
         };
         let allow = match file.allow {
-            Some(list) => list.iter().filter_map(|s| self.net(s)).collect(),
-            None => vec!["127.0.0.0/8".parse().expect("a valid literal"), "::1/128".parse().expect("a valid literal")],
+            Some(list) => list.iter().filter_map(|s| self.net(s, "server.allow")).collect(),
+            None => loopback(),
         };
         let tcp_connections = match file.tcp_connections {
             Some(n) if !(1..=MAX_TCP_CONNECTIONS).contains(n.get_ref()) => {
@@ -453,15 +459,20 @@ impl Validator<'_> {
         }
     }
 
-    fn net(&mut self, value: &Spanned<String>) -> Option<IpNet> {
+    fn net(&mut self, value: &Spanned<String>, key: &str) -> Option<IpNet> {
         let text = value.get_ref();
         let net = text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from));
         if net.is_none() {
             let what = format!("{text:?} is not a network like \"127.0.0.0/8\" or an address");
-            self.problem(value.span(), "server.allow", &what);
+            self.problem(value.span(), key, &what);
         }
         net
     }
+}
+
+/// The default of `server.allow` and `admin.allow`.
+fn loopback() -> Vec<IpNet> {
+    vec!["127.0.0.0/8".parse().expect("a valid literal"), "::1/128".parse().expect("a valid literal")]
 }
 
 /// Lower-case without the trailing dot: the form names are compared in.

@@ -36,13 +36,18 @@ use crate::{
     cache::Cache,
     config::{Config, UpstreamConfig},
     metrics::Metrics,
-    query::Query,
+    query::{Query, Rejection},
     reply,
     resolver::Resolver,
     service::Services,
     upstream::{LoopCheck, Upstreams},
-    wire::REFUSED,
+    wire::{BADVERS, RCODE_MASK, REFUSED},
 };
+
+/// The header RCODE of a reply stubborn built (always at least a header).
+fn rcode_of(reply: &[u8]) -> u16 {
+    reply.get(3).map_or(0, |flags| u16::from(flags & RCODE_MASK))
+}
 
 /// What every listener shares: the whole answering side of stubborn, built
 /// from a config and changed in place by a reload ([`Server::apply`]).
@@ -221,8 +226,23 @@ impl Server {
         };
         let query = match Query::parse(packet) {
             Ok(query) => query,
-            Err(why) => return Step::Done(reply::rejection(packet, why)),
+            Err(why) => {
+                let reply = reply::rejection(packet, why);
+                if let Some(reply) = &reply {
+                    // BADVERS is the one extended RCODE sent: its upper bits are in the OPT record.
+                    self.metrics.responses.count(if why == Rejection::BadVers { BADVERS } else { rcode_of(reply) });
+                }
+                return Step::Done(reply);
+            }
         };
+        let step = self.reply_parsed(query, client, via);
+        if let Step::Done(Some(reply)) = &step {
+            self.metrics.responses.count(rcode_of(reply));
+        }
+        step
+    }
+
+    fn reply_parsed(&self, query: Query, client: SocketAddr, via: Via) -> Step {
         if !self.acl.load().allows(client.ip()) {
             self.metrics.answers.refused.inc();
             return Step::Done(Some(reply::error(&query, REFUSED, None)));
@@ -246,10 +266,22 @@ impl Server {
             return reply::error(query, REFUSED, None);
         }
         let services = self.services.load_full();
-        if let Some(service) = services.get(query) {
+        let reply = if let Some(service) = services.get(query) {
             self.metrics.answers.service.inc();
-            return service.answer(query, &self.resolver, via.limit(query)).await;
+            service.answer(query, &self.resolver, via.limit(query)).await
+        } else {
+            self.resolver.answer(query, via.limit(query)).await
+        };
+        self.metrics.responses.count(rcode_of(&reply));
+        reply
+    }
+
+    /// Records `count` requests answered `elapsed` after they were received
+    /// (`stubborn_request_duration_seconds`).
+    pub fn answered(&self, via: Via, elapsed: Duration, count: u64) {
+        match via {
+            Via::Udp => self.metrics.request_duration_udp.record(elapsed, count),
+            Via::Tcp => self.metrics.request_duration_tcp.record(elapsed, count),
         }
-        self.resolver.answer(query, via.limit(query)).await
     }
 }

@@ -11,7 +11,11 @@
 //! reply from a channel; the writer ends when the reader and every pending
 //! miss have dropped their senders, so no reply is lost on close.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -68,11 +72,13 @@ async fn connection(
         let mut packet = vec![0u8; usize::from(len)];
         timeout(idle_timeout, reader.read_exact(&mut packet)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
         admitted.active();
+        let received_at = Instant::now();
         match server.reply_now(&packet, client, Via::Tcp) {
             Step::Done(Some(reply)) => {
                 if replies.send(reply).await.is_err() {
                     break; // the writer failed: the client is gone
                 }
+                server.answered(Via::Tcp, received_at.elapsed(), 1);
             }
             Step::Done(None) => {}
             Step::Resolve(query) => {
@@ -82,7 +88,9 @@ async fn connection(
                 let (server, replies) = (Arc::clone(server), replies.clone());
                 tokio::spawn(async move {
                     let reply = server.reply(&query, Via::Tcp).await;
-                    let _ = replies.send(reply).await;
+                    if replies.send(reply).await.is_ok() {
+                        server.answered(Via::Tcp, received_at.elapsed(), 1);
+                    }
                     drop((in_flight, slot));
                 });
             }

@@ -11,6 +11,7 @@ use std::{
     net::{SocketAddr, SocketAddrV4, SocketAddrV6},
     os::fd::AsRawFd,
     sync::Arc,
+    time::Instant,
 };
 
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
@@ -41,6 +42,8 @@ pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
                 continue;
             }
         };
+        // One clock read per batch: the batch's hits share their receipt-to-reply time.
+        let received_at = Instant::now();
         for (buffer, (len, client)) in buffers.iter().zip(received) {
             let Some(client) = client else { continue };
             match server.reply_now(&buffer[..len], client, Via::Udp) {
@@ -54,11 +57,16 @@ pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
                         let _in_flight = in_flight;
                         let reply = server.reply(&query, Via::Udp).await;
                         send(&socket, &reply, client).await;
+                        server.answered(Via::Udp, received_at.elapsed(), 1);
                     });
                 }
             }
         }
-        send_batch(&socket, &mut replies).await;
+        if !replies.is_empty() {
+            let answered = replies.len() as u64;
+            send_batch(&socket, &mut replies).await;
+            server.answered(Via::Udp, received_at.elapsed(), answered);
+        }
     }
 }
 

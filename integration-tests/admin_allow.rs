@@ -1,0 +1,57 @@
+//! Scenario: the admin endpoint is reachable from an address outside
+//! `[admin] allow` (here a client bound to 127.0.0.2, with allow =
+//! 127.0.0.1/32): it gets 403 and nothing else — no status, no metrics, no
+//! flush — while /healthz and /readyz answer everyone, since probes come
+//! from the node (INTERFACE.md "[admin] allow"; issue 10).
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hickory_proto::rr::RecordType;
+
+use crate::harness::{Ask, Config, Knot, Stubborn};
+
+/// `METHOD path` from a socket bound to `from`: the status code.
+fn request_from(from: &str, admin: SocketAddr, method: &str, path: &str) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(format!("{from}:0").parse().expect("address")).expect("bind the client address");
+        socket.connect(admin).await.expect("connect")
+    });
+    let mut stream = stream.into_std().expect("std stream");
+    stream.set_nonblocking(false).expect("blocking");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: stubborn\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split_whitespace().nth(1).unwrap_or_else(|| panic!("no status line: {response:?}"));
+    status.parse().unwrap_or_else(|_| panic!("bad status line: {response:?}"))
+}
+
+#[test]
+fn admin_allow_refuses_other_addresses_except_probes() {
+    let knot = Knot::start("www 300 IN A 192.0.2.1");
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]).set("admin", "allow", r#"["127.0.0.1/32"]"#));
+    stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    let admin = stubborn.admin;
+    for path in ["/status", "/metrics", "/cache/lookup?name=www.example.test", "/cache/dump"] {
+        assert_eq!(request_from("127.0.0.2", admin, "GET", path), 403, "GET {path} from 127.0.0.2");
+        assert_eq!(request_from("127.0.0.1", admin, "GET", path), 200, "GET {path} from 127.0.0.1");
+    }
+    assert_eq!(request_from("127.0.0.2", admin, "POST", "/cache/flush?all=1"), 403);
+    assert_eq!(stubborn.lookup("www.example.test", None).len(), 1, "nothing was flushed");
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(request_from("127.0.0.2", admin, "GET", path), 200, "{path} answers everyone");
+    }
+}
+
+/// Without `allow`, loopback only: the harness's own requests (127.0.0.1) work.
+#[test]
+fn admin_allow_defaults_to_loopback() {
+    let knot = Knot::start("www 300 IN A 192.0.2.1");
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
+    assert_eq!(request_from("127.0.0.2", stubborn.admin, "GET", "/status"), 200, "127.0.0.0/8 is loopback");
+}
