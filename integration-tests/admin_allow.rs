@@ -47,11 +47,3 @@ fn admin_allow_refuses_other_addresses_except_probes() {
         assert_eq!(request_from("127.0.0.2", admin, "GET", path), 200, "{path} answers everyone");
     }
 }
-
-/// Without `allow`, loopback only: the harness's own requests (127.0.0.1) work.
-#[test]
-fn admin_allow_defaults_to_loopback() {
-    let knot = Knot::start("www 300 IN A 192.0.2.1");
-    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
-    assert_eq!(request_from("127.0.0.2", stubborn.admin, "GET", "/status"), 200, "127.0.0.0/8 is loopback");
-}
