@@ -481,12 +481,14 @@ mod tests {
             ask_once(&cache, &format!("flood{i}"), positive(&config));
         }
         // Probation is full of the flood too: its TinyLFU admits the
-        // newcomer once it has been asked for more often than they were.
+        // newcomer once it has been asked for more often than they were
+        // (its count-min sketch can collide, so allow some asks: 4 failed
+        // about once in 15 runs).
         let inner = cache.inner.load();
         let mut asked = 0;
         while !inner.probation.contains_key(b"late".as_slice()) {
             asked += 1;
-            assert!(asked <= 4, "not admitted to probation after {asked} asks");
+            assert!(asked <= 16, "not admitted to probation after {asked} asks");
             ask_once(&cache, "late", positive(&config));
             inner.probation.run_pending_tasks();
         }
