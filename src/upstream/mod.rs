@@ -363,6 +363,11 @@ impl Pool {
         let mut last_error = UpstreamError::Timeout;
         let askable: Vec<&Arc<Upstream>> =
             self.servers.iter().filter(|s| !s.health.is_looped() && (!any_up || s.health.is_up())).collect();
+        if let [only] = askable[..] {
+            // Nobody to hedge to: no task, no timer.
+            let result = only.ask(ask, &self.timing, &self.probe_question).await;
+            return self.resolved(result);
+        }
         let mut askable = askable.into_iter().peekable();
         let question: Arc<[u8]> = ask.question.into();
         let mut attempts = JoinSet::new();
@@ -379,11 +384,7 @@ impl Pool {
                     Some(Ok(Ok(reply))) => {
                         // The others finish in the background: their health counts.
                         attempts.detach_all();
-                        if self.rechecking.load(Ordering::Relaxed) {
-                            // Answered before the recheck saw it: the outage is over.
-                            self.recovered.mark();
-                        }
-                        return Ok(reply);
+                        return self.resolved(Ok(reply));
                     }
                     Some(Ok(Err(error))) => {
                         last_error = error;
@@ -403,8 +404,18 @@ impl Pool {
                 }
             }
         }
-        self.start_recheck();
-        Err(last_error)
+        self.resolved(Err(last_error))
+    }
+
+    /// How a resolution ended: an answer ends a recheck under way (the
+    /// outage is over), a failure starts one.
+    fn resolved(&self, result: Result<Vec<u8>, UpstreamError>) -> Result<Vec<u8>, UpstreamError> {
+        match &result {
+            Ok(_) if self.rechecking.load(Ordering::Relaxed) => self.recovered.mark(),
+            Ok(_) => {}
+            Err(_) => self.start_recheck(),
+        }
+        result
     }
 
     /// Starts one attempt at `server` in its own task; returns the server
