@@ -106,9 +106,7 @@ impl Query {
     /// wire form) of `qtype`, class IN, RD, no EDNS — so it shares cache
     /// entries with clients' plain queries.
     pub fn internal(name_wire: &[u8], qtype: u16) -> Query {
-        let mut question = name_wire.to_vec();
-        question.extend_from_slice(&qtype.to_be_bytes());
-        question.extend_from_slice(&CLASS_IN.to_be_bytes());
+        let question = wire::question_of(name_wire, qtype);
         let mut key = question.clone();
         key.push(0);
         Query {

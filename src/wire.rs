@@ -341,7 +341,13 @@ impl Iterator for Records<'_> {
 
 /// A question section in wire form: `name` (dotted), `qtype`, class IN.
 pub fn question(name: &str, qtype: u16) -> Vec<u8> {
-    let mut q = wire_name(name);
+    question_of(&wire_name(name), qtype)
+}
+
+/// A question section in wire form: `name_wire` (wire form), `qtype`, class IN.
+pub fn question_of(name_wire: &[u8], qtype: u16) -> Vec<u8> {
+    let mut q = Vec::with_capacity(name_wire.len() + 4);
+    q.extend_from_slice(name_wire);
     q.extend_from_slice(&qtype.to_be_bytes());
     q.extend_from_slice(&CLASS_IN.to_be_bytes());
     q

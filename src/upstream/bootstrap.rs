@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use tokio::time::Instant;
 
 use super::{Ask, UpstreamError, exchange};
-use crate::wire::{self, OUR_UDP_PAYLOAD, TYPE_A, TYPE_AAAA};
+use crate::wire::{self, TYPE_A, TYPE_AAAA};
 
 /// The addresses of `name` (A first, then AAAA) with `port`, from the
 /// first of `servers` that gives any; Err says why none did.
@@ -22,8 +22,7 @@ pub async fn resolve(
     deadline: Instant,
 ) -> Result<Vec<SocketAddr>, UpstreamError> {
     let (a, aaaa) = (wire::question(name, TYPE_A), wire::question(name, TYPE_AAAA));
-    let ask = |question| Ask { question, payload: OUR_UDP_PAYLOAD, dnssec_ok: false, checking_disabled: false };
-    let (ask_a, ask_aaaa) = (ask(&a), ask(&aaaa));
+    let (ask_a, ask_aaaa) = (Ask::plain(&a), Ask::plain(&aaaa));
     let mut why = String::from("no bootstrap server");
     for &server in servers {
         let (v4, v6) =

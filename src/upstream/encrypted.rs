@@ -485,7 +485,7 @@ mod tests {
     #[test]
     fn hickory_sends_the_padded_query_as_long_as_we_built_it() {
         let question = crate::wire::question("www.example.test", crate::wire::TYPE_AAAA);
-        let ask = Ask { question: &question, payload: 1232, dnssec_ok: false, checking_disabled: false };
+        let ask = Ask::plain(&question);
         let padded = ask.padded_packet(0);
         let sent = Message::from_vec(&padded).unwrap().to_vec().unwrap();
         assert_eq!((sent.len(), sent.len() % 128), (padded.len(), 0));

@@ -27,7 +27,13 @@ pub struct Ask<'a> {
     pub checking_disabled: bool,
 }
 
-impl Ask<'_> {
+impl<'a> Ask<'a> {
+    /// A question of stubborn's own (probes, verifications, loop checks,
+    /// bootstrap): our UDP payload, no DO, no CD.
+    pub fn plain(question: &'a [u8]) -> Ask<'a> {
+        Ask { question, payload: wire::OUR_UDP_PAYLOAD, dnssec_ok: false, checking_disabled: false }
+    }
+
     /// The query packet: RD set, one question, an OPT record.
     pub(super) fn packet(&self, id: u16) -> Vec<u8> {
         let mut p = Vec::with_capacity(HEADER_LEN + self.question.len() + wire::opt_len(None));

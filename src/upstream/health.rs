@@ -72,7 +72,7 @@ struct State {
     about_names: bool,
     /// A check of those failures is running: no second one.
     verifying: bool,
-    /// The last question the server answered: what a verification asks.
+    /// A question the server answered (the first, renewed after failures): what a verification asks.
     answered: Option<Box<[u8]>>,
     since: SystemTime,
     last_error: Option<UpstreamError>,
@@ -134,10 +134,13 @@ impl Health {
             return Transition::Unchanged;
         }
         let mut state = self.state.lock().expect("no panics while held");
+        let had_failures = state.failures > 0;
         state.failures = 0;
         state.about_names = false;
+        // One known-good question is enough; it is renewed only after
+        // failures, so a success costs no allocation.
         if let Some(question) = question
-            && state.answered.as_deref() != Some(question)
+            && (state.answered.is_none() || had_failures)
         {
             state.answered = Some(question.into());
         }

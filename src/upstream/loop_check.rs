@@ -18,7 +18,7 @@ use std::{
 use tokio::{task::JoinSet, time::Instant};
 
 use super::{Ask, Upstream, Upstreams, is_at_or_below};
-use crate::wire::{CLASS_IN, OUR_UDP_PAYLOAD, TYPE_A};
+use crate::wire::{self, TYPE_A};
 
 /// `_stubborn-loop.invalid.` in wire form: `.invalid` never resolves
 /// anywhere (RFC 6761 §6.4), so no resolver caches or answers it for real.
@@ -65,11 +65,8 @@ impl LoopCheck {
             self.sent.lock().expect("no panics while held").insert(name.clone().into(), Arc::downgrade(server));
             let (server, timeout) = (Arc::clone(server), upstreams.timeout());
             probes.spawn(async move {
-                let mut question = name;
-                question.extend_from_slice(&TYPE_A.to_be_bytes());
-                question.extend_from_slice(&CLASS_IN.to_be_bytes());
-                let ask =
-                    Ask { question: &question, payload: OUR_UDP_PAYLOAD, dnssec_ok: false, checking_disabled: false };
+                let question = wire::question_of(&name, TYPE_A);
+                let ask = Ask::plain(&question);
                 // The answer says nothing: whether the probe came back is what counts.
                 let _ = server.exchange(&ask, Instant::now() + timeout).await;
             });

@@ -55,7 +55,7 @@ use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
     metrics::{Metrics, UpstreamMetrics, UpstreamResult},
     rate_limit::RateLimit,
-    wire::{CLASS_IN, OUR_UDP_PAYLOAD, TYPE_NS, wire_name},
+    wire::{self, TYPE_NS, wire_name},
 };
 
 /// One upstream server and what is known of it.
@@ -216,7 +216,7 @@ impl Upstream {
 /// `question`, which it answered before. An answer keeps it up; a failure
 /// marks it down.
 async fn verify(upstream: Arc<Upstream>, question: Box<[u8]>, timing: Timing, probe_question: Arc<[u8]>) {
-    let ask = Ask { question: &question, payload: OUR_UDP_PAYLOAD, dnssec_ok: false, checking_disabled: false };
+    let ask = Ask::plain(&question);
     let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
     let answered = result.is_ok() || matches!(result, Err(UpstreamError::Local(_)));
     if upstream.health.verified(answered) == Transition::WentDown {
@@ -238,7 +238,7 @@ async fn sleep_until_or_never(at: Option<Instant>) {
 /// A probe's verdict: any well-formed reply for our question but SERVFAIL
 /// means the server is alive (an authoritative may refuse the root).
 async fn probe(upstream: &Upstream, question: &[u8], timing: &Timing) -> bool {
-    let ask = Ask { question, payload: OUR_UDP_PAYLOAD, dnssec_ok: false, checking_disabled: false };
+    let ask = Ask::plain(question);
     let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
     matches!(result, Ok(_) | Err(UpstreamError::Refused | UpstreamError::Rcode(_)))
 }
@@ -341,9 +341,7 @@ impl Pool {
                 })
             })
             .collect();
-        let mut probe_question = apex.to_vec();
-        probe_question.extend_from_slice(&TYPE_NS.to_be_bytes());
-        probe_question.extend_from_slice(&CLASS_IN.to_be_bytes());
+        let probe_question = wire::question_of(apex, TYPE_NS);
         Pool {
             servers,
             timing: Timing { timeout: config.timeout, probe_interval: config.probe_interval },
