@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use tokio::time::Instant;
 
-use super::{Ask, UpstreamError, exchange};
+use super::{Ask, UpstreamError, exchange, udp_sockets::UdpSockets};
 use crate::wire::{self, TYPE_A, TYPE_AAAA};
 
 /// The addresses of `name` (A first, then AAAA) with `port`, from the
@@ -25,8 +25,11 @@ pub async fn resolve(
     let (ask_a, ask_aaaa) = (Ask::plain(&a), Ask::plain(&aaaa));
     let mut why = String::from("no bootstrap server");
     for &server in servers {
-        let (v4, v6) =
-            tokio::join!(exchange::udp(server, &ask_a, deadline), exchange::udp(server, &ask_aaaa, deadline));
+        let sockets = UdpSockets::new(server);
+        let (v4, v6) = tokio::join!(
+            exchange::udp(&sockets, server, &ask_a, deadline),
+            exchange::udp(&sockets, server, &ask_aaaa, deadline)
+        );
         let mut addrs = Vec::new();
         for reply in [&v4, &v6].into_iter().flatten() {
             addrs.extend(wire::answer_addresses(reply).into_iter().map(|ip| SocketAddr::new(ip, port)));

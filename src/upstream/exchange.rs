@@ -1,21 +1,19 @@
 //! One query to one upstream over UDP or TCP (HICKORY.md §2a: plain tokio
-//! sockets, hickory-proto to check the reply). Each UDP attempt uses a fresh
-//! random ID and a fresh socket, so a fresh random source port (RFC 5452
-//! §9.2); the socket is `connect`ed, so the kernel drops datagrams from other
-//! addresses and a closed port fails at once (ICMP) instead of after the
-//! timeout. A reply counts only with our ID, QR set and our question;
-//! others are ignored until the deadline (RFC 5452 §9.1).
+//! sockets, hickory-proto to check the reply). UDP goes over the upstream's
+//! shared sockets ([`UdpSockets`]: random port and ID, RFC 5452); TCP opens
+//! a connection per query with a random ID. A reply counts only with our ID,
+//! QR set and our question; others are ignored until the deadline (RFC 5452 §9.1).
 
 use std::net::SocketAddr;
 
 use hickory_proto::op::Message;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpSocket, UdpSocket},
+    net::TcpSocket,
     time::{Instant, timeout_at},
 };
 
-use super::UpstreamError;
+use super::{UpstreamError, udp_sockets::UdpSockets};
 use crate::wire::{self, CD, HEADER_LEN, NOERROR, NXDOMAIN, QR, RD, REFUSED, SERVFAIL, TC};
 
 /// What is asked upstream: the question (lower-cased) and the client's EDNS wishes.
@@ -56,29 +54,15 @@ impl<'a> Ask<'a> {
     }
 }
 
-/// Asks `server` over UDP, retrying over TCP when the reply is truncated.
-pub async fn udp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
-    let id = rand::random::<u16>();
-    let packet = ask.packet(id);
-    let bind: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-    let socket = UdpSocket::bind(bind).await.map_err(|e| UpstreamError::Local(e.kind()))?;
-    socket.connect(server).await?;
-    socket.send(&packet).await?;
-    // Room for any datagram, not zeroed: `recv_buf` fills spare capacity.
-    let mut buf = Vec::with_capacity(65_535);
-    let mut mismatched = false;
-    let reply = loop {
-        buf.clear();
-        match timeout_at(deadline, socket.recv_buf(&mut buf)).await {
-            Ok(received) => received?,
-            Err(_) if mismatched => return Err(UpstreamError::Mismatch),
-            Err(_) => return Err(UpstreamError::Timeout),
-        };
-        match check(&buf, id, ask.question) {
-            Verdict::Ours => break &buf[..],
-            Verdict::NotOurs => mismatched = true,
-        }
-    };
+/// Asks `server` over UDP on its shared `sockets`, retrying over TCP when
+/// the reply is truncated.
+pub async fn udp(
+    sockets: &UdpSockets,
+    server: SocketAddr,
+    ask: &Ask<'_>,
+    deadline: Instant,
+) -> Result<Vec<u8>, UpstreamError> {
+    let reply = sockets.exchange(ask, deadline).await?;
     if reply[2] & TC != 0 {
         return tcp(server, ask, deadline).await;
     }
@@ -102,7 +86,7 @@ pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
             let mut reply = vec![0u8; len];
             stream.read_exact(&mut reply).await?;
             if check(&reply, id, ask.question) == Verdict::Ours {
-                return valid(&reply);
+                return valid(reply);
             }
         }
     };
@@ -134,12 +118,12 @@ pub(super) fn answers(reply: &[u8], question: &[u8]) -> bool {
 /// Kept although `Entry::from_reply` walks the bytes again: hickory checks every RDATA, our walker only the framing.
 /// The OPCODE must be our QUERY: hickory reads others by other rules (UPDATE
 /// allows empty RDATA), which clients would not, once the entry is sent as a QUERY reply.
-fn valid(reply: &[u8]) -> Result<Vec<u8>, UpstreamError> {
+fn valid(reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
     if wire::opcode(reply[2]) != 0 {
         return Err(UpstreamError::Malformed);
     }
-    let message = Message::from_vec(reply).map_err(|_| UpstreamError::Malformed)?;
-    answer_or_failure(&message, reply.to_vec())
+    let message = Message::from_vec(&reply).map_err(|_| UpstreamError::Malformed)?;
+    answer_or_failure(&message, reply)
 }
 
 /// `reply`, parsed whole as `message`, when its RCODE makes it an answer.
@@ -176,14 +160,14 @@ mod tests {
 
     #[test]
     fn rcodes_other_than_noerror_and_nxdomain_are_failures() {
-        assert!(valid(&reply(1, 0, QUESTION)).is_ok());
-        assert!(valid(&reply(1, 3, QUESTION)).is_ok());
-        assert_eq!(valid(&reply(1, 2, QUESTION)), Err(UpstreamError::ServFail));
-        assert_eq!(valid(&reply(1, 5, QUESTION)), Err(UpstreamError::Refused));
-        assert_eq!(valid(&reply(1, 4, QUESTION)), Err(UpstreamError::Rcode(4)));
+        assert!(valid(reply(1, 0, QUESTION)).is_ok());
+        assert!(valid(reply(1, 3, QUESTION)).is_ok());
+        assert_eq!(valid(reply(1, 2, QUESTION)), Err(UpstreamError::ServFail));
+        assert_eq!(valid(reply(1, 5, QUESTION)), Err(UpstreamError::Refused));
+        assert_eq!(valid(reply(1, 4, QUESTION)), Err(UpstreamError::Rcode(4)));
         let mut garbage = reply(1, 0, QUESTION);
         garbage[7] = 3;
-        assert_eq!(valid(&garbage), Err(UpstreamError::Malformed));
+        assert_eq!(valid(garbage), Err(UpstreamError::Malformed));
     }
 
     /// Found by fuzzing (fuzz/fuzz_targets/upstream_reply.rs): an UPDATE
@@ -196,7 +180,7 @@ mod tests {
         update[7] = 1;
         update.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 0]);
         assert!(Message::from_vec(&update).is_ok(), "hickory-proto reads it as an UPDATE");
-        assert_eq!(valid(&update), Err(UpstreamError::Malformed));
+        assert_eq!(valid(update), Err(UpstreamError::Malformed));
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod error;
 mod exchange;
 mod health;
 mod loop_check;
+mod udp_sockets;
 
 use std::{
     net::SocketAddr,
@@ -50,6 +51,7 @@ pub use exchange::Ask;
 pub use health::HealthReport;
 use health::{Health, Transition};
 pub use loop_check::LoopCheck;
+use udp_sockets::UdpSockets;
 
 use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
@@ -65,6 +67,8 @@ pub struct Upstream {
     metrics: UpstreamMetrics,
     /// The shared connection of a `tls://` or `https://` upstream.
     encrypted: Option<Arc<Encrypted>>,
+    /// The shared sockets of a plain UDP upstream.
+    udp: Option<UdpSockets>,
     recovered: Arc<Recovered>,
     /// Up/down log lines, rate-limited against a flapping server.
     transitions: RateLimit,
@@ -178,9 +182,9 @@ impl Upstream {
         let Some(addr) = self.addr.socket_addr() else {
             return Err(UpstreamError::Local(std::io::ErrorKind::NotFound));
         };
-        match self.addr.transport {
-            Transport::Tcp => exchange::tcp(addr, ask, deadline).await,
-            _ => exchange::udp(addr, ask, deadline).await,
+        match &self.udp {
+            Some(sockets) => exchange::udp(sockets, addr, ask, deadline).await,
+            None => exchange::tcp(addr, ask, deadline).await,
         }
     }
 
@@ -330,11 +334,13 @@ impl Pool {
                 let metrics = metrics.upstream(&addr.label);
                 metrics.up.set(1);
                 let encrypted = tls.and_then(|tls| Encrypted::new(addr, tls, &bootstrap, config.timeout));
+                let udp = addr.socket_addr().filter(|_| matches!(addr.transport, Transport::Udp)).map(UdpSockets::new);
                 Arc::new(Upstream {
                     addr: addr.clone(),
                     health: Health::new(config.fail_after),
                     metrics,
                     encrypted: encrypted.map(Arc::new),
+                    udp,
                     recovered: Arc::clone(recovered),
                     transitions: RateLimit::default(),
                     slow: AtomicBool::new(false),
