@@ -157,7 +157,7 @@ fn refuses_root_ns(knot: &Knot) -> bool {
 
 /// Hedged queries: with a silent first upstream and nothing learned yet,
 /// no client waits the 500 ms `timeout` on it — the second server is asked
-/// too once the first has not answered within its hedge delay (50 ms while
+/// too once the first has not answered within its hedge delay (40 ms while
 /// its latency is unknown, 20 ms once a hedge fired on it).
 #[test]
 fn a_silent_primary_costs_a_hedge_delay_not_a_timeout() {

@@ -74,6 +74,14 @@ enum Fetched {
     Failed,
 }
 
+/// What the cache held for a query that [`Resolver::answer_now`] could not answer.
+pub enum Unanswered {
+    /// Nothing (or nothing within `max_stale`).
+    Missing,
+    /// An expired entry, served if no fresh answer comes in time.
+    Stale(Arc<Entry>),
+}
+
 pub struct Resolver {
     cache: Cache,
     /// Stale TTL, client timer, last-known-good, prefetch; swapped whole on reload.
@@ -235,29 +243,35 @@ impl Resolver {
     }
 
     /// The reply when memory alone can give it (a fresh hit, or stale during
-    /// a known outage); `None` means [`Resolver::answer`] must ask upstream.
+    /// a known outage); otherwise what the cache holds, for
+    /// [`Resolver::answer_after`] to go on with.
     /// This is the hot path: no await, no lock but moka's.
-    pub fn answer_now(self: &Arc<Self>, query: &Query, limit: usize) -> Option<Vec<u8>> {
+    pub fn answer_now(self: &Arc<Self>, query: &Query, limit: usize) -> Result<Vec<u8>, Unanswered> {
         let now = Instant::now();
         match self.cache.lookup(&query.key, now) {
-            Lookup::Fresh(entry) => Some(self.fresh(query, &entry, now, limit)),
-            Lookup::Stale(entry) if self.stale_at_once(query, &entry, now) => Some(self.stale(query, &entry, limit)),
-            Lookup::Stale(_) | Lookup::Miss => None,
+            Lookup::Fresh(entry) => Ok(self.fresh(query, &entry, now, limit)),
+            Lookup::Stale(entry) if self.stale_at_once(query, &entry, now) => Ok(self.stale(query, &entry, limit)),
+            Lookup::Stale(entry) => Err(Unanswered::Stale(entry)),
+            Lookup::Miss => Err(Unanswered::Missing),
         }
     }
 
     /// The reply to `query`, asking upstream as needed.
     pub async fn answer(self: &Arc<Self>, query: &Query, limit: usize) -> Vec<u8> {
-        let now = Instant::now();
-        // After `answer_now` said "ask upstream" the cache is looked up once
-        // more: this is also the entry point of stubborn's own lookups
-        // (service targets), which have no `answer_now` before them, and a
-        // fetch may have finished in between. One moka lookup, on a miss.
-        let stale = match self.cache.lookup(&query.key, now) {
-            Lookup::Fresh(entry) => return self.fresh(query, &entry, now, limit),
-            Lookup::Stale(entry) if self.stale_at_once(query, &entry, now) => return self.stale(query, &entry, limit),
-            Lookup::Stale(entry) => Some(entry),
-            Lookup::Miss => None,
+        match self.answer_now(query, limit) {
+            Ok(reply) => reply,
+            Err(unanswered) => self.answer_after(query, unanswered, limit).await,
+        }
+    }
+
+    /// The reply to `query` after [`Resolver::answer_now`] found `unanswered`
+    /// in the cache: the upstream's answer, else the stale entry, else
+    /// SERVFAIL. The cache is not looked up again: a fetch that finished in
+    /// between costs at most one more upstream query.
+    pub async fn answer_after(self: &Arc<Self>, query: &Query, unanswered: Unanswered, limit: usize) -> Vec<u8> {
+        let stale = match unanswered {
+            Unanswered::Stale(entry) => Some(entry),
+            Unanswered::Missing => None,
         };
         let wait = match &stale {
             Some(_) => self.policy.load().stale_answer_after,

@@ -106,7 +106,7 @@ fuzz_target!(|packet: &[u8]| {
                 }
             }
             Step::Done(None) => assert!(packet.len() < 12 || packet[2] & 0x80 != 0),
-            Step::Resolve(query) => assert!(!query.question.is_empty()),
+            Step::Resolve(query, _) => assert!(!query.question.is_empty()),
         }
     }
 });

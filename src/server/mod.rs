@@ -38,7 +38,7 @@ use crate::{
     metrics::Metrics,
     query::{Query, Rejection},
     reply,
-    resolver::Resolver,
+    resolver::{Resolver, Unanswered},
     service::Services,
     upstream::{LoopCheck, Upstreams},
     wire::{BADVERS, RCODE_MASK, REFUSED},
@@ -107,8 +107,9 @@ impl Via {
 pub enum Step {
     /// Send this (or nothing) now.
     Done(Option<Vec<u8>>),
-    /// Ask upstream: call [`Server::reply`].
-    Resolve(Query),
+    /// Ask upstream: call [`Server::reply`] with the query and what the
+    /// cache held for it (None when it was not looked up: a service's name).
+    Resolve(Query, Option<Unanswered>),
 }
 
 /// Counts one query as in flight while it lives.
@@ -248,18 +249,18 @@ impl Server {
             return Step::Done(Some(reply::error(&query, REFUSED, None)));
         }
         if self.services.load().get(&query).is_some() {
-            return Step::Resolve(query);
+            return Step::Resolve(query, None);
         }
         match self.resolver.answer_now(&query, via.limit(&query)) {
-            Some(reply) => Step::Done(Some(reply)),
-            None => Step::Resolve(query),
+            Ok(reply) => Step::Done(Some(reply)),
+            Err(unanswered) => Step::Resolve(query, Some(unanswered)),
         }
     }
 
     /// Answers a query that needs upstream. The services are looked up again
     /// rather than carried over from [`Server::reply_now`]: a reload may have
     /// replaced them in between, and the answer follows the current ones.
-    pub async fn reply(&self, query: &Query, via: Via) -> Vec<u8> {
+    pub async fn reply(&self, query: &Query, cached: Option<Unanswered>, via: Via) -> Vec<u8> {
         if LoopCheck::is_probe(query.name_wire()) && self.loop_check.received(query.name_wire()) {
             // Our own probe came back: answered here, not sent round again.
             self.metrics.answers.refused.inc();
@@ -269,6 +270,8 @@ impl Server {
         let reply = if let Some(service) = services.get(query) {
             self.metrics.answers.service.inc();
             service.answer(query, &self.resolver, via.limit(query)).await
+        } else if let Some(cached) = cached {
+            self.resolver.answer_after(query, cached, via.limit(query)).await
         } else {
             self.resolver.answer(query, via.limit(query)).await
         };

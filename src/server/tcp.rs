@@ -81,13 +81,13 @@ async fn connection(
                 server.answered(Via::Tcp, received_at.elapsed(), 1);
             }
             Step::Done(None) => {}
-            Step::Resolve(query) => {
+            Step::Resolve(query, cached) => {
                 let slot = Arc::clone(&pending).acquire_owned().await.expect("the semaphore is never closed");
                 // Held until the reply is handed to the writer, so that a graceful stop waits for it.
                 let in_flight = InFlight::new(server);
                 let (server, replies) = (Arc::clone(server), replies.clone());
                 tokio::spawn(async move {
-                    let reply = server.reply(&query, Via::Tcp).await;
+                    let reply = server.reply(&query, cached, Via::Tcp).await;
                     if replies.send(reply).await.is_ok() {
                         server.answered(Via::Tcp, received_at.elapsed(), 1);
                     }

@@ -49,13 +49,13 @@ pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
             match server.reply_now(&buffer[..len], client, Via::Udp) {
                 Step::Done(Some(reply)) => replies.push((reply, client)),
                 Step::Done(None) => {}
-                Step::Resolve(query) => {
+                Step::Resolve(query, cached) => {
                     let socket = Arc::clone(&socket);
                     let server = Arc::clone(&server);
                     let in_flight = InFlight::new(&server);
                     tokio::spawn(async move {
                         let _in_flight = in_flight;
-                        let reply = server.reply(&query, Via::Udp).await;
+                        let reply = server.reply(&query, cached, Via::Udp).await;
                         send(&socket, &reply, client).await;
                         server.answered(Via::Udp, received_at.elapsed(), 1);
                     });
