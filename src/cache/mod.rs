@@ -67,7 +67,11 @@ pub struct Cache {
     evictions: Evictions,
 }
 
-type Table = Moka<Box<[u8]>, Arc<Entry>>;
+/// Keys are hashed with foldhash, seeded at random per process: it hashes
+/// a name several times faster than std's SipHash (which was 5 % of a miss's
+/// CPU, `docs/profiles.md`), and without the seed, a client cannot choose
+/// names that collide.
+type Table = Moka<Box<[u8]>, Arc<Entry>, foldhash::fast::RandomState>;
 
 /// The two moka tables and the limits they were built with.
 struct Inner {
@@ -163,7 +167,7 @@ fn table(config: &CacheConfig, capacity: u64, removed: impl Fn(&Entry, RemovalCa
         .max_capacity(capacity)
         .expire_after(EntryLifetime { config: config.clone() })
         .eviction_listener(move |_key, entry: Arc<Entry>, cause| removed(&entry, cause))
-        .build()
+        .build_with_hasher(foldhash::fast::RandomState::default())
 }
 
 fn count_eviction(evictions: &Evictions, entry: &Entry, cause: RemovalCause) {
