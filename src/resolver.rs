@@ -92,8 +92,8 @@ pub struct Resolver {
     degraded: Degraded,
     /// Fetches in flight by key; a query for a key here waits on it instead
     /// of asking again. Held while a fetch stores its answer, so that a flush
-    /// is wholly before or after that.
-    inflight: Mutex<HashMap<Box<[u8]>, Fetch>>,
+    /// is wholly before or after that. Hashed like the cache's keys.
+    inflight: Mutex<HashMap<Box<[u8]>, Fetch, foldhash::fast::RandomState>>,
 }
 
 /// Where the queries sharing a fetch wait for it; `None` until it ends.
