@@ -29,3 +29,56 @@ fn three_udp_loops_share_the_address_and_every_client_is_answered() {
     }
     assert!(stubborn.log().contains("udp_loops=3"), "{}", stubborn.log());
 }
+
+/// Bursts from many clients at once, hits and misses mixed: every reply
+/// reaches the socket that asked, with the ID and question it asked. (A
+/// batched send that reused the receive headers once sent replies to the
+/// wrong clients under load; one client at a time did not show it.)
+#[test]
+fn bursts_from_many_clients_each_get_their_own_replies() {
+    use std::{collections::HashMap, net::UdpSocket, time::Duration};
+
+    use hickory_proto::{
+        op::{Message, Query},
+        rr::Name,
+    };
+
+    let fake = FakeUpstream::start(Mode::Answer);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]).set("server", "threads", "2"));
+    // Half the names cached before the bursts, half not: hits and misses.
+    for i in 0..20 {
+        let reply = stubborn.ask(&Ask::new(&format!("warm{i}.example.test."), RecordType::A));
+        assert_eq!(reply.ipv4s().len(), 1, "{}", reply.summary());
+    }
+    let clients: Vec<UdpSocket> = (0..16).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    let mut asked: Vec<HashMap<u16, Name>> = vec![HashMap::new(); clients.len()];
+    for (c, client) in clients.iter().enumerate() {
+        client.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        for q in 0..40u16 {
+            let label = if q % 2 == 0 { format!("warm{}", q % 20) } else { format!("c{c}-q{q}") };
+            let name = Name::from_ascii(format!("{label}.example.test.")).unwrap();
+            let id = (c as u16) << 8 | q;
+            let mut query = Message::query();
+            query.metadata.id = id;
+            query.metadata.recursion_desired = true;
+            query.add_query(Query::query(name.clone(), RecordType::A));
+            client.send_to(&query.to_vec().unwrap(), stubborn.dns).unwrap();
+            asked[c].insert(id, name);
+        }
+    }
+    let mut buf = [0u8; 4096];
+    for (c, client) in clients.iter().enumerate() {
+        while !asked[c].is_empty() {
+            let (len, from) = client.recv_from(&mut buf).unwrap_or_else(|e| {
+                panic!("client {c}: {} replies missing ({e})", asked[c].len());
+            });
+            assert_eq!(from, stubborn.dns);
+            let reply = Message::from_vec(&buf[..len]).unwrap();
+            let name = asked[c].remove(&reply.metadata.id).unwrap_or_else(|| {
+                panic!("client {c} got a reply to ID {} it did not ask (or twice)", reply.metadata.id)
+            });
+            assert_eq!(reply.queries[0].name(), &name, "client {c}, ID {}", reply.metadata.id);
+            assert_eq!(reply.answers.len(), 1, "client {c}: {name}");
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! task each, which sends its own reply.
 
 use std::{
+    cell::RefCell,
     io::{self, IoSlice, IoSliceMut},
     net::{SocketAddr, SocketAddrV4, SocketAddrV6},
     os::fd::AsRawFd,
@@ -25,9 +26,22 @@ const RECEIVE_BUFFER: usize = 4096;
 /// Datagrams taken per system call.
 const BATCH: usize = 32;
 
+thread_local! {
+    /// The `sendmmsg` headers of this thread's receive loops, made once
+    /// (6 KiB: made per batch they were a large allocation per wake-up).
+    /// They hold raw pointers, so they cannot live in a loop's future across
+    /// an await; a thread's own copy, used within one system call at a time,
+    /// can. `sendmmsg` sets every field it reads (buffer, address and its
+    /// length) on each call. Not so for `recvmmsg`, which leaves each
+    /// address length as the kernel wrote it, too short for an IPv6 sender
+    /// after an IPv4 one: its headers are made per call.
+    static SEND_HEADERS: RefCell<MultiHeaders<SockaddrStorage>> = RefCell::new(MultiHeaders::preallocate(BATCH, None));
+}
+
 pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
     let mut buffers = vec![[0u8; RECEIVE_BUFFER]; BATCH];
     let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(BATCH);
+    let mut addrs: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
     loop {
         if let Err(error) = socket.readable().await {
             debug!(%error, "udp socket not readable");
@@ -64,15 +78,13 @@ pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
         }
         if !replies.is_empty() {
             let answered = replies.len() as u64;
-            send_batch(&socket, &mut replies).await;
+            send_batch(&socket, &mut replies, &mut addrs).await;
             server.answered(Via::Udp, received_at.elapsed(), answered);
         }
     }
 }
 
 /// One `recvmmsg`: the length and sender of each datagram now in `buffers`.
-/// (nix's headers hold raw pointers, so they are made per call rather than
-/// kept across an await.)
 fn receive(socket: &UdpSocket, buffers: &mut [[u8; RECEIVE_BUFFER]]) -> io::Result<Vec<(usize, Option<SocketAddr>)>> {
     let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(buffers.len(), None);
     let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
@@ -80,20 +92,26 @@ fn receive(socket: &UdpSocket, buffers: &mut [[u8; RECEIVE_BUFFER]]) -> io::Resu
     Ok(messages.map(|m| (m.bytes, m.address.as_ref().and_then(std_addr))).collect())
 }
 
-/// Sends `replies` with as few `sendmmsg` calls as the socket takes, then
-/// the rest (if the socket buffer filled up) one by one.
-async fn send_batch(socket: &UdpSocket, replies: &mut Vec<(Vec<u8>, SocketAddr)>) {
+/// Sends `replies` (at most [`BATCH`]) with one `sendmmsg`, then the rest
+/// (if the socket buffer filled up) one by one. `addrs` is room for their
+/// addresses, kept by the caller from batch to batch.
+async fn send_batch(
+    socket: &UdpSocket,
+    replies: &mut Vec<(Vec<u8>, SocketAddr)>,
+    addrs: &mut Vec<Option<SockaddrStorage>>,
+) {
     if replies.is_empty() {
         return;
     }
+    addrs.clear();
+    addrs.extend(replies.iter().map(|(_, a)| Some(SockaddrStorage::from(*a))));
     let sent = socket
         .try_io(Interest::WRITABLE, || {
             let slices: Vec<[IoSlice<'_>; 1]> = replies.iter().map(|(r, _)| [IoSlice::new(r)]).collect();
-            let addrs: Vec<Option<SockaddrStorage>> =
-                replies.iter().map(|(_, a)| Some(SockaddrStorage::from(*a))).collect();
             let no_control: [ControlMessage<'_>; 0] = [];
-            let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(replies.len(), None);
-            Ok(sendmmsg(socket.as_raw_fd(), &mut headers, &slices, addrs, no_control, MsgFlags::MSG_DONTWAIT)?.count())
+            SEND_HEADERS.with_borrow_mut(|headers| {
+                Ok(sendmmsg(socket.as_raw_fd(), headers, &slices, &*addrs, no_control, MsgFlags::MSG_DONTWAIT)?.count())
+            })
         })
         .unwrap_or(0);
     for (reply, client) in replies.drain(..).skip(sent) {
