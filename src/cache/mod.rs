@@ -630,6 +630,49 @@ mod tests {
         assert!(cache.is_empty());
     }
 
+    /// A reply to `NAME A` with one A record (TTL 3600), as the benchmark's
+    /// authoritative sends it; returns it with the cache key (DO bit clear).
+    pub(crate) fn a_reply(name: &str, address: [u8; 4]) -> (Vec<u8>, Box<[u8]>) {
+        let mut reply = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        reply.extend_from_slice(&crate::wire::wire_name(name));
+        reply.extend_from_slice(&[0, 1, 0, 1]);
+        let mut key = reply[12..].to_vec();
+        key.push(0);
+        reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
+        reply.extend_from_slice(&address);
+        (reply, key.into_boxed_slice())
+    }
+
+    /// What an entry costs (README "Sizing the cache"): the growth of this
+    /// process's resident memory per entry while 100 000 entries like the
+    /// benchmark's (`nK.bench.example A`, one A record) are stored, one
+    /// thread, nothing freed in between (so no fragmentation). Run in
+    /// release: `cargo test --release --lib -- --ignored --nocapture memory_per_entry`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn memory_per_entry() {
+        fn rss_kib() -> u64 {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        }
+        const N: u64 = 100_000;
+        let config = CacheConfig { capacity: 2 * N, ..CacheConfig::default() };
+        let replies: Vec<_> = (0..N)
+            .map(|i| a_reply(&format!("n{i}.bench.example"), [10, (i >> 16) as u8, (i >> 8) as u8, i as u8]))
+            .collect();
+        let cache = Cache::new(&config);
+        let before = rss_kib();
+        let now = Instant::now();
+        for (reply, key) in replies {
+            let entry = Entry::from_reply(&reply, key.len() - 1, 1, &config, now).unwrap();
+            cache.insert(key, Arc::new(entry));
+        }
+        assert_eq!(cache.len(), N);
+        let grown = (rss_kib() - before) * 1024;
+        println!("{N} entries: RSS grew {:.1} MiB, {} bytes per entry", grown as f64 / 1048576.0, grown / N);
+    }
+
     #[test]
     fn zero_ttl_answers_are_not_kept() {
         let config = CacheConfig::default();
