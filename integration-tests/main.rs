@@ -10,6 +10,7 @@ mod answers_match_authoritative;
 mod bad_replies_not_cached;
 mod bind_failure;
 mod cache_control;
+mod cache_memory;
 mod cache_persistence;
 mod cache_pressure;
 mod check_command;

@@ -133,7 +133,8 @@ impl Admin {
         }
         match path {
             "/metrics" => {
-                let body = self.metrics.render(self.server.resolver().cache().len());
+                let cache = self.server.resolver().cache();
+                let body = self.metrics.render(cache.len(), cache.bytes());
                 reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", body)
             }
             "/status" => json_reply(&self.status()),

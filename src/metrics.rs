@@ -47,6 +47,7 @@ pub struct Metrics {
     /// `stubborn_cache_evictions_total` by `kind` and `reason`; the cache holds a clone.
     pub cache_evictions: Evictions,
     cache_entries: Gauge,
+    cache_bytes: Gauge,
     upstream_up: Family<Labels, Gauge>,
     upstream_queries: Family<Labels, Counter>,
     upstream_latency: Family<Labels, Histogram, fn() -> Histogram>,
@@ -294,6 +295,12 @@ impl Metrics {
         );
         let cache_entries = Gauge::default();
         registry.register("stubborn_cache_entries", "Entries in the cache", cache_entries.clone());
+        let cache_bytes = Gauge::default();
+        registry.register(
+            "stubborn_cache_bytes",
+            "Bytes the cache entries count for against [cache] max_memory",
+            cache_bytes.clone(),
+        );
         let cache_evictions = Family::<Labels, Counter>::default();
         registry.register(
             "stubborn_cache_evictions",
@@ -374,6 +381,7 @@ impl Metrics {
                 }
             },
             cache_entries,
+            cache_bytes,
             upstream_up,
             upstream_queries,
             upstream_latency,
@@ -438,9 +446,10 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the gauges read now set first.
-    pub fn render(&self, cache_entries: u64) -> String {
+    pub fn render(&self, cache_entries: u64, cache_bytes: u64) -> String {
         // The gauge's integer type is narrower on 32-bit targets (MIPS routers).
         self.cache_entries.set(cache_entries.try_into().unwrap_or_default());
+        self.cache_bytes.set(cache_bytes.try_into().unwrap_or_default());
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String does not fail");
         text
@@ -472,12 +481,13 @@ mod tests {
         metrics.responses.count(3);
         metrics.request_duration_udp.record(Duration::from_micros(70), 32);
         metrics.request_duration_udp.record(Duration::from_secs(9), 1);
-        let text = metrics.render(7);
+        let text = metrics.render(7, 4096);
         for line in [
             "stubborn_queries_total{protocol=\"udp\"} 0",
             "stubborn_answers_total{source=\"stale\"} 1",
             "stubborn_kept_positive_total 0",
             "stubborn_cache_entries 7",
+            "stubborn_cache_bytes 4096",
             "stubborn_cache_evictions_total{kind=\"negative\",reason=\"size\"} 1",
             "stubborn_cache_evictions_total{kind=\"positive\",reason=\"expired\"} 0",
             "stubborn_upstream_up{upstream=\"192.0.2.1:53\"} 0",
@@ -515,10 +525,10 @@ mod tests {
         metrics.failovers("api.example.com").inc();
         metrics.forget_upstream("192.0.2.1:53");
         metrics.forget_service("api.example.com", &["b.example.net".to_string()], false);
-        let text = metrics.render(0);
+        let text = metrics.render(0, 0);
         assert!(!text.contains("192.0.2.1:53") && text.contains("192.0.2.2:53"), "{text}");
         assert!(!text.contains("b.example.net") && text.contains("a.example.net"), "{text}");
         metrics.forget_service("api.example.com", &["a.example.net".to_string()], true);
-        assert!(!metrics.render(0).contains("api.example.com"));
+        assert!(!metrics.render(0, 0).contains("api.example.com"));
     }
 }

@@ -34,14 +34,15 @@ pub enum Ttl {
 
 /// The reply to `query` from a cached `entry`, at most `limit` bytes.
 pub fn answer(query: &Query, entry: &Entry, ttl: Ttl, ede: Option<Ede>, limit: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + query.question.len() + entry.sections.len() + 64);
+    let sections = entry.sections();
+    let mut out = Vec::with_capacity(HEADER_LEN + query.question.len() + sections.len() + 64);
     let ad = entry.authentic_data && (query.dnssec_ok() || query.authentic_data);
     let [an, ns, ar] = entry.counts;
     header(&mut out, query, entry.rcode, ad, [an, ns, ar + u16::from(query.edns.is_some())]);
     out.extend_from_slice(&query.question);
     let base = out.len();
-    out.extend_from_slice(&entry.sections);
-    for &(at, stored) in &*entry.ttls {
+    out.extend_from_slice(sections);
+    for (at, stored) in entry.ttls() {
         let value = match ttl {
             Ttl::CountDown { age } => stored.saturating_sub(age),
             Ttl::Stale(stale_ttl) => stale_ttl,
@@ -254,9 +255,7 @@ mod tests {
         reply.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 2]);
         let mut entry = Entry::from_reply(&reply, 21, 1, &CacheConfig::default(), Instant::now()).unwrap();
         // First answer: owner is a pointer to the second answer's owner (offset 49).
-        let mut sections = entry.sections.to_vec();
-        sections[1] = 49;
-        entry.sections = sections.into();
+        entry.sections_mut()[1] = 49;
         let full = answer(&query(None), &entry, Ttl::Stale(30), None, 512);
         // hickory rejects such a pointer, and so does Entry::from_reply (so cached entries never
         // hold one); the cut does not rely on that.

@@ -3,8 +3,18 @@
 //! until, stale until). Deadlines are made absolute once at insert and
 //! turned back into remaining TTLs at lookup, as Unbound's `msgreply` does;
 //! a reply to a client is then a copy with its ID, question and TTLs patched.
+//!
+//! An entry is one allocation of its own besides the struct (issue 12,
+//! memory): the record sections followed by the TTL table, six octets a
+//! record; the rarely written failure times are atomics rather than a
+//! mutex. A one-record answer went from 136 + 2 × 16 heap bytes in three
+//! allocations to 96 + 22 in two.
 
-use std::{ops::Range, sync::Mutex, time::Duration};
+use std::{
+    ops::Range,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use tokio::time::Instant;
 
@@ -17,6 +27,15 @@ use crate::{
     },
 };
 
+/// What an entry costs beside its key and record bytes, counted against
+/// `[cache] max_memory`: moka's bookkeeping (hash-table bucket, entry
+/// info, access-order and timer-wheel nodes, the key's `Arc`), this struct
+/// in its `Arc`, and allocator rounding. Measured (README "Memory"): the
+/// benchmark's entries (27-octet key, 68 octets of records and TTL table)
+/// cost 515 bytes of RSS each in the server (mimalloc), a one-A-record
+/// entry 403 in `memory_per_entry` (the cache tests; glibc, one thread).
+pub const ENTRY_OVERHEAD: u64 = 400;
+
 /// A cached answer.
 #[derive(Debug)]
 pub struct Entry {
@@ -28,27 +47,41 @@ pub struct Entry {
     pub counts: [u16; 3],
     /// The three record sections, as they follow a question of the cached
     /// question's length (compression pointers stay valid because a client's
-    /// question differs from the cached one only in letter case).
-    pub sections: Box<[u8]>,
-    /// Offset of each record's TTL in `sections`, and the TTL it was stored with.
-    pub ttls: Box<[(usize, u32)]>,
+    /// question differs from the cached one only in letter case); then, for
+    /// each record, the offset of its TTL in the sections (u16) and the TTL
+    /// it was stored with (u32), little-endian. See [`Entry::sections`],
+    /// [`Entry::ttls`].
+    data: Box<[u8]>,
     /// When the answer arrived.
     pub stored_at: Instant,
     /// How long it is fresh: the smallest record TTL, or the negative TTL (RFC 2308 §5).
     pub ttl: Duration,
     /// Whether the answer holds records of the asked type (false: NXDOMAIN or NODATA).
     pub has_records: bool,
-    /// What went wrong since the entry was stored; written rarely, read on the stale path.
-    trouble: Mutex<Trouble>,
+    /// The last refresh that failed (RFC 8767 §5 failure recheck), as a [`Moment`].
+    refresh_failed_at: AtomicU64,
+    /// When upstream answers first came back empty for this positive entry, as a [`Moment`].
+    empty_since: AtomicU64,
 }
 
-#[derive(Debug, Default)]
-struct Trouble {
-    /// The last refresh that failed (RFC 8767 §5 failure recheck).
-    refresh_failed_at: Option<Instant>,
-    /// When upstream answers first came back empty for this positive entry.
-    empty_since: Option<Instant>,
+/// An instant at or after an entry's `stored_at`, in an atomic: nanoseconds
+/// since `stored_at` plus one; zero for none. Written rarely, read on the stale path.
+struct Moment;
+
+impl Moment {
+    const NONE: u64 = 0;
+
+    fn encode(stored_at: Instant, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(stored_at).as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    fn decode(stored_at: Instant, value: u64) -> Option<Instant> {
+        value.checked_sub(1).map(|nanos| stored_at + Duration::from_nanos(nanos))
+    }
 }
+
+/// Octets of one TTL table row: offset (u16) and stored TTL (u32).
+const TTL_ROW: usize = 6;
 
 impl Entry {
     /// Builds an entry from an upstream reply (already checked to be a
@@ -138,17 +171,56 @@ impl Entry {
             // RFC 2308 §5: a negative answer without an SOA is not cached.
             (false, None) => 0,
         };
+        let mut data = Vec::with_capacity(end - start + ttls.len() * TTL_ROW);
+        data.extend_from_slice(&reply[start..end]);
+        for (at, stored) in ttls {
+            // A TTL lies within the sections, which fit in a 64 KiB message.
+            data.extend_from_slice(&u16::try_from(at).map_err(|_| Malformed)?.to_le_bytes());
+            data.extend_from_slice(&stored.to_le_bytes());
+        }
         Ok(Entry {
             rcode,
             authentic_data: reply[3] & AD != 0,
             counts: kept,
-            sections: reply[start..end].into(),
-            ttls: ttls.into_boxed_slice(),
+            data: data.into_boxed_slice(),
             stored_at: now,
             ttl: Duration::from_secs(u64::from(ttl)),
             has_records,
-            trouble: Mutex::default(),
+            refresh_failed_at: AtomicU64::new(Moment::NONE),
+            empty_since: AtomicU64::new(Moment::NONE),
         })
+    }
+
+    /// The record sections (answer, authority, additional) in wire form.
+    pub fn sections(&self) -> &[u8] {
+        &self.data[..self.sections_len()]
+    }
+
+    /// Each record's TTL: its offset in [`Entry::sections`] and the TTL it was stored with.
+    pub fn ttls(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.data[self.sections_len()..].chunks_exact(TTL_ROW).map(|row| {
+            let at = u16::from_le_bytes([row[0], row[1]]);
+            (usize::from(at), u32::from_le_bytes([row[2], row[3], row[4], row[5]]))
+        })
+    }
+
+    /// The sections, to corrupt them in tests of what a reply does with bad bytes.
+    #[cfg(test)]
+    pub(crate) fn sections_mut(&mut self) -> &mut [u8] {
+        let len = self.sections_len();
+        &mut self.data[..len]
+    }
+
+    fn sections_len(&self) -> usize {
+        let records: usize = self.counts.iter().map(|&n| usize::from(n)).sum();
+        self.data.len() - records * TTL_ROW
+    }
+
+    /// The bytes this entry, stored under a key of `key_len` octets, counts
+    /// for against `[cache] max_memory`: [`ENTRY_OVERHEAD`], the key, the
+    /// record sections and the TTL table.
+    pub fn bytes(&self, key_len: usize) -> u64 {
+        ENTRY_OVERHEAD + (key_len + self.data.len()) as u64
     }
 
     /// True until the answer's TTL has run out.
@@ -168,35 +240,30 @@ impl Entry {
 
     /// Notes that a refresh failed at `now`.
     pub fn refresh_failed(&self, now: Instant) {
-        self.trouble.lock().expect("no panics while held").refresh_failed_at = Some(now);
+        self.refresh_failed_at.store(Moment::encode(self.stored_at, now), Ordering::Relaxed);
     }
 
     /// True when a refresh failed less than `recheck` ago and no upstream
     /// has come back up since (`recovered`): serve stale at once.
     pub fn refresh_failed_within(&self, now: Instant, recheck: Duration, recovered: Option<Instant>) -> bool {
-        let trouble = self.trouble.lock().expect("no panics while held");
-        trouble
-            .refresh_failed_at
+        Moment::decode(self.stored_at, self.refresh_failed_at.load(Ordering::Relaxed))
             .is_some_and(|at| now.saturating_duration_since(at) < recheck && recovered.is_none_or(|up| up < at))
     }
 
     /// Notes an empty upstream answer for this positive entry; returns when
     /// empty answers began and whether this is the first.
     pub fn empty_seen(&self, now: Instant) -> (Instant, bool) {
-        let mut trouble = self.trouble.lock().expect("no panics while held");
-        match trouble.empty_since {
-            Some(since) => (since, false),
-            None => {
-                trouble.empty_since = Some(now);
-                (now, true)
-            }
+        let encoded = Moment::encode(self.stored_at, now);
+        match self.empty_since.compare_exchange(Moment::NONE, encoded, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => (Moment::decode(self.stored_at, encoded).unwrap_or(now), true),
+            Err(earlier) => (Moment::decode(self.stored_at, earlier).unwrap_or(now), false),
         }
     }
 
     /// When upstream answers began to come back empty for this positive
     /// entry (last-known-good), if they have.
     pub fn empty_since(&self) -> Option<Instant> {
-        self.trouble.lock().expect("no panics while held").empty_since
+        Moment::decode(self.stored_at, self.empty_since.load(Ordering::Relaxed))
     }
 
     /// The entry's records (answer, authority, additional) with the TTLs
@@ -204,7 +271,7 @@ impl Entry {
     /// `/cache/dump`), never on the query path. `question` is the cached
     /// question (the key without its DO byte).
     pub fn records(&self, question: &[u8]) -> Vec<Record> {
-        let reply = rebuild_reply(question, self.rcode, self.authentic_data, self.counts, &self.sections);
+        let reply = rebuild_reply(question, self.rcode, self.authentic_data, self.counts, self.sections());
         Message::from_vec(&reply)
             .map(|message| message.answers.into_iter().chain(message.authorities).chain(message.additionals).collect())
             .unwrap_or_default()
@@ -276,8 +343,8 @@ pub(crate) mod tests {
         assert_eq!(e.ttl, Duration::from_secs(60));
         assert_eq!(e.counts, [2, 0, 0]);
         assert!(e.has_records);
-        assert_eq!(e.ttls.iter().map(|t| t.1).collect::<Vec<_>>(), vec![300, 60]);
-        assert_eq!(e.sections.len(), 2 * 16);
+        assert_eq!(e.ttls().map(|t| t.1).collect::<Vec<_>>(), vec![300, 60]);
+        assert_eq!(e.sections().len(), 2 * 16);
         assert_eq!(e.rcode, NOERROR);
     }
 
@@ -291,7 +358,7 @@ pub(crate) mod tests {
         reply[11] = 0; // ARCOUNT 0: the OPT record's bytes are now trailing junk.
         let e = Entry::from_reply(&reply, QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap();
         assert_eq!(e.counts, [2, 0, 0]);
-        assert_eq!(e.sections.len(), 2 * 16);
+        assert_eq!(e.sections().len(), 2 * 16);
 
         let query = crate::query::Query::parse(&crate::query::tests::query_bytes(Some((1232, false)))).unwrap();
         let out = crate::reply::answer(&query, &e, crate::reply::Ttl::CountDown { age: 0 }, None, 1232);
@@ -342,7 +409,7 @@ pub(crate) mod tests {
             ..CacheConfig::default()
         };
         let e = Entry::from_reply(&positive_reply(), QUESTION_LEN, 1, &config, Instant::now()).unwrap();
-        assert_eq!(e.ttls.iter().map(|t| t.1).collect::<Vec<_>>(), vec![200, 100]);
+        assert_eq!(e.ttls().map(|t| t.1).collect::<Vec<_>>(), vec![200, 100]);
         assert_eq!(e.ttl, Duration::from_secs(100));
     }
 
@@ -352,7 +419,7 @@ pub(crate) mod tests {
         let e = Entry::from_reply(&negative_reply(), QUESTION_LEN, 1, &CacheConfig::default(), now).unwrap();
         assert_eq!((e.rcode, e.has_records), (NXDOMAIN, false));
         assert_eq!(e.ttl, Duration::from_secs(120));
-        assert_eq!(e.ttls[0].1, 120, "the SOA's own TTL is the negative TTL");
+        assert_eq!(e.ttls().next().unwrap().1, 120, "the SOA's own TTL is the negative TTL");
         let capped = CacheConfig { negative_max_ttl: Duration::from_secs(30), ..CacheConfig::default() };
         let e = Entry::from_reply(&negative_reply(), QUESTION_LEN, 1, &capped, now).unwrap();
         assert_eq!(e.ttl, Duration::from_secs(30));

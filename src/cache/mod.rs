@@ -2,8 +2,17 @@
 //! [`Entry`]. An entry lives in moka for its TTL plus `max_stale`, so an
 //! expired answer is still there to be served stale (RFC 8767) or to win
 //! over an empty answer (last-known-good); whether it is fresh or stale is
-//! decided at lookup from the entry's own deadlines. `capacity` bounds the
-//! number of entries. Deciding *what* to serve is the resolver's job.
+//! decided at lookup from the entry's own deadlines. Deciding *what* to
+//! serve is the resolver's job.
+//!
+//! Size: `capacity` bounds the number of entries and `max_memory` their
+//! bytes ([`Entry::bytes`]: a fixed overhead plus key and records), so that
+//! a few huge answers (a large TXT set) cannot take more memory than
+//! planned. moka bounds one sum, so an entry weighs its bytes or
+//! `max_memory / capacity`, whichever is more, against a capacity of
+//! `max_memory`: the sum of weights stays within `max_memory`, so the bytes
+//! do, and every entry weighs at least `max_memory / capacity`, so there
+//! are at most `capacity` of them.
 //! A reload may change the limits: the entries then move to new moka
 //! tables built with them ([`Cache::reconfigure`]), so nothing is forgotten.
 //!
@@ -80,31 +89,45 @@ struct Inner {
     /// Negative entries, and positive ones not (yet) asked for again that
     /// came while `main` was full: what a flood of unique names churns.
     probation: Table,
-    /// How many entries `main` holds, never fewer: incremented before each
-    /// insert, decremented by the eviction listener after each removal. It
-    /// decides "room in main" exactly where moka's `entry_count` lags.
-    main_len: Arc<AtomicU64>,
+    /// The weight `main` holds, never less: increased before each insert,
+    /// decreased by the eviction listener after each removal. It decides
+    /// "room in main" exactly where moka's `weighted_size` lags.
+    main_weight: Arc<AtomicU64>,
     main_capacity: u64,
+    /// The least an entry weighs: `max_memory / capacity`.
+    min_weight: u32,
+    /// [`Entry::bytes`] of every entry in both tables (`stubborn_cache_bytes`).
+    bytes: Arc<AtomicU64>,
     config: Arc<CacheConfig>,
 }
 
 impl Inner {
     fn new(config: &CacheConfig, evictions: &Evictions) -> Inner {
-        let probation_capacity = (config.capacity / 4).max(1);
-        let main_capacity = config.capacity.saturating_sub(probation_capacity).max(1);
-        let main_len = Arc::new(AtomicU64::new(0));
+        let capacity = config.capacity.max(1);
+        // Rounded down, so that `capacity` entries of the least weight fit within max_memory.
+        let min_weight = u32::try_from(config.max_memory / capacity).unwrap_or(u32::MAX).max(1);
+        let probation_entries = (capacity / 4).max(1);
+        let main_entries = capacity.saturating_sub(probation_entries).max(1);
+        let probation_capacity = probation_entries * u64::from(min_weight);
+        let main_capacity = main_entries * u64::from(min_weight);
+        let main_weight = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
         let main = {
-            let (evictions, main_len) = (evictions.clone(), Arc::clone(&main_len));
-            table(config, main_capacity, move |entry, cause| {
-                main_len.fetch_sub(1, Ordering::Relaxed);
+            let (evictions, main_weight, bytes) = (evictions.clone(), Arc::clone(&main_weight), Arc::clone(&bytes));
+            table(config, main_capacity, min_weight, move |key, entry, cause| {
+                main_weight.fetch_sub(u64::from(weight(key, entry, min_weight)), Ordering::Relaxed);
+                bytes.fetch_sub(entry.bytes(key.len()), Ordering::Relaxed);
                 count_eviction(&evictions, entry, cause);
             })
         };
         let probation = {
-            let evictions = evictions.clone();
-            table(config, probation_capacity, move |entry, cause| count_eviction(&evictions, entry, cause))
+            let (evictions, bytes) = (evictions.clone(), Arc::clone(&bytes));
+            table(config, probation_capacity, min_weight, move |key, entry, cause| {
+                bytes.fetch_sub(entry.bytes(key.len()), Ordering::Relaxed);
+                count_eviction(&evictions, entry, cause);
+            })
         };
-        Inner { main, probation, main_len, main_capacity, config: Arc::new(config.clone()) }
+        Inner { main, probation, main_weight, main_capacity, min_weight, bytes, config: Arc::new(config.clone()) }
     }
 
     /// The entry for `key` in either table; a positive entry found in
@@ -122,8 +145,14 @@ impl Inner {
 
     fn promote(&self, key: Box<[u8]>, entry: Arc<Entry>) {
         self.probation.invalidate(&key);
-        self.main_len.fetch_add(1, Ordering::Relaxed);
-        self.main.insert(key, entry);
+        self.main_weight.fetch_add(u64::from(weight(&key, &entry, self.min_weight)), Ordering::Relaxed);
+        self.put(&self.main, key, entry);
+    }
+
+    /// Inserts into `table`, counting the entry's bytes (the listener counts them out).
+    fn put(&self, table: &Table, key: Box<[u8]>, entry: Arc<Entry>) {
+        self.bytes.fetch_add(entry.bytes(key.len()), Ordering::Relaxed);
+        table.insert(key, entry);
     }
 
     /// Stores `entry` in the table its kind and history call for (see the
@@ -132,42 +161,55 @@ impl Inner {
         if !entry.has_records {
             // A negative answer replacing records (keep_positive ran out, or is off).
             self.main.invalidate(&key);
-            self.probation.insert(key, entry);
+            self.put(&self.probation, key, entry);
         } else if self.probation.contains_key(&key) {
             // Refreshed, so asked for again.
             self.promote(key, entry);
         } else {
+            let weight = u64::from(weight(&key, &entry, self.min_weight));
             let replacing = self.main.contains_key(&key);
             if replacing {
                 // The listener will count the replaced entry out.
-                self.main_len.fetch_add(1, Ordering::Relaxed);
+                self.main_weight.fetch_add(weight, Ordering::Relaxed);
             }
-            if replacing || self.reserve_room_in_main() {
-                self.main.insert(key, entry);
+            if replacing || self.reserve_room_in_main(weight) {
+                self.put(&self.main, key, entry);
             } else {
-                self.probation.insert(key, entry);
+                self.put(&self.probation, key, entry);
             }
         }
     }
 
-    /// Counts one more entry in `main` if it has room for it.
-    fn reserve_room_in_main(&self) -> bool {
-        if self.main_len.fetch_add(1, Ordering::Relaxed) < self.main_capacity {
+    /// Counts `weight` more in `main` if it has room for it.
+    fn reserve_room_in_main(&self, weight: u64) -> bool {
+        if self.main_weight.fetch_add(weight, Ordering::Relaxed) + weight <= self.main_capacity {
             return true;
         }
-        self.main_len.fetch_sub(1, Ordering::Relaxed);
+        self.main_weight.fetch_sub(weight, Ordering::Relaxed);
         false
     }
 }
 
-/// A moka table of at most `capacity` entries, each kept for its lifetime;
-/// `removed` hears of every entry that leaves it, and why.
-fn table(config: &CacheConfig, capacity: u64, removed: impl Fn(&Entry, RemovalCause) + Send + Sync + 'static) -> Table {
-    Moka::builder()
+/// A moka table of entries weighing at most `capacity` in all (see the
+/// module doc), each kept for its lifetime; `removed` hears of every entry
+/// that leaves it, and why.
+fn table(
+    config: &CacheConfig,
+    capacity: u64,
+    min_weight: u32,
+    removed: impl Fn(&[u8], &Entry, RemovalCause) + Send + Sync + 'static,
+) -> Table {
+    Moka::<Box<[u8]>, Arc<Entry>>::builder()
         .max_capacity(capacity)
+        .weigher(move |key, entry| weight(key, entry, min_weight))
         .expire_after(EntryLifetime { config: config.clone() })
-        .eviction_listener(move |_key, entry: Arc<Entry>, cause| removed(&entry, cause))
+        .eviction_listener(move |key: Arc<Box<[u8]>>, entry: Arc<Entry>, cause| removed(&key, &entry, cause))
         .build_with_hasher(foldhash::fast::RandomState::default())
+}
+
+/// What an entry weighs against its table's capacity: its bytes, or `min_weight` if more.
+fn weight(key: &[u8], entry: &Entry, min_weight: u32) -> u32 {
+    u32::try_from(entry.bytes(key.len())).unwrap_or(u32::MAX).max(min_weight)
 }
 
 fn count_eviction(evictions: &Evictions, entry: &Entry, cause: RemovalCause) {
@@ -318,6 +360,15 @@ impl Cache {
             .collect();
         kept.truncate(usize::try_from(inner.config.capacity).unwrap_or(usize::MAX));
         kept
+    }
+
+    /// [`Entry::bytes`] of the entries in both tables (approximate while
+    /// inserts are in flight): at most `max_memory`.
+    pub fn bytes(&self) -> u64 {
+        let inner = self.inner.load();
+        inner.main.run_pending_tasks();
+        inner.probation.run_pending_tasks();
+        inner.bytes.load(Ordering::Relaxed)
     }
 
     /// Number of entries in both tables (approximate while inserts are in flight).
@@ -632,6 +683,87 @@ mod tests {
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.remove_matching(&Selection::All), 1);
         assert!(cache.is_empty());
+    }
+
+    /// An answer to `www.example.com. TXT` with one TXT record of
+    /// `strings` strings of 255 octets (about 256 × `strings` octets).
+    fn big_txt(config: &CacheConfig, strings: usize) -> Arc<Entry> {
+        let rdata: Vec<u8> =
+            (0..strings).flat_map(|_| std::iter::once(255).chain(std::iter::repeat_n(b'x', 255))).collect();
+        let mut reply = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        reply.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x10\x00\x01");
+        reply.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0x0e, 0x10]);
+        reply.extend_from_slice(&u16::try_from(rdata.len()).unwrap().to_be_bytes());
+        reply.extend_from_slice(&rdata);
+        Arc::new(Entry::from_reply(&reply, 21, 16, config, Instant::now()).unwrap())
+    }
+
+    /// Issue 12: the cache is bounded in bytes as well as entries. 200
+    /// answers of about 4 KiB (a large TXT set) under `max_memory` 64 KiB
+    /// and `capacity` 1000 stay within 64 KiB; small ones still fill `capacity`.
+    #[test]
+    fn big_answers_stay_within_max_memory() {
+        let config = CacheConfig { capacity: 1000, max_memory: 64 << 10, ..CacheConfig::default() };
+        let cache = Cache::new(&config);
+        for i in 0..200 {
+            ask_once(&cache, &format!("big{i}"), big_txt(&config, 16));
+            assert!(cache.bytes() <= 64 << 10, "{} bytes after {i}", cache.bytes());
+        }
+        let kept = cache.len();
+        assert!((10..=16).contains(&kept), "{kept} entries of about 4 KiB in 64 KiB");
+        assert!(cache.bytes() > 48 << 10, "{} bytes: the bound is not far below max_memory", cache.bytes());
+
+        let small = CacheConfig { capacity: 100, max_memory: 1 << 20, ..CacheConfig::default() };
+        let cache = Cache::new(&small);
+        for i in 0..1000 {
+            ask_once(&cache, &format!("small{i}"), positive(&small));
+        }
+        assert_eq!(cache.len(), 100, "capacity still bounds small entries");
+        assert_eq!(cache.remove_matching(&Selection::All), 100);
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
+    }
+
+    /// A reply to `NAME A` with one A record (TTL 3600), as the benchmark's
+    /// authoritative sends it; returns it with the cache key (DO bit clear).
+    pub(crate) fn a_reply(name: &str, address: [u8; 4]) -> (Vec<u8>, Box<[u8]>) {
+        let mut reply = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        reply.extend_from_slice(&crate::wire::wire_name(name));
+        reply.extend_from_slice(&[0, 1, 0, 1]);
+        let mut key = reply[12..].to_vec();
+        key.push(0);
+        reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
+        reply.extend_from_slice(&address);
+        (reply, key.into_boxed_slice())
+    }
+
+    /// What an entry costs (README "Memory"): the growth of this
+    /// process's resident memory per entry while 100 000 entries like the
+    /// benchmark's (`nK.bench.example A`, one A record) are stored, one
+    /// thread, nothing freed in between (so no fragmentation). Run in
+    /// release: `cargo test --release --lib -- --ignored --nocapture memory_per_entry`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn memory_per_entry() {
+        fn rss_kib() -> u64 {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        }
+        const N: u64 = 100_000;
+        let config = CacheConfig { capacity: 2 * N, ..CacheConfig::default() };
+        let replies: Vec<_> = (0..N)
+            .map(|i| a_reply(&format!("n{i}.bench.example"), [10, (i >> 16) as u8, (i >> 8) as u8, i as u8]))
+            .collect();
+        let cache = Cache::new(&config);
+        let before = rss_kib();
+        let now = Instant::now();
+        for (reply, key) in replies {
+            let entry = Entry::from_reply(&reply, key.len() - 1, 1, &config, now).unwrap();
+            cache.insert(key, Arc::new(entry));
+        }
+        assert_eq!(cache.len(), N);
+        let grown = (rss_kib() - before) * 1024;
+        println!("{N} entries: RSS grew {:.1} MiB, {} bytes per entry", grown as f64 / 1048576.0, grown / N);
     }
 
     #[test]

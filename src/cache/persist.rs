@@ -95,7 +95,7 @@ pub fn save(cache: &Cache, path: &Path) -> Result<usize, PersistError> {
             rcode: entry.rcode,
             authentic_data: entry.authentic_data,
             counts: entry.counts,
-            sections: entry.sections.to_vec(),
+            sections: entry.sections().to_vec(),
             stored_unix_ms: unix_ms(wall_now - now.saturating_duration_since(entry.stored_at)),
         })
         .collect();
@@ -212,7 +212,7 @@ mod tests {
         let fresh = Cache::new(&CacheConfig::default());
         assert_eq!(load(&fresh, &path).unwrap(), 1);
         let Lookup::Fresh(entry) = fresh.lookup(KEY, Instant::now()) else { panic!("entry not restored fresh") };
-        assert_eq!(entry.ttls.iter().map(|t| t.1).collect::<Vec<_>>(), vec![300, 60]);
+        assert_eq!(entry.ttls().map(|t| t.1).collect::<Vec<_>>(), vec![300, 60]);
         assert!(!dir.path().join("cache.snapshot.tmp").exists());
     }
 

@@ -60,6 +60,7 @@ pub(super) struct ZoneFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct CacheFile {
     pub capacity: Option<Spanned<u64>>,
+    pub max_memory: Option<Spanned<String>>,
     pub min_ttl: Option<Spanned<String>>,
     pub max_ttl: Option<Spanned<String>>,
     pub negative_max_ttl: Option<Spanned<String>>,

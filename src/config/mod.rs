@@ -193,6 +193,10 @@ impl UpstreamAddr {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {
     pub capacity: u64,
+    /// Bytes the entries may take in all, each counted as `Entry::bytes`
+    /// (a fixed overhead, key and records): so that a few huge answers
+    /// cannot take more memory than `capacity` suggests.
+    pub max_memory: u64,
     pub min_ttl: Duration,
     pub max_ttl: Duration,
     pub negative_max_ttl: Duration,
@@ -205,10 +209,17 @@ pub struct CacheConfig {
     pub keep_expired: bool,
 }
 
+impl CacheConfig {
+    /// `max_memory` when not set: this many bytes per entry of `capacity`,
+    /// about twice what a one-record answer costs (README "Memory").
+    pub const DEFAULT_MEMORY_PER_ENTRY: u64 = 1024;
+}
+
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             capacity: 100_000,
+            max_memory: 100_000 * CacheConfig::DEFAULT_MEMORY_PER_ENTRY,
             min_ttl: Duration::ZERO,
             max_ttl: Duration::from_secs(86_400),
             negative_max_ttl: Duration::from_secs(3_600),

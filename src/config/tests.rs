@@ -295,3 +295,23 @@ fn capacity_is_from_1_to_100_million() {
     let err = parse("[cache]\ncapacity = -1\n").unwrap_err();
     assert!(err.problems[0].starts_with("t.toml:2:12: "), "{err}");
 }
+
+#[test]
+fn max_memory_is_a_size_and_defaults_to_1kib_per_entry() {
+    assert_eq!(parse("").unwrap().cache.max_memory, 100_000 * 1024);
+    assert_eq!(parse("[cache]\ncapacity = 1000\n").unwrap().cache.max_memory, 1000 * 1024);
+    for (text, bytes) in [("64MiB", 64 << 20), ("512 KiB", 512 << 10), ("1GiB", 1 << 30), ("20000B", 20_000)] {
+        let config = parse(&format!("[cache]\nmax_memory = \"{text}\"\n")).unwrap();
+        assert_eq!(config.cache.max_memory, bytes, "{text}");
+    }
+    for bad in ["64MB", "64", "MiB", "-1MiB", "1.5GiB", "99999999999999999999TiB"] {
+        let err = parse(&format!("[cache]\nmax_memory = \"{bad}\"\n")).unwrap_err();
+        let expected =
+            format!("t.toml:2:14: cache.max_memory: {bad:?} is not a size like \"64MiB\", \"512KiB\" or \"1GiB\"");
+        assert_eq!(err.problems, vec![expected], "{bad}");
+    }
+    for out_of_range in ["1KiB", "2TiB"] {
+        let err = parse(&format!("[cache]\nmax_memory = \"{out_of_range}\"\n")).unwrap_err();
+        assert_eq!(err.problems, vec!["t.toml:2:14: cache.max_memory: must be from 16KiB to 1TiB"], "{out_of_range}");
+    }
+}

@@ -21,6 +21,10 @@ use super::{
 
 /// The largest `[cache] capacity` (INTERFACE.md): past it, a typo rather than a plan.
 const MAX_CAPACITY: u64 = 100_000_000;
+/// `[cache] max_memory` bounds: below the smallest, a handful of entries;
+/// above the largest, a typo rather than a plan.
+const MIN_MEMORY: u64 = 16 << 10;
+const MAX_MEMORY: u64 = 1 << 40;
 /// UDP receive loops per listen address, at most.
 const MAX_THREADS: u64 = 256;
 /// Each open connection holds a file descriptor and a task.
@@ -349,6 +353,21 @@ impl Validator<'_> {
             Some(c) => c.into_inner(),
             None => d.capacity,
         };
+        let max_memory = match file.max_memory {
+            Some(size) => match parse_size(size.get_ref()) {
+                Some(bytes) if (MIN_MEMORY..=MAX_MEMORY).contains(&bytes) => bytes,
+                Some(_) => {
+                    self.problem(size.span(), "cache.max_memory", "must be from 16KiB to 1TiB");
+                    d.max_memory
+                }
+                None => {
+                    let what = format!("{:?} is not a size like \"64MiB\", \"512KiB\" or \"1GiB\"", size.get_ref());
+                    self.problem(size.span(), "cache.max_memory", &what);
+                    d.max_memory
+                }
+            },
+            None => capacity.saturating_mul(CacheConfig::DEFAULT_MEMORY_PER_ENTRY),
+        };
         // The default min_ttl is 0s, so a clash has a min_ttl to point at.
         let min_ttl_span = file.min_ttl.as_ref().map_or(0..0, |s| s.span());
         let a = AnswerPolicy::default();
@@ -366,6 +385,7 @@ impl Validator<'_> {
         let serve_stale = file.serve_stale.unwrap_or(d.serve_stale);
         let cache = CacheConfig {
             capacity,
+            max_memory,
             min_ttl: self.duration(file.min_ttl, "cache.min_ttl", d.min_ttl, false),
             max_ttl: self.duration(file.max_ttl, "cache.max_ttl", d.max_ttl, false),
             negative_max_ttl: self.duration(file.negative_max_ttl, "cache.negative_max_ttl", d.negative_max_ttl, false),
@@ -518,6 +538,24 @@ fn parse_check(text: &str) -> Result<Check, String> {
 }
 
 /// `IP`, `IP:PORT` or `[IPv6]:PORT`; `default_port` allows the bare IP form.
+/// A size in bytes: a whole number with an IEC unit (`B`, `KiB`, `MiB`,
+/// `GiB`, `TiB`; a space between is allowed). None for anything else, or
+/// for a size past `u64`.
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let number: u64 = text[..digits].parse().ok()?;
+    let shift = match text[digits..].trim_start() {
+        "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        "TiB" => 40,
+        _ => return None,
+    };
+    number.checked_mul(1 << shift)
+}
+
 fn parse_socket_addr(text: &str, default_port: Option<u16>) -> Option<SocketAddr> {
     text.parse::<SocketAddr>().ok().or_else(|| Some(SocketAddr::new(text.parse::<IpAddr>().ok()?, default_port?)))
 }
