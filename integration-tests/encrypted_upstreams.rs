@@ -130,7 +130,11 @@ fn dot_outage_fails_over_serves_stale_and_recovers_within_probe_interval() {
     let first = stubborn.ask(&Ask::new("short.example.test.", RecordType::A));
     let fetched = Instant::now();
     assert_eq!(first.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 1)], "{}", first.summary());
-    assert_eq!(ok_queries(&stubborn, &tls), 1.0, "answered over DoT");
+    // The first query also opens the TLS connection: on a busy machine that
+    // can outlast the hedge delay (Knot is asked too and may answer first),
+    // but the DoT attempt still completes and counts.
+    let dot_ok = format!("stubborn_upstream_queries_total{{upstream=\"{tls}\",result=\"ok\"}}");
+    stubborn.wait_metric(&dot_ok, Duration::from_secs(3), |v| v == 1.0);
 
     unbound.stop();
     let failover = stubborn.ask(&Ask::new("a.wild.example.test.", RecordType::A));
@@ -157,7 +161,8 @@ fn dot_outage_fails_over_serves_stale_and_recovers_within_probe_interval() {
     let before = ok_queries(&stubborn, &tls);
     let again = stubborn.ask(&Ask::new("b.wild.example.test.", RecordType::A));
     assert_eq!(again.ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 99)], "{}", again.summary());
-    assert!(ok_queries(&stubborn, &tls) > before, "asked over DoT first again");
+    // Asked first again; it may be the second to answer (a new connection).
+    stubborn.wait_metric(&dot_ok, Duration::from_secs(3), |v| v > before);
 }
 
 /// 200 sequential then 200 concurrent misses over one upstream open one
