@@ -13,6 +13,7 @@
 //! - [`bind`]: opening listening sockets (v6only, freebind, reuse)
 //! - [`service`]: health-checked multi-cloud failover names
 //! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status, cache control) and every metric
+//! - [`cli`]: the command line (clap), shared by `main` and the man page and completion generator
 //! - [`ctl`]: `stubborn ctl`, the operator's client of the admin endpoint
 //! - [`run`]: start, reload, snapshot, graceful stop
 //! - [`watch`]: noticing that a file changed (config, resolv file)
@@ -25,6 +26,7 @@
 pub mod admin;
 pub mod bind;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod ctl;
 pub mod degraded;
