@@ -23,6 +23,14 @@
 
 #![forbid(unsafe_code)]
 
+/// 64-bit atomics (counters, timestamps): std's where the target has them;
+/// portable-atomic's lock-based fallback on 32-bit MIPS and PowerPC routers,
+/// which have none (`mipsel-unknown-linux-musl`, scripts/release).
+#[cfg(not(target_has_atomic = "64"))]
+pub(crate) use portable_atomic::AtomicU64;
+#[cfg(target_has_atomic = "64")]
+pub(crate) use std::sync::atomic::AtomicU64;
+
 pub mod admin;
 pub mod bind;
 pub mod cache;

@@ -35,7 +35,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc, Weak,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
@@ -51,6 +51,7 @@ pub use health::HealthReport;
 use health::{Health, Transition};
 pub use loop_check::LoopCheck;
 
+use crate::AtomicU64;
 use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
     metrics::{Metrics, UpstreamMetrics, UpstreamResult},
