@@ -301,3 +301,87 @@ fn containerfile_copies_what_exists_and_runs_the_shipped_config() {
     assert_eq!(shipped_config, DEFAULT_CONFIG_PATH, "the manifests assume the image's config path");
     assert!(text.lines().any(|l| l.starts_with("USER ") && !l.contains(" 0") && !l.contains("root")), "non-root USER");
 }
+
+/// The Containerfile's shape, read without a container engine (issue 13):
+/// every instruction is a Dockerfile instruction (continuations joined),
+/// each `COPY --from` names an earlier stage, the build stage makes a
+/// static musl binary (an Alpine Rust image, whose host target is musl) and
+/// the image it runs from is `distroless/static` or `scratch` (no libc).
+#[test]
+fn containerfile_builds_a_static_binary_into_a_minimal_image() {
+    const INSTRUCTIONS: &[&str] = &[
+        "FROM",
+        "RUN",
+        "CMD",
+        "LABEL",
+        "EXPOSE",
+        "ENV",
+        "ADD",
+        "COPY",
+        "ENTRYPOINT",
+        "VOLUME",
+        "USER",
+        "WORKDIR",
+        "ARG",
+        "ONBUILD",
+        "STOPSIGNAL",
+        "HEALTHCHECK",
+        "SHELL",
+    ];
+    let text = fs::read_to_string(deploy_dir().join("container/Containerfile")).expect("read Containerfile");
+    let mut logical = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        if let Some(head) = trimmed.strip_suffix('\\') {
+            current.push_str(head);
+            current.push(' ');
+        } else {
+            current.push_str(trimmed);
+            logical.push(std::mem::take(&mut current));
+        }
+    }
+    assert!(current.is_empty(), "the Containerfile ends inside a continued line: {current}");
+    let mut stages: Vec<(String, Option<String>)> = Vec::new();
+    for instruction in &logical {
+        let keyword = instruction.split_whitespace().next().unwrap_or_default();
+        assert!(INSTRUCTIONS.contains(&keyword), "not a Dockerfile instruction: {instruction}");
+        let words: Vec<&str> = instruction.split_whitespace().collect();
+        match keyword {
+            "FROM" => {
+                let name = match words.as_slice() {
+                    [_, _, as_, name] if as_.eq_ignore_ascii_case("as") => Some(name.to_string()),
+                    [_, _] => None,
+                    _ => panic!("FROM IMAGE [AS NAME]: {instruction}"),
+                };
+                stages.push((words[1].to_string(), name));
+            }
+            "COPY" => {
+                if let Some(from) = words.iter().find_map(|w| w.strip_prefix("--from=")) {
+                    let earlier = stages[..stages.len() - 1].iter().any(|(_, n)| n.as_deref() == Some(from));
+                    assert!(earlier, "COPY --from={from} names no earlier stage");
+                }
+            }
+            _ => assert!(!stages.is_empty(), "{keyword} before the first FROM"),
+        }
+    }
+    let (build_image, _) = stages.first().expect("a build stage");
+    assert!(build_image.contains("rust:") && build_image.ends_with("alpine"), "musl build stage, got {build_image}");
+    let (run_image, _) = stages.last().expect("a run stage");
+    assert!(
+        run_image.contains("distroless/static") || run_image == "scratch",
+        "the image runs from {run_image}, not distroless/static or scratch"
+    );
+    let builds = logical.iter().any(|i| i.starts_with("RUN ") && i.contains("cargo build") && i.contains("--locked"));
+    assert!(builds, "the build stage runs cargo build --locked");
+    let entry_binary = logical
+        .iter()
+        .find_map(|i| i.strip_prefix("ENTRYPOINT [\""))
+        .and_then(|rest| rest.split('"').next())
+        .expect("an exec-form ENTRYPOINT");
+    let copied = logical.iter().any(|i| i.starts_with("COPY --from=") && i.ends_with(entry_binary));
+    assert!(copied, "the run stage copies the built binary to {entry_binary}");
+}

@@ -48,11 +48,24 @@ pub enum CtlCommand {
     /// Upstreams, services, cache size and what is degraded right now (GET /status).
     Status,
     /// The cache entries of a name, every type or one (exit 1 when nothing is cached).
-    Lookup { name: String, r#type: Option<String> },
+    Lookup {
+        /// The name, e.g. www.example.com.
+        name: String,
+        /// A record type (A, AAAA, MX, ...); every type when left out.
+        r#type: Option<String>,
+    },
     /// Drop a name from the cache, every type or one.
-    Flush { name: String, r#type: Option<String> },
+    Flush {
+        /// The name to drop.
+        name: String,
+        /// Only this record type; every type when left out.
+        r#type: Option<String>,
+    },
     /// Drop a name and every name below it.
-    FlushZone { name: String },
+    FlushZone {
+        /// The zone: b.test drops b.test and x.b.test, not xb.test.
+        name: String,
+    },
     /// Drop every cache entry.
     FlushAll,
     /// Every cache entry, in zone-file form with its state.

@@ -13,6 +13,7 @@
 //! - [`bind`]: opening listening sockets (v6only, freebind, reuse)
 //! - [`service`]: health-checked multi-cloud failover names
 //! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status, cache control) and every metric
+//! - [`cli`]: the command line (clap), shared by `main` and the man page and completion generator
 //! - [`ctl`]: `stubborn ctl`, the operator's client of the admin endpoint
 //! - [`run`]: start, reload, snapshot, graceful stop
 //! - [`watch`]: noticing that a file changed (config, resolv file)
@@ -22,9 +23,18 @@
 
 #![forbid(unsafe_code)]
 
+/// 64-bit atomics (counters, timestamps): std's where the target has them;
+/// portable-atomic's lock-based fallback on 32-bit MIPS and PowerPC routers,
+/// which have none (`mipsel-unknown-linux-musl`, scripts/release).
+#[cfg(not(target_has_atomic = "64"))]
+pub(crate) use portable_atomic::AtomicU64;
+#[cfg(target_has_atomic = "64")]
+pub(crate) use std::sync::atomic::AtomicU64;
+
 pub mod admin;
 pub mod bind;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod ctl;
 pub mod degraded;

@@ -3,15 +3,12 @@
 //! directory that cannot be created), 2 cannot bind. `stubborn ctl` exits
 //! as [`stubborn::ctl`] says.
 
-use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
+use std::{io::IsTerminal, process::ExitCode};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
+use stubborn::cli::{Cli, Command, LogFormat};
 use stubborn::systemd::JournalPriority;
-use stubborn::{
-    config::{Config, DEFAULT_PATH},
-    ctl::CtlArgs,
-    run::Fatal,
-};
+use stubborn::{config::Config, run::Fatal};
 use tracing::{error, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -20,37 +17,6 @@ use tracing_subscriber::EnvFilter;
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// A local DNS stub resolver that keeps names resolving when upstream DNS fails.
-#[derive(Parser)]
-#[command(version = env!("STUBBORN_VERSION"), about, args_override_self = true)]
-struct Cli {
-    /// The config file.
-    #[arg(long, global = true, default_value = DEFAULT_PATH)]
-    config: PathBuf,
-    /// Log line format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Validate the config and exit: 0 valid, 1 invalid (each problem as PATH:LINE:COL: ...).
-    Check,
-    /// Talk to a running stubborn through its admin endpoint (like unbound-control, resolvectl).
-    ///
-    /// Exit status: 0 success; 1 an error reported by stubborn or a lookup that finds nothing;
-    /// 2 a usage error; 3 the endpoint cannot be reached or the config has no [admin] listen.
-    Ctl(CtlArgs),
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

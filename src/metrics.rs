@@ -13,10 +13,7 @@
 
 use std::{
     fmt,
-    sync::{
-        Arc, OnceLock,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, OnceLock, atomic::Ordering},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -33,6 +30,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
+use crate::AtomicU64;
 use crate::wire::rcode_name;
 
 type Labels = Vec<(&'static str, String)>;

@@ -45,10 +45,7 @@ mod entry;
 pub mod persist;
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 
@@ -60,6 +57,7 @@ pub use entry::Entry;
 #[cfg(test)]
 pub(crate) use entry::tests as tests_support;
 
+use crate::AtomicU64;
 use crate::{config::CacheConfig, metrics::Evictions};
 
 /// What the cache holds for a key right now.

@@ -315,3 +315,69 @@ fn max_memory_is_a_size_and_defaults_to_1kib_per_entry() {
         assert_eq!(err.problems, vec!["t.toml:2:14: cache.max_memory: must be from 16KiB to 1TiB"], "{out_of_range}");
     }
 }
+
+/// The keys the parser accepts in one table, read from the parser itself:
+/// serde's `deny_unknown_fields` error lists every field it expected.
+fn accepted_keys(table_toml: &str) -> Vec<String> {
+    let text = table_toml.replace("UNKNOWN", "zz_not_a_key = 1");
+    let err = toml::from_str::<super::file::File>(&text).expect_err("an unknown key is an error").to_string();
+    // serde says "expected `a`", "expected `a` or `b`" or "expected one of `a`, `b`, ...".
+    let (_, expected) = err.split_once("`zz_not_a_key`, expected ").unwrap_or_else(|| panic!("no key list in: {err}"));
+    let list = expected.lines().next().unwrap_or_default();
+    let list = list.strip_prefix("one of ").unwrap_or(list);
+    list.split(", ")
+        .flat_map(|k| k.split(" or "))
+        .map(|k| k.trim().trim_matches('`').to_string())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+/// stubborn.toml(5) (`doc/stubborn.toml.5`, written by hand from
+/// INTERFACE.md) names every key the parser accepts, as a `.TP` item
+/// (`\fBkey\fR ...`) under its table's `.SS` heading; and every key it
+/// describes is one the parser accepts. Issue 13: one source of truth for
+/// the man page.
+#[test]
+fn man_page_lists_every_config_key() {
+    let man =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/doc/stubborn.toml.5")).expect("read man page");
+    let tables = [
+        ("[server]", "[server]\nUNKNOWN"),
+        ("[upstream]", "[upstream]\nUNKNOWN"),
+        ("[[upstream.zone]]", "[[upstream.zone]]\nname = \"a.test\"\nservers = []\nUNKNOWN"),
+        ("[cache]", "[cache]\nUNKNOWN"),
+        ("[[service]]", "[[service]]\nname = \"a.test\"\nprimary = \"192.0.2.1\"\nUNKNOWN"),
+        ("[admin]", "[admin]\nUNKNOWN"),
+    ];
+    let top = accepted_keys("UNKNOWN");
+    let mut headings: Vec<&str> = tables.iter().map(|(h, _)| *h).collect();
+    headings.sort_unstable();
+    let mut top_tables: Vec<String> = top.iter().map(|k| format!("[{k}]")).collect();
+    top_tables.iter_mut().filter(|k| *k == "[service]").for_each(|k| *k = "[[service]]".into());
+    for table in &top_tables {
+        assert!(headings.contains(&table.as_str()), "the parser accepts the table {table}; add it to this test");
+    }
+    for (heading, toml) in tables {
+        let keys = accepted_keys(toml);
+        assert!(keys.len() >= 2, "{heading}: parser keys {keys:?}");
+        let section = man
+            .split(".SS ")
+            .find(|s| s.lines().next() == Some(heading))
+            .unwrap_or_else(|| panic!("stubborn.toml.5 has no .SS {heading}"));
+        let section = section.split(".SH ").next().unwrap_or_default();
+        let described: Vec<&str> = section
+            .split(".TP\n")
+            .skip(1)
+            .filter_map(|item| item.strip_prefix("\\fB")?.split_once("\\fR").map(|(k, _)| k))
+            .collect();
+        for key in &keys {
+            assert!(described.contains(&key.as_str()), "stubborn.toml.5 {heading} does not describe `{key}`");
+        }
+        for key in &described {
+            assert!(
+                keys.iter().any(|k| k == key),
+                "stubborn.toml.5 {heading} describes `{key}`, which the parser rejects"
+            );
+        }
+    }
+}

@@ -30,7 +30,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -53,6 +53,7 @@ use tokio_rustls::TlsConnector;
 use tracing::debug;
 
 use super::{Ask, UpstreamError, bootstrap, exchange};
+use crate::AtomicU64;
 use crate::config::{Host, Transport, UpstreamAddr};
 
 /// An unused connection is closed after this. Servers close theirs sooner

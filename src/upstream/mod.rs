@@ -36,7 +36,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc, Weak,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
@@ -53,6 +53,7 @@ use health::{Health, Transition};
 pub use loop_check::LoopCheck;
 use udp_sockets::UdpSockets;
 
+use crate::AtomicU64;
 use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
     metrics::{Metrics, UpstreamMetrics, UpstreamResult},
