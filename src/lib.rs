@@ -51,3 +51,38 @@ pub mod tls;
 pub mod upstream;
 pub mod watch;
 pub mod wire;
+
+#[cfg(test)]
+mod tests {
+    /// 32-bit MIPS (the mipsel router build) has no std `AtomicU64`: code
+    /// takes `crate::AtomicU64`. The x86_64 build cannot see a slip, so
+    /// this reads the sources for one.
+    #[test]
+    fn only_lib_rs_names_std_atomic_u64() {
+        fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).expect("read src") {
+                let path = entry.expect("dir entry").path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("src/lib.rs") {
+                    let text = std::fs::read_to_string(&path).expect("read source");
+                    // `atomic::AtomicU64` or `atomic::{..., AtomicU64, ...}`, on one line or several.
+                    let names_it = text.match_indices("atomic::").any(|(at, _)| {
+                        let rest = &text[at + "atomic::".len()..];
+                        let item = match rest.strip_prefix('{') {
+                            Some(list) => &list[..list.find('}').unwrap_or(list.len())],
+                            None => rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or(""),
+                        };
+                        item.contains("AtomicU64")
+                    });
+                    if names_it {
+                        found.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+        assert!(found.is_empty(), "use crate::AtomicU64, not std's, in: {found:?}");
+    }
+}

@@ -10,17 +10,14 @@
 //! mutex. A one-record answer went from 136 + 2 × 16 heap bytes in three
 //! allocations to 96 + 22 in two.
 
-use std::{
-    ops::Range,
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use std::{ops::Range, sync::atomic::Ordering, time::Duration};
 
 use tokio::time::Instant;
 
 use hickory_proto::{op::Message, rr::Record};
 
 use crate::{
+    AtomicU64,
     config::CacheConfig,
     wire::{
         AD, HEADER_LEN, Malformed, QR, RA, RCODE_MASK, RD, Records, TYPE_ANY, TYPE_OPT, TYPE_SOA, u16_at, write_header,
