@@ -392,7 +392,10 @@ impl Daemon {
             let more = bind::udp(bound, freebind, shared).and_then(UdpSocket::from_std);
             udp.push(more.map_err(|source| BindError { protocol: "udp", addr: bound, source })?);
         }
-        info!(address = %bound, udp_loops = threads, "listening on udp and tcp");
+        // What the kernel granted of the buffer asked for (it reports twice
+        // the usable bytes); below 4 MiB, `net.core.rmem_max` is the cap.
+        let udp_receive_buffer = socket2::SockRef::from(&udp[0]).recv_buffer_size().unwrap_or(0);
+        info!(address = %bound, udp_loops = threads, udp_receive_buffer, "listening on udp and tcp");
         let mut tasks: Vec<Task> = udp
             .into_iter()
             .map(|socket| Task(tokio::spawn(server::serve_udp(Arc::new(socket), Arc::clone(&self.server)))))
