@@ -4,7 +4,8 @@
 //! `MONOTONIC_USEC=` then `READY=1` around a SIGHUP, and `STOPPING=1` on
 //! SIGTERM (sd_notify(3), `Type=notify-reload`). With stderr named by
 //! `JOURNAL_STREAM`, log lines carry journald priorities (`<4>` warning,
-//! `<6>` info; sd-daemon(3)).
+//! `<6>` info; sd-daemon(3)). With `WATCHDOG_USEC` (`WatchdogSec=`),
+//! `WATCHDOG=1` comes every half period (sd_watchdog_enabled(3)).
 
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
@@ -61,4 +62,43 @@ fn log_lines_carry_journald_priorities_when_stderr_is_the_journal() {
     assert!(log.lines().any(|l| l.starts_with("<6>") && l.contains("ready")), "info at <6>:\n{log}");
     assert!(log.lines().any(|l| l.starts_with("<4>") && l.contains("reload rejected")), "warning at <4>:\n{log}");
     assert!(log.lines().all(|l| l.starts_with('<')), "every line has a priority:\n{log}");
+}
+
+#[test]
+fn the_watchdog_hears_all_is_well_every_half_period() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
+    socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let fake = FakeUpstream::start(Mode::Answer);
+    // WatchdogSec=0.4s: a ping every 0.2 s.
+    let env = [("NOTIFY_SOCKET", path.to_str().expect("utf-8")), ("WATCHDOG_USEC", "400000")];
+    let stubborn = Stubborn::start_with(Config::new(&[fake.server()]), &env, false);
+
+    assert_eq!(next_message(&socket), "READY=1");
+    let start = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(next_message(&socket), "WATCHDOG=1");
+    }
+    // Five pings: the first at once, then four periods of 0.2 s.
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(700) && took < Duration::from_secs(3), "five pings in {took:?}");
+    assert!(stubborn.log().contains("watchdog"), "{}", stubborn.log());
+    stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+}
+
+#[test]
+fn no_watchdog_pings_when_the_watchdog_is_for_another_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
+    socket.set_read_timeout(Some(Duration::from_millis(800))).expect("timeout");
+    let fake = FakeUpstream::start(Mode::Answer);
+    // WATCHDOG_PID names PID 1, not stubborn: sd_watchdog_enabled(3) says no.
+    let env = [("NOTIFY_SOCKET", path.to_str().expect("utf-8")), ("WATCHDOG_USEC", "200000"), ("WATCHDOG_PID", "1")];
+    let _stubborn = Stubborn::start_with(Config::new(&[fake.server()]), &env, false);
+
+    assert_eq!(next_message(&socket), "READY=1");
+    let mut buf = [0u8; 64];
+    assert!(socket.recv(&mut buf).is_err(), "nothing more within 0.8 s: {:?}", String::from_utf8_lossy(&buf));
 }

@@ -28,7 +28,10 @@
 //! The snapshot is also written every `persist_interval`. Under systemd the
 //! service manager hears `READY=1` once every socket is bound,
 //! `RELOADING=1` … `READY=1` around a reload (rejected or not), and
-//! `STOPPING=1` ([`crate::systemd`]).
+//! `STOPPING=1` ([`crate::systemd`]). With `WatchdogSec=`, `WATCHDOG=1`
+//! goes out every half period from this loop while every listener task
+//! still runs: a loop that stopped (a panic) or a runtime too starved to
+//! run this loop goes quiet, and systemd restarts the service.
 
 use std::{
     collections::HashMap,
@@ -44,7 +47,7 @@ use tokio::{
     task::JoinHandle,
     time::Instant,
 };
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     admin::{self, Admin},
@@ -163,6 +166,12 @@ impl Daemon {
         let mut config_file = FileWatch::new(&self.config.path);
         let mut resolv_file = self.config.upstream.resolv_file.as_deref().map(FileWatch::new);
         let mut poll = tokio::time::interval(watch::POLL);
+        let mut watchdog = systemd::watchdog_interval().map(|period| {
+            info!(every = %humantime::format_duration(period), "telling the service manager's watchdog all is well");
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks
+        });
         loop {
             tokio::select! {
                 _ = term.recv() => break,
@@ -186,6 +195,13 @@ impl Daemon {
                         self.reread_resolv_file();
                     }
                 }
+                _ = tick(&mut watchdog) => {
+                    if self.listeners_run() {
+                        systemd::watchdog();
+                    } else {
+                        error!("a listener task stopped; no longer telling the watchdog all is well");
+                    }
+                }
                 _ = usr1.recv() => self.log_state(),
                 _ = usr2.recv() => {
                     let resolver = Arc::clone(self.server.resolver());
@@ -206,6 +222,13 @@ impl Daemon {
             warn!(in_flight = self.server.in_flight(), "queries still waiting on upstream at the end of the drain");
         }
         self.snapshot(true).await;
+    }
+
+    /// True while every UDP and TCP task of every listen address (and the
+    /// admin endpoint's) is running: they end only by a panic.
+    fn listeners_run(&self) -> bool {
+        let admin = self.admin_listener.iter().map(|(_, task)| task);
+        self.listeners.values().flatten().chain(admin).all(|task| !task.0.is_finished())
     }
 
     /// The resolv file changed: its nameservers (less stubborn's own
@@ -411,6 +434,14 @@ impl Daemon {
         let bound = listener.local_addr().unwrap_or(addr);
         info!(address = %bound, "admin endpoint listening");
         Ok((bound, Task(tokio::spawn(admin::serve(listener, Arc::clone(&self.admin))))))
+    }
+}
+
+/// The next tick of `ticks`; never without them.
+async fn tick(ticks: &mut Option<tokio::time::Interval>) {
+    match ticks {
+        Some(ticks) => _ = ticks.tick().await,
+        None => std::future::pending().await,
     }
 }
 

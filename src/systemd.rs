@@ -1,10 +1,11 @@
 //! Living under systemd: readiness and reload notifications (`sd_notify`,
-//! for `Type=notify` and `Type=notify-reload` units) and journald log
-//! priorities. Both are no-ops elsewhere: the notifications go nowhere
-//! without `NOTIFY_SOCKET`, and the priority prefix is written only when
+//! for `Type=notify` and `Type=notify-reload` units), the watchdog
+//! (`WatchdogSec=`) and journald log priorities. All are no-ops elsewhere:
+//! the notifications go nowhere without `NOTIFY_SOCKET`, the watchdog is
+//! off without `WATCHDOG_USEC`, and the priority prefix is written only when
 //! stderr is the journal stream named by `JOURNAL_STREAM`.
 
-use std::os::unix::fs::MetadataExt;
+use std::{os::unix::fs::MetadataExt, time::Duration};
 
 use sd_notify::NotifyState;
 use tracing::{Event, Level, Subscriber, debug};
@@ -26,6 +27,25 @@ pub fn reloading() {
 /// A graceful stop begins.
 pub fn stopping() {
     send(&[NotifyState::Stopping]);
+}
+
+/// How often to tell the watchdog all is well: half of `WATCHDOG_USEC`,
+/// as sd_watchdog_enabled(3) advises; `None` when the service manager runs
+/// no watchdog for this process (`WATCHDOG_PID`, when set, must be ours).
+pub fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok().filter(|&usec| usec > 0)?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID")
+        && pid.parse() != Ok(std::process::id())
+    {
+        return None;
+    }
+    Some(Duration::from_micros(usec / 2))
+}
+
+/// All is well (`WATCHDOG=1`); the service manager kills and restarts a
+/// service that goes quiet for `WatchdogSec=`.
+pub fn watchdog() {
+    send(&[NotifyState::Watchdog]);
 }
 
 fn send(states: &[NotifyState<'_>]) {
