@@ -25,7 +25,8 @@ fn ctl_talks_to_the_admin_endpoint_of_the_config() {
     let status = stubborn.ctl(&["status"]);
     assert_eq!(status.code, Some(0), "{status:?}");
     assert!(status.stdout.contains("UPSTREAM") && status.stdout.contains(&knot.server()), "{}", status.stdout);
-    assert!(status.stdout.contains("cache: 3 entries"), "{}", status.stdout);
+    assert!(status.stdout.contains("cache: 3 entries of 100000, "), "{}", status.stdout);
+    assert!(status.stdout.contains(" MiB of 97.7 MiB; tcp:"), "{}", status.stdout);
 
     let lookup = stubborn.ctl(&["lookup", "www.example.test", "A"]);
     assert_eq!(lookup.code, Some(0), "{lookup:?}");

@@ -27,6 +27,9 @@ fn status_names_the_down_upstream_and_the_stale_names() {
     assert_eq!(healthy["upstreams"][0]["upstream"], knot.server().as_str());
     assert_eq!(healthy["upstreams"][0]["up"], true);
     assert!(healthy["cache"]["entries"].as_u64().unwrap_or(0) >= 1, "{body}");
+    // One A record: a few hundred bytes, within the default max_memory (1 KiB per entry of capacity).
+    assert!((100..=4096).contains(&healthy["cache"]["bytes"].as_u64().unwrap_or(0)), "{body}");
+    assert_eq!(healthy["cache"]["max_memory"].as_u64(), Some(100_000 * 1024), "{body}");
     assert_eq!(healthy["degraded"]["answers"].as_array().map(Vec::len), Some(0), "{body}");
 
     sleep_until(fetched, Duration::from_millis(1_500));

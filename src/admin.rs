@@ -212,7 +212,12 @@ impl Admin {
             "started": rfc3339(self.started),
             "uptime_seconds": SystemTime::now().duration_since(self.started).unwrap_or_default().as_secs(),
             "config": { "path": config_path.display().to_string(), "loaded": rfc3339(loaded_at) },
-            "cache": { "entries": cache.len(), "capacity": cache.config().capacity },
+            "cache": {
+                "entries": cache.len(),
+                "capacity": cache.config().capacity,
+                "bytes": cache.bytes(),
+                "max_memory": cache.config().max_memory,
+            },
             "tcp": { "connections": self.server.tcp_connections_open(), "limit": self.server.tcp_limits().connections },
             "upstreams": all,
             "services": all_services,

@@ -266,6 +266,11 @@ fn cell(value: &Value) -> String {
     }
 }
 
+/// A byte count as MiB with one decimal ("-" when absent).
+fn mebibytes(value: &Value) -> String {
+    value.as_u64().map_or_else(|| "-".into(), |bytes| format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64))
+}
+
 fn status_text(status: &Value) -> Result<String, Failure> {
     let mut text = String::new();
     let _ = writeln!(
@@ -278,9 +283,11 @@ fn status_text(status: &Value) -> Result<String, Failure> {
     );
     let _ = writeln!(
         text,
-        "cache: {} entries of {}; tcp: {} connections of {}",
+        "cache: {} entries of {}, {} of {}; tcp: {} connections of {}",
         cell(&status["cache"]["entries"]),
         cell(&status["cache"]["capacity"]),
+        mebibytes(&status["cache"]["bytes"]),
+        mebibytes(&status["cache"]["max_memory"]),
         cell(&status["tcp"]["connections"]),
         cell(&status["tcp"]["limit"]),
     );
