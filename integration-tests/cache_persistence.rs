@@ -4,7 +4,9 @@
 //! corrupt snapshot is logged and ignored, never fatal (issue 4 "Cache
 //! persistence"). A missing snapshot directory is created at start, 0700
 //! (INTERFACE.md `[cache] persist`); one that cannot be created is fatal
-//! (exit 1, the directory and the OS error named).
+//! (exit 1, the directory and the OS error named). A flush is written to
+//! the snapshot within seconds, so `kill -9` after it cannot bring the
+//! flushed name back.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -73,6 +75,31 @@ fn kill_9_after_a_periodic_snapshot_loses_nothing_older() {
     std::thread::sleep(Duration::from_millis(1_100));
     let second = Stubborn::start(config(&knot, &snapshot, "300ms"));
     assert_served_stale(&second);
+}
+
+#[test]
+fn a_flush_reaches_the_snapshot_before_a_kill_9() {
+    const OLD: &str = "old.example.test.";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let snapshot = dir.path().join("cache.snapshot");
+    let mut knot = Knot::start("web 1 IN A 192.0.2.80\nold 1 IN A 192.0.2.81");
+    // The periodic snapshot is an hour away: only the flush can write one.
+    let first = Stubborn::start(config(&knot, &snapshot, "1h"));
+    first.ask(&Ask::new(WEB, RecordType::A));
+    first.ask(&Ask::new(OLD, RecordType::A));
+    assert_eq!(first.flush(&format!("name={OLD}")), 1);
+    wait::until("the snapshot written after the flush", Duration::from_secs(5), || {
+        std::fs::metadata(&snapshot).ok().map(|_| ())
+    });
+    first.signal("KILL");
+    first.wait_exit(Duration::from_secs(3)).expect("killed");
+
+    knot.stop();
+    std::thread::sleep(Duration::from_millis(1_100));
+    let second = Stubborn::start(config(&knot, &snapshot, "1h"));
+    assert_served_stale(&second);
+    let flushed = second.ask(&Ask::new(OLD, RecordType::A));
+    assert_eq!(flushed.rcode(), ResponseCode::ServFail, "the flushed name is not back: {}", flushed.summary());
 }
 
 #[test]

@@ -32,7 +32,7 @@ use hyper::{Method, Request, Response, StatusCode, body::Incoming, header, serve
 use hyper_util::rt::TokioIo;
 use ipnet::IpNet;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Notify};
 use tracing::{debug, info};
 
 use crate::{
@@ -52,6 +52,9 @@ pub struct Admin {
     server: Arc<Server>,
     /// Set once every DNS listener is bound.
     pub ready: AtomicBool,
+    /// Woken by each flush, so that the daemon writes the snapshot soon and
+    /// a crash cannot bring a flushed name back.
+    pub flushed: Notify,
     started: SystemTime,
     /// The config file and when it was last loaded.
     loaded: Mutex<(PathBuf, SystemTime)>,
@@ -90,6 +93,7 @@ impl Admin {
             metrics,
             server,
             ready: false.into(),
+            flushed: Notify::new(),
             started: now,
             loaded: Mutex::new((config.to_path_buf(), now)),
             allow: ArcSwap::from_pointee(Acl::new(allow.to_vec())),
@@ -126,6 +130,7 @@ impl Admin {
             let (resolver, flushed) = (Arc::clone(self.server.resolver()), Arc::clone(&target));
             let removed = blocking(move || resolver.flush(&flushed.selection())).await;
             info!(flushed = %target, removed, "cache flushed");
+            self.flushed.notify_one();
             return json_reply(&json!({ "removed": removed }));
         }
         if method != Method::GET && method != Method::HEAD {

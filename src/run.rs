@@ -25,7 +25,9 @@
 //! renamed over, or a ConfigMap's symlink swap; polled every second)
 //! reloads as SIGHUP does.
 //!
-//! The snapshot is also written every `persist_interval`. Under systemd the
+//! The snapshot is also written every `persist_interval`, and within
+//! [`SNAPSHOT_AFTER_FLUSH`] of a flush (SIGUSR2 or the admin endpoint), so
+//! that a crash cannot bring a flushed name back. Under systemd the
 //! service manager hears `READY=1` once every socket is bound,
 //! `RELOADING=1` … `READY=1` around a reload (rejected or not), and
 //! `STOPPING=1` ([`crate::systemd`]). With `WatchdogSec=`, `WATCHDOG=1`
@@ -62,6 +64,9 @@ use crate::{
 
 /// How long a graceful stop waits for queries in flight.
 pub const DRAIN: Duration = Duration::from_secs(2);
+/// How soon after a flush the snapshot is written (flushes in a burst share
+/// one write), so that a crash cannot bring a flushed name back.
+const SNAPSHOT_AFTER_FLUSH: Duration = Duration::from_secs(1);
 /// Degraded names a SIGUSR1 summary lists, at most: one screen.
 const SUMMARY_DEGRADED: usize = 20;
 
@@ -166,6 +171,7 @@ impl Daemon {
         let mut config_file = FileWatch::new(&self.config.path);
         let mut resolv_file = self.config.upstream.resolv_file.as_deref().map(FileWatch::new);
         let mut poll = tokio::time::interval(watch::POLL);
+        let admin = Arc::clone(&self.admin);
         let mut watchdog = systemd::watchdog_interval().map(|period| {
             info!(every = %humantime::format_duration(period), "telling the service manager's watchdog all is well");
             let mut ticks = tokio::time::interval(period);
@@ -207,6 +213,10 @@ impl Daemon {
                     let resolver = Arc::clone(self.server.resolver());
                     let removed = tokio::task::spawn_blocking(move || resolver.flush(&Selection::All)).await;
                     info!(removed = removed.unwrap_or_default(), "cache flushed (SIGUSR2)");
+                    next_snapshot = next_snapshot.min(Instant::now() + SNAPSHOT_AFTER_FLUSH);
+                }
+                () = admin.flushed.notified() => {
+                    next_snapshot = next_snapshot.min(Instant::now() + SNAPSHOT_AFTER_FLUSH);
                 }
                 _ = tokio::time::sleep_until(next_snapshot), if self.config.persist.path.is_some() => {
                     self.snapshot(false).await;
