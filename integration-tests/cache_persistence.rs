@@ -37,6 +37,16 @@ fn assert_served_stale(stubborn: &Stubborn) {
     assert!(reply.ede_codes().contains(&EDE_STALE_ANSWER), "{}", reply.summary());
 }
 
+/// Kills `first` (no snapshot at stop), stops Knot, waits out the 1 s TTL
+/// and starts a stubborn on the same snapshot.
+fn kill_9_and_restart_without_upstream(first: Stubborn, knot: &mut Knot, snapshot: &Path) -> Stubborn {
+    first.signal("KILL");
+    first.wait_exit(Duration::from_secs(3)).expect("killed");
+    knot.stop();
+    std::thread::sleep(Duration::from_millis(1_100));
+    Stubborn::start(config(knot, snapshot, "1h"))
+}
+
 #[test]
 fn sigterm_writes_the_snapshot_and_a_restart_serves_stale() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -68,12 +78,7 @@ fn kill_9_after_a_periodic_snapshot_loses_nothing_older() {
     wait::until("a periodic snapshot holding the entry", Duration::from_secs(5), || {
         std::fs::metadata(&snapshot).ok().filter(|m| m.len() > 40).map(|_| ())
     });
-    first.signal("KILL");
-    first.wait_exit(Duration::from_secs(3)).expect("killed");
-
-    knot.stop();
-    std::thread::sleep(Duration::from_millis(1_100));
-    let second = Stubborn::start(config(&knot, &snapshot, "300ms"));
+    let second = kill_9_and_restart_without_upstream(first, &mut knot, &snapshot);
     assert_served_stale(&second);
 }
 
@@ -91,12 +96,7 @@ fn a_flush_reaches_the_snapshot_before_a_kill_9() {
     wait::until("the snapshot written after the flush", Duration::from_secs(5), || {
         std::fs::metadata(&snapshot).ok().map(|_| ())
     });
-    first.signal("KILL");
-    first.wait_exit(Duration::from_secs(3)).expect("killed");
-
-    knot.stop();
-    std::thread::sleep(Duration::from_millis(1_100));
-    let second = Stubborn::start(config(&knot, &snapshot, "1h"));
+    let second = kill_9_and_restart_without_upstream(first, &mut knot, &snapshot);
     assert_served_stale(&second);
     let flushed = second.ask(&Ask::new(OLD, RecordType::A));
     assert_eq!(flushed.rcode(), ResponseCode::ServFail, "the flushed name is not back: {}", flushed.summary());
