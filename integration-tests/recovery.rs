@@ -1,7 +1,9 @@
 //! Scenario: during an outage a name is answered stale at once (its refresh
 //! failed, RFC 8767 §5 failure recheck); when the authoritative comes back
 //! and the background probe sees it, fresh answers resume within a couple
-//! of probe intervals, not only when the 30 s recheck window ends.
+//! of probe intervals, not only when the 30 s recheck window ends. A dead
+//! server earlier in the list does not hold that up: the recheck probes
+//! every server on its own schedule.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use hickory_proto::rr::RecordType;
 
 use crate::harness::dns::EDE_STALE_ANSWER;
 use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, Knot, Stubborn, wait};
+use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";
 
@@ -87,4 +89,37 @@ fn outage_then_recovery(count: usize) {
     }
     // probe_interval (1 s) plus generous slack, far below the 30 s recheck window.
     assert!(back.elapsed() < Duration::from_millis(2_500), "fresh answers took {:?}", back.elapsed());
+}
+
+/// A blackholed first server (3 s timeout) and Knot second, neither counted
+/// down (`fail_after` 3): after a failed resolution only the recheck can
+/// see Knot return. Knot comes back half a second into the recheck, while
+/// the probe of the blackhole waits out its 3 s; fresh answers must not wait
+/// for that probe to end (probing in turn, they came 2.8 s after Knot).
+#[test]
+fn a_dead_first_server_does_not_delay_the_recheck_of_the_second() {
+    let blackhole = FakeUpstream::start(Mode::Blackhole);
+    let mut knot = Knot::start("web 2 IN A 192.0.2.80");
+    let config = Config::new(&[blackhole.server(), knot.server()])
+        .set_str("upstream", "timeout", "3s")
+        .set("upstream", "fail_after", "3")
+        .set_str("upstream", "probe_interval", "300ms");
+    let stubborn = Stubborn::start(config);
+    assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 80)]);
+    let fetched = Instant::now();
+    sleep_until(fetched, Duration::from_millis(2_500));
+    knot.stop();
+    let asked = Instant::now();
+    let stale = stubborn.ask(&Ask::new(WEB, RecordType::A));
+    assert!(stale.ede_codes().contains(&EDE_STALE_ANSWER), "{}", stale.summary());
+
+    // The resolution fails when the blackhole's 3 s are up; the recheck starts then.
+    sleep_until(asked, Duration::from_millis(3_500));
+    knot.start_again();
+    let back = Instant::now();
+    wait::until("a fresh answer after Knot is back", Duration::from_secs(5), || {
+        let reply = stubborn.ask(&Ask::new(WEB, RecordType::A));
+        (reply.ede_codes().is_empty() && reply.ipv4s() == vec![Ipv4Addr::new(192, 0, 2, 80)]).then_some(())
+    });
+    assert!(back.elapsed() < Duration::from_millis(1_500), "fresh answers took {:?}", back.elapsed());
 }

@@ -13,11 +13,11 @@
 //! - when no server is up, all are tried in order anyway rather than failing
 //!   without asking;
 //! - when a whole resolution fails (every server tried failed, whether or
-//!   not any was counted down yet), the pool is rechecked: every
-//!   `probe_interval` its servers are probed until one answers, and that
-//!   moment is noted in [`Recovered`], which ends the resolver's failure
-//!   recheck (RFC 8767 §5) — fresh answers resume within a probe interval
-//!   of the upstream answering again.
+//!   not any was counted down yet), the pool is rechecked: each of its
+//!   servers is probed every `probe_interval`, on its own schedule, until
+//!   one answers, and that moment is noted in [`Recovered`], which ends the
+//!   resolver's failure recheck (RFC 8767 §5) — fresh answers resume within
+//!   a probe interval of the upstream answering again.
 
 #[cfg(feature = "encrypted")]
 mod bootstrap;
@@ -267,10 +267,12 @@ async fn probe_until_up(upstream: Weak<Upstream>, timing: Timing, probe_question
     }
 }
 
-/// Runs after a pool failed a whole resolution: every `probe_interval`,
-/// probes its servers in order until one answers, then notes the recovery
-/// (which ends the failure recheck of the names that failed) and clears
-/// `rechecking`. Ends early when a reload has dropped the pool.
+/// Runs after a pool failed a whole resolution: probes each of its servers
+/// every `probe_interval`, each on its own schedule (a dead first server's
+/// probe, waiting out its timeout, does not delay hearing from the second),
+/// until one answers; then notes the recovery (which ends the failure
+/// recheck of the names that failed) and clears `rechecking`. Ends early
+/// when a reload has dropped the pool.
 async fn recheck_until_answered(
     servers: Vec<Weak<Upstream>>,
     timing: Timing,
@@ -278,23 +280,25 @@ async fn recheck_until_answered(
     rechecking: Arc<AtomicBool>,
     recovered: Arc<Recovered>,
 ) {
-    loop {
-        tokio::time::sleep(timing.probe_interval).await;
-        let mut dropped = true;
-        for server in &servers {
-            let Some(server) = server.upgrade() else { continue };
-            dropped = false;
-            if server.health.is_looped() {
-                continue;
+    let mut probing = JoinSet::new();
+    for server in servers {
+        let (question, timing) = (Arc::clone(&probe_question), timing.clone());
+        probing.spawn(async move {
+            loop {
+                tokio::time::sleep(timing.probe_interval).await;
+                let server = server.upgrade()?;
+                if !server.health.is_looped() && probe(&server, &question, &timing).await {
+                    return Some(server);
+                }
             }
-            if probe(&server, &probe_question, &timing).await {
-                server.record_success(None, None);
-                recovered.mark();
-                rechecking.store(false, Ordering::Relaxed);
-                return;
-            }
-        }
-        if dropped {
+        });
+    }
+    // Dropping the set (on return) stops the other servers' probes.
+    while let Some(probed) = probing.join_next().await {
+        if let Ok(Some(server)) = probed {
+            server.record_success(None, None);
+            recovered.mark();
+            rechecking.store(false, Ordering::Relaxed);
             return;
         }
     }
