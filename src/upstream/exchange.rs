@@ -85,7 +85,7 @@ pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
             let len = usize::from(stream.read_u16().await?);
             let mut reply = vec![0u8; len];
             stream.read_exact(&mut reply).await?;
-            if check(&reply, id, ask.question) == Verdict::Ours {
+            if is_ours(&reply, id, ask.question) {
                 return valid(reply);
             }
         }
@@ -93,16 +93,9 @@ pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
     timeout_at(deadline, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Verdict {
-    Ours,
-    NotOurs,
-}
-
 /// Is `reply` the answer to our query `id` for `question`?
-fn check(reply: &[u8], id: u16, question: &[u8]) -> Verdict {
-    let ours = reply.len() >= 2 && wire::u16_at(reply, 0) == id && answers(reply, question);
-    if ours { Verdict::Ours } else { Verdict::NotOurs }
+fn is_ours(reply: &[u8], id: u16, question: &[u8]) -> bool {
+    reply.len() >= 2 && wire::u16_at(reply, 0) == id && answers(reply, question)
 }
 
 /// Is `reply` a response to `question`? For transports that matched the
@@ -151,11 +144,11 @@ mod tests {
 
     #[test]
     fn only_our_id_and_question_count() {
-        assert_eq!(check(&reply(7, 0, QUESTION), 7, QUESTION), Verdict::Ours);
-        assert_eq!(check(&reply(7, 0, b"\x07EXAMPLE\x00\x00\x01\x00\x01"), 7, QUESTION), Verdict::Ours);
-        assert_eq!(check(&reply(8, 0, QUESTION), 7, QUESTION), Verdict::NotOurs);
-        assert_eq!(check(&reply(7, 0, b"\x07example\x00\x00\x1c\x00\x01"), 7, QUESTION), Verdict::NotOurs);
-        assert_eq!(check(&[0; 5], 7, QUESTION), Verdict::NotOurs);
+        assert!(is_ours(&reply(7, 0, QUESTION), 7, QUESTION));
+        assert!(is_ours(&reply(7, 0, b"\x07EXAMPLE\x00\x00\x01\x00\x01"), 7, QUESTION));
+        assert!(!is_ours(&reply(8, 0, QUESTION), 7, QUESTION));
+        assert!(!is_ours(&reply(7, 0, b"\x07example\x00\x00\x1c\x00\x01"), 7, QUESTION));
+        assert!(!is_ours(&[0; 5], 7, QUESTION));
     }
 
     #[test]
