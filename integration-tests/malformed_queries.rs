@@ -1,6 +1,7 @@
 //! Scenario: queries that are not a single-question QUERY: no question or two
 //! questions get FORMERR; opcodes other than QUERY (STATUS, NOTIFY, UPDATE)
-//! get NOTIMP; each reply echoes the ID and has QR set (RFC 1035 section
+//! and zone transfers get NOTIMP, with the question echoed and OPT answered
+//! by OPT; each reply echoes the ID and has QR set (RFC 1035 section
 //! 4.1.1, RFC 9619 for qdcount; issue 2, "Queries that are not a
 //! single-question QUERY get FORMERR/NOTIMP, never a panic").
 
@@ -53,6 +54,34 @@ fn non_query_opcodes_get_notimp() {
     }
     let wire = raw_query(0x2000, 4 << 11, 1, "example.test", 6);
     assert_rcode(&stubborn, &wire, true, NOTIMP, "opcode NOTIFY over TCP");
+}
+
+/// A well-formed request stubborn does not serve — a NOTIFY with EDNS and
+/// DO, a zone transfer over TCP — gets NOTIMP with its question echoed
+/// (INTERFACE.md: the reply echoes the query's ID and question), and an OPT
+/// record when the request had one (RFC 6891 §7).
+#[test]
+fn notimp_echoes_the_question_and_answers_opt_with_opt() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    let timeout = Duration::from_secs(3);
+
+    let mut notify = raw_query(0x4444, 4 << 11, 1, "Example.test", 6);
+    let question = notify[12..].to_vec();
+    notify[11] = 1; // ARCOUNT: an OPT record, version 0, DO set
+    notify.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
+    let raw = exchange_udp(stubborn.dns, &notify, timeout).expect("a reply to the NOTIFY");
+    let msg = Message::from_vec(&raw).unwrap_or_else(|e| panic!("reply does not parse ({e}): {raw:02x?}"));
+    assert_eq!((msg.metadata.id, u16::from(msg.metadata.response_code)), (0x4444, NOTIMP), "{msg:?}");
+    assert_eq!(raw.get(12..12 + question.len()), Some(&question[..]), "the question echoed: {raw:02x?}");
+    assert!(msg.edns.as_ref().is_some_and(|edns| edns.flags().dnssec_ok), "OPT with DO answered: {msg:?}");
+
+    let axfr = raw_query(0x5555, 0x0000, 1, "example.test", 252);
+    let raw = exchange_tcp(stubborn.dns, &axfr, timeout).expect("a reply to the AXFR");
+    let msg = Message::from_vec(&raw).unwrap_or_else(|e| panic!("reply does not parse ({e}): {raw:02x?}"));
+    assert_eq!((msg.metadata.id, u16::from(msg.metadata.response_code)), (0x5555, NOTIMP), "{msg:?}");
+    assert_eq!(raw.get(12..), Some(&axfr[12..]), "the question echoed, no OPT: {raw:02x?}");
+    assert_eq!(fake.queries_for("example.test"), 0, "nothing forwarded");
 }
 
 /// RFC 6891 section 6.1.3: an OPT record of EDNS version 1 gets BADVERS

@@ -189,6 +189,15 @@ pub fn question_end(packet: &[u8]) -> Option<usize> {
     (end <= packet.len()).then_some(end)
 }
 
+/// The OPT record of `packet`, whose question ends at `question_end`, for
+/// the reply to a request stubborn does not serve (NOTIMP): a request with
+/// OPT gets a response with OPT (RFC 6891 §7). `None` without one, or when
+/// the records do not parse or the OPT record is not version 0.
+pub fn edns_after(packet: &[u8], question_end: usize) -> Option<ClientEdns> {
+    let count = |i: usize| usize::from(u16_at(packet, i));
+    find_edns(packet, question_end, count(6) + count(8) + count(10), count(6) + count(8)).ok().flatten()
+}
+
 /// Walks the `records` RRs after the question; the OPT record, if any, must
 /// sit in the additional section (records after the first `before_additional`).
 fn find_edns(

@@ -16,7 +16,7 @@ use hickory_proto::{
 
 use crate::{
     cache::Entry,
-    query::{Query, Rejection, question_end},
+    query::{Query, Rejection, edns_after, question_end},
     wire::{
         self, AD, BADVERS, CD, EDE_STALE, EDE_STALE_NXDOMAIN, Ede, FORMERR, HEADER_LEN, NOERROR, NOTIMP, NXDOMAIN,
         OPCODE_MASK, OUR_UDP_PAYLOAD, QR, RA, RCODE_MASK, RD, Records, SERVFAIL, TC, u16_at,
@@ -99,9 +99,11 @@ pub fn error(query: &Query, rcode: u8, ede: Option<Ede>) -> Vec<u8> {
 }
 
 /// The reply to a packet that is not a query stubborn answers, if any: ID,
-/// opcode and RD echoed; header only for FORMERR and NOTIMP (the question
-/// may be what is malformed). BADVERS echoes the question, which parsed
-/// (RFC 6891 §6.1.3: a reply like any other, with extended RCODE 16).
+/// opcode and RD echoed. NOTIMP (an opcode other than QUERY, a zone
+/// transfer) and BADVERS echo the question, which parsed, and answer an
+/// OPT record with one (RFC 6891 §6.1.3, §7; BADVERS carries extended
+/// RCODE 16 in it). FORMERR is the header alone: the question or the OPT
+/// record may be what is malformed.
 pub fn rejection(packet: &[u8], why: Rejection) -> Option<Vec<u8>> {
     let rcode = match why {
         Rejection::Drop => return None,
@@ -109,15 +111,24 @@ pub fn rejection(packet: &[u8], why: Rejection) -> Option<Vec<u8>> {
         Rejection::NotImp => NOTIMP,
         Rejection::BadVers => (BADVERS as u8) & RCODE_MASK,
     };
+    let question_end = if why == Rejection::FormErr || u16_at(packet, 4) != 1 { None } else { question_end(packet) };
+    let question = question_end.map_or(&[][..], |end| &packet[HEADER_LEN..end]);
+    // (DO bit, extended RCODE) of the OPT record to send, if any.
+    let opt = match why {
+        Rejection::BadVers => Some((false, (BADVERS >> 4) as u8)),
+        _ => question_end.and_then(|end| edns_after(packet, end)).map(|edns| (edns.dnssec_ok, 0)),
+    };
     let flags = [QR | (packet[2] & (OPCODE_MASK | RD)), RA | rcode];
-    let mut out = Vec::with_capacity(HEADER_LEN);
-    if why == Rejection::BadVers {
-        let question = question_end(packet).map_or(&[][..], |end| &packet[HEADER_LEN..end]);
-        wire::write_header(&mut out, u16_at(packet, 0), flags, [u16::from(!question.is_empty()), 0, 0, 1]);
-        out.extend_from_slice(question);
-        wire::write_opt(&mut out, OUR_UDP_PAYLOAD, false, (BADVERS >> 4) as u8, None);
-    } else {
-        wire::write_header(&mut out, u16_at(packet, 0), flags, [0; 4]);
+    let mut out = Vec::with_capacity(HEADER_LEN + question.len() + wire::opt_len(None));
+    wire::write_header(
+        &mut out,
+        u16_at(packet, 0),
+        flags,
+        [u16::from(!question.is_empty()), 0, 0, u16::from(opt.is_some())],
+    );
+    out.extend_from_slice(question);
+    if let Some((dnssec_ok, extended_rcode)) = opt {
+        wire::write_opt(&mut out, OUR_UDP_PAYLOAD, dnssec_ok, extended_rcode, None);
     }
     Some(out)
 }
@@ -297,10 +308,35 @@ mod tests {
         let mut packet = vec![0xbe, 0xef, 4 << 3, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         let m = Message::from_vec(&rejection(&packet, Rejection::NotImp).unwrap()).unwrap();
         assert_eq!((m.metadata.id, m.metadata.response_code), (0xbeef, ResponseCode::NotImp));
+        assert!(m.queries.is_empty(), "the question count says 1 but there is none to echo");
         packet[2] = 0;
         let m = Message::from_vec(&rejection(&packet, Rejection::FormErr).unwrap()).unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
         assert_eq!(rejection(&packet, Rejection::Drop), None);
+    }
+
+    /// A NOTIFY (opcode 4) with OPT and DO: NOTIMP with the question, and
+    /// an OPT record (DO echoed) because the request had one; without OPT in
+    /// the request, none in the reply.
+    #[test]
+    fn notimp_echoes_the_question_and_answers_opt_with_opt() {
+        let mut packet = query_bytes(Some((1232, true)));
+        packet[2] = (packet[2] & !OPCODE_MASK) | 4 << 3;
+        assert_eq!(Query::parse(&packet), Err(Rejection::NotImp));
+        let m = Message::from_vec(&rejection(&packet, Rejection::NotImp).unwrap()).unwrap();
+        assert_eq!((m.metadata.id, m.metadata.response_code), (0x1234, ResponseCode::NotImp));
+        assert_eq!(m.metadata.op_code, OpCode::Notify);
+        assert_eq!(m.queries.len(), 1);
+        assert_eq!(m.queries[0].name().to_string(), "www.Example.com.");
+        let edns = m.edns.expect("OPT answers OPT");
+        assert!(edns.flags().dnssec_ok);
+        assert_eq!(edns.max_payload(), OUR_UDP_PAYLOAD);
+
+        let mut plain = query_bytes(None);
+        plain[2] = (plain[2] & !OPCODE_MASK) | 4 << 3;
+        let m = Message::from_vec(&rejection(&plain, Rejection::NotImp).unwrap()).unwrap();
+        assert_eq!(m.queries.len(), 1);
+        assert!(m.edns.is_none());
     }
 
     /// RFC 6891 §6.1.3: BADVERS is a reply like any other, question included.
