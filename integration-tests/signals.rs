@@ -1,8 +1,10 @@
-//! Scenario: stubborn is stopped with SIGTERM and exits 0 within the 2 s
+//! Scenario: stubborn is stopped with SIGTERM (or SIGINT, SIGQUIT) and exits 0 within the 2 s
 //! drain bound, answering the queries in flight first; SIGHUP with a broken config file keeps the old config serving;
 //! SIGUSR1 (sent by habit for statistics) logs a state summary and keeps
 //! serving from the cache; SIGUSR2 flushes the cache and logs how many
-//! entries went (INTERFACE.md "Signals", "Exit status"; issue 10).
+//! entries went; SIGALRM is ignored (INTERFACE.md "Signals", "Exit
+//! status": no signal a user may send by habit kills it without a clean
+//! stop; issue 10).
 
 use std::time::Duration;
 
@@ -13,13 +15,39 @@ use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 #[test]
 fn sigterm_exits_zero() {
+    clean_stop_on("TERM");
+}
+
+/// SIGINT is Ctrl-C; SIGQUIT is Ctrl-\, which would dump core by default.
+#[test]
+fn sigint_and_sigquit_stop_cleanly_too() {
+    clean_stop_on("INT");
+    clean_stop_on("QUIT");
+}
+
+fn clean_stop_on(signal: &str) {
     let fake = FakeUpstream::start(Mode::Answer);
     let stubborn = Stubborn::start(Config::new(&[fake.server()]));
     stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
-    stubborn.signal("TERM");
+    stubborn.signal(signal);
     let status = stubborn.wait_exit(Duration::from_secs(4));
-    let status = status.expect("stubborn still running 4 s after SIGTERM");
-    assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status}");
+    let status = status.unwrap_or_else(|| panic!("stubborn still running 4 s after SIG{signal}"));
+    assert_eq!(status.code(), Some(0), "exit status after SIG{signal}: {status}");
+    assert!(stubborn.log().contains("shutting down"), "{}", stubborn.log());
+}
+
+/// SIGALRM's default action would kill it: it is logged and ignored.
+#[test]
+fn sigalrm_is_ignored() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    stubborn.signal("ALRM");
+    crate::harness::wait::until("SIGALRM in the log", Duration::from_secs(3), || {
+        stubborn.log().contains("SIGALRM ignored").then_some(())
+    });
+    let reply = stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
+    assert!(stubborn.exit_status().is_none(), "stubborn exited on SIGALRM");
 }
 
 /// A query waiting on a slow upstream when SIGTERM arrives is still

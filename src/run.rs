@@ -11,7 +11,8 @@
 //!   old listeners stay and the reason is logged); an invalid file is logged
 //!   with its PATH:LINE:COL problems and the running config keeps serving; so
 //!   is a new snapshot directory that cannot be created.
-//! - SIGTERM (service managers, `kill`) or SIGINT (Ctrl-C): stop accepting,
+//! - SIGTERM (service managers, `kill`), SIGINT (Ctrl-C) or SIGQUIT
+//!   (`Ctrl-\`, which Unbound also takes as a stop): stop accepting,
 //!   let queries in flight finish (at most [`DRAIN`]), write the snapshot,
 //!   return (exit status 0).
 //! - SIGUSR1: log a one-screen summary of the state (upstreams, services,
@@ -19,7 +20,7 @@
 //!   and log how many entries went. These are systemd-resolved's meanings;
 //!   dnsmasq users send SIGUSR1 by habit for statistics. Left to the default
 //!   action, either would kill the process and lose the cache since the last
-//!   snapshot.
+//!   snapshot; so would SIGALRM, which is logged and ignored.
 //!
 //! With `[server] watch_config`, a change of the config file (rewritten,
 //! renamed over, or a ConfigMap's symlink swap; polled every second)
@@ -157,12 +158,14 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
 
 impl Daemon {
     async fn serve_until_stopped(&mut self) {
-        let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
+        let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut hup), Ok(mut usr1), Ok(mut usr2), Ok(mut alarm)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
             signal(SignalKind::hangup()),
             signal(SignalKind::user_defined1()),
             signal(SignalKind::user_defined2()),
+            signal(SignalKind::alarm()),
         ) else {
             warn!("cannot install signal handlers; serving until killed");
             return std::future::pending().await;
@@ -182,6 +185,8 @@ impl Daemon {
             tokio::select! {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
+                _ = quit.recv() => break,
+                _ = alarm.recv() => info!("SIGALRM ignored"),
                 _ = hup.recv() => {
                     systemd::reloading();
                     self.reload().await;

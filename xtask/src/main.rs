@@ -185,7 +185,7 @@ fn arg_synopsis(arg: &Arg) -> Vec<roff::Inline> {
 const MAN_TAIL: &str = r#".SH "EXIT STATUS"
 .TP
 .B 0
-clean stop (SIGTERM, SIGINT); for \fBcheck\fR: the config is valid (warnings may have been printed).
+clean stop (SIGTERM, SIGINT, SIGQUIT); for \fBcheck\fR: the config is valid (warnings may have been printed).
 .TP
 .B 1
 bad config (each problem printed as \fIPATH\fR:\fILINE\fR:\fICOL\fR: \fIkey\fR: what is wrong), or a
@@ -202,7 +202,7 @@ nothing, 2 on a usage error, 3 when the admin endpoint cannot be reached or the 
 .B SIGHUP
 reload the config; an invalid file is logged and the running config keeps serving. The cache is kept.
 .TP
-.BR SIGTERM ", " SIGINT
+.BR SIGTERM ", " SIGINT ", " SIGQUIT
 stop accepting, let queries in flight finish (at most 2 s), write the cache snapshot, exit 0.
 .TP
 .B SIGUSR1
@@ -210,6 +210,9 @@ log a one-screen state summary (upstreams, services, cache size, degraded names)
 .TP
 .B SIGUSR2
 flush the whole cache, with the count logged; keep running.
+.TP
+.B SIGALRM
+logged and ignored.
 .SH FILES
 .TP
 .I /etc/stubborn/stubborn.toml
@@ -220,7 +223,7 @@ the cache snapshot of the packaged config (\fB[cache] persist\fR), so that stale
 restarts and reboots.
 .TP
 .I /usr/lib/systemd/system/stubborn.service
-the systemd unit: \fBType=notify\fR, a dynamic unprivileged user holding \fBCAP_NET_BIND_SERVICE\fR only,
+the systemd unit: \fBType=notify\fR, \fBWatchdogSec=30s\fR, a dynamic unprivileged user holding \fBCAP_NET_BIND_SERVICE\fR only,
 \fBStateDirectory=stubborn\fR. The package installs it without enabling it.
 .SH ENVIRONMENT
 .TP
