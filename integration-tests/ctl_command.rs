@@ -77,6 +77,14 @@ fn ctl_with_admin_flag_and_usage_errors() {
     assert_eq!(usage.code, Some(2), "missing NAME is a usage error: {usage:?}");
     let unknown = stubborn.ctl(&["frobnicate"]);
     assert_eq!(unknown.code, Some(2), "{unknown:?}");
+    for bad in ["notanaddr", "127.0.0.1", "::1", "localhost:99999", "http://127.0.0.1:9153"] {
+        let usage = run_to_exit(&["ctl", "--admin", bad, "status"], "", std::time::Duration::from_secs(20));
+        assert_eq!(usage.code, Some(2), "--admin {bad} is a usage error: {usage:?}");
+        assert!(usage.stderr.contains("HOST:PORT"), "{}", usage.stderr);
+    }
+    let named = format!("localhost:{}", stubborn.admin.port());
+    let status = run_to_exit(&["ctl", "--admin", &named, "status"], "", std::time::Duration::from_secs(20));
+    assert_eq!(status.code, Some(0), "--admin {named}: {status:?}");
 }
 
 #[test]

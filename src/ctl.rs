@@ -34,7 +34,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Args, Debug)]
 pub struct CtlArgs {
     /// The admin endpoint, HOST:PORT (default: the config's `[admin] listen`).
-    #[arg(long, global = true, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR", value_parser = host_and_port)]
     pub admin: Option<String>,
     /// Print the endpoint's JSON instead of text.
     #[arg(long, global = true)]
@@ -186,6 +186,20 @@ fn admin_from_config(path: &Path) -> Result<SocketAddr, Failure> {
         });
     }
     Ok(addr)
+}
+
+/// `--admin`: an IP address and port (`127.0.0.1:9153`, `[::1]:9153`) or a
+/// host name and port; anything else is a usage error (exit 2), not an
+/// endpoint that cannot be reached.
+fn host_and_port(value: &str) -> Result<String, String> {
+    let named = value.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !host.contains(':') && !host.contains('/') && port.parse::<u16>().is_ok()
+    });
+    if named || value.parse::<SocketAddr>().is_ok() {
+        Ok(value.to_string())
+    } else {
+        Err("expected HOST:PORT, as 127.0.0.1:9153 or [::1]:9153".to_string())
+    }
 }
 
 /// One admin endpoint, asked over plain HTTP.
