@@ -168,6 +168,14 @@ fn resolv_conf_fallback_skips_our_own_address() {
 }
 
 #[test]
+fn resolv_conf_lists_each_nameserver_once_in_order() {
+    let conf = b"nameserver 192.0.2.9\nnameserver 192.0.2.8\nnameserver 192.0.2.9\n";
+    let c = Config::parse(Path::new("t.toml"), "", Some(conf)).unwrap();
+    let servers: Vec<_> = c.upstream.servers.iter().filter_map(|s| s.socket_addr()).collect();
+    assert_eq!(servers, ["192.0.2.9:53".parse().unwrap(), "192.0.2.8:53".parse().unwrap()]);
+}
+
+#[test]
 fn zones_are_lower_cased_without_trailing_dot() {
     let c = parse("[[upstream.zone]]\nname = \"Cluster.Local.\"\nservers = [\"10.96.0.10\"]\n").unwrap();
     assert_eq!(c.upstream.zones[0].name, "cluster.local");

@@ -660,19 +660,22 @@ fn parse_host_port(text: &str) -> Result<(Host, Option<u16>), String> {
     Ok((Host::Name(name), port))
 }
 
-/// The nameservers of a resolv.conf, less the addresses stubborn itself
-/// listens on (pointing at ourselves would be a forwarding loop).
+/// The nameservers of a resolv.conf, in order and each once, less the
+/// addresses stubborn itself listens on (pointing at ourselves would be a
+/// forwarding loop).
 pub fn nameservers_of(resolv_conf: &[u8], listen: &[SocketAddr]) -> Vec<UpstreamAddr> {
     let Ok(parsed) = resolv_conf::Config::parse(resolv_conf) else {
         return Vec::new();
     };
-    parsed
-        .nameservers
-        .iter()
-        .map(|ns| SocketAddr::new(IpAddr::from(ns.clone()), 53))
-        .filter(|addr| !listen.iter().any(|l| l.port() == 53 && (l.ip() == addr.ip() || l.ip().is_unspecified())))
-        .map(UpstreamAddr::plain)
-        .collect()
+    let mut servers: Vec<SocketAddr> = Vec::with_capacity(parsed.nameservers.len());
+    for ns in &parsed.nameservers {
+        let addr = SocketAddr::new(IpAddr::from(ns.clone()), 53);
+        let ours = listen.iter().any(|l| l.port() == 53 && (l.ip() == addr.ip() || l.ip().is_unspecified()));
+        if !ours && !servers.contains(&addr) {
+            servers.push(addr);
+        }
+    }
+    servers.into_iter().map(UpstreamAddr::plain).collect()
 }
 
 /// 1-based line and column of byte `offset` in `text`.
