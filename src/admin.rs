@@ -363,15 +363,7 @@ fn rcode_text(rcode: u8) -> String {
 /// get now from a fresh entry (its stored TTL counted down, 0 at least).
 fn record_lines(cached: &Cached) -> Vec<String> {
     let age = u32::try_from(cached.age).unwrap_or(u32::MAX);
-    cached
-        .entry
-        .records(cached.question())
-        .into_iter()
-        .map(|mut record| {
-            record.ttl = record.ttl.saturating_sub(age);
-            record.to_string()
-        })
-        .collect()
+    cached.entry.records(cached.question(), age).iter().map(ToString::to_string).collect()
 }
 
 /// `/cache/dump`: every entry, a comment giving its state, then its records.

@@ -263,12 +263,18 @@ impl Entry {
         Moment::decode(self.stored_at, self.empty_since.load(Ordering::Relaxed))
     }
 
-    /// The entry's records (answer, authority, additional) with the TTLs
-    /// they were stored with, read by hickory: for operators (`/cache/lookup`,
-    /// `/cache/dump`), never on the query path. `question` is the cached
-    /// question (the key without its DO byte).
-    pub fn records(&self, question: &[u8]) -> Vec<Record> {
-        let reply = rebuild_reply(question, self.rcode, self.authentic_data, self.counts, self.sections());
+    /// The entry's records (answer, authority, additional) with the TTLs a
+    /// fresh reply gives `age` seconds after the answer arrived (the stored
+    /// TTLs, clamped as they were at store time, counted down; 0 at least),
+    /// read by hickory: for operators (`/cache/lookup`, `/cache/dump`),
+    /// never on the query path. `question` is the cached question (the key
+    /// without its DO byte).
+    pub fn records(&self, question: &[u8], age: u32) -> Vec<Record> {
+        let mut reply = rebuild_reply(question, self.rcode, self.authentic_data, self.counts, self.sections());
+        let base = HEADER_LEN + question.len();
+        for (at, stored) in self.ttls() {
+            reply[base + at..base + at + 4].copy_from_slice(&stored.saturating_sub(age).to_be_bytes());
+        }
         Message::from_vec(&reply)
             .map(|message| message.answers.into_iter().chain(message.authorities).chain(message.additionals).collect())
             .unwrap_or_default()
@@ -459,12 +465,22 @@ pub(crate) mod tests {
     fn records_are_read_back_for_operators() {
         let e = Entry::from_reply(&positive_reply(), QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap();
         let question = &positive_reply()[HEADER_LEN..HEADER_LEN + QUESTION_LEN];
-        let lines: Vec<String> = e.records(question).iter().map(ToString::to_string).collect();
+        let lines: Vec<String> = e.records(question, 0).iter().map(ToString::to_string).collect();
         assert_eq!(lines, ["www.example.com. 300 IN A 192.0.2.1", "www.example.com. 60 IN A 192.0.2.2"]);
-        let n = Entry::from_reply(&negative_reply(), QUESTION_LEN, 1, &CacheConfig::default(), Instant::now()).unwrap();
-        let soa = n.records(question);
+        let lines: Vec<String> = e.records(question, 100).iter().map(ToString::to_string).collect();
+        assert_eq!(lines, ["www.example.com. 200 IN A 192.0.2.1", "www.example.com. 0 IN A 192.0.2.2"]);
+        // The SOA of a negative answer as a client gets it: its TTL capped
+        // at store time by negative_max_ttl, as the reply writes it.
+        let config = CacheConfig { negative_max_ttl: Duration::from_secs(20), ..CacheConfig::default() };
+        let n = Entry::from_reply(&negative_reply(), QUESTION_LEN, 1, &config, Instant::now()).unwrap();
+        let soa = n.records(question, 5);
         assert_eq!(soa.len(), 1);
         assert_eq!(soa[0].record_type(), hickory_proto::rr::RecordType::SOA);
+        let query = crate::query::Query::parse(&crate::query::tests::query_bytes(None)).unwrap();
+        let reply = crate::reply::answer(&query, &n, crate::reply::Ttl::CountDown { age: 5 }, None, 512);
+        let client = Message::from_vec(&reply).unwrap();
+        assert_eq!(soa[0].ttl, client.authorities[0].ttl, "what the operator sees is what a client gets");
+        assert!(soa[0].ttl <= 15, "{}", soa[0]);
     }
 
     #[tokio::test(start_paused = true)]
