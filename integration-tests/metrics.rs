@@ -115,6 +115,9 @@ fn operator_metrics_move() {
 /// samples end in `_total`, histograms have `_bucket` (with `le`), `_sum`
 /// and `_count`, and no metric name ends in a unit other than seconds and bytes
 /// (CoreDNS test/metric_naming_test.go does the same with promlint).
+/// Prometheus, which asks for OpenMetrics, gets it; a client that does not
+/// (curl, promtool) gets the text format 0.0.4, where a counter's HELP and
+/// TYPE carry the `_total` name.
 #[test]
 fn exposition_lints_clean() {
     let knot = Knot::start("www 300 IN A 192.0.2.1");
@@ -122,7 +125,11 @@ fn exposition_lints_clean() {
     let service = "[[service]]\nname = \"api.example.test\"\nprimary = \"192.0.2.7\"\n";
     let stubborn = Stubborn::start(Config::new(&[knot.server()]).append(service));
     stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
-    let text = stubborn.metrics();
+    let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
+                      text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let (content_type, text) = stubborn.metrics_accepting(prometheus);
+    assert!(content_type.starts_with("application/openmetrics-text; version=1.0.0"), "{content_type}");
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with # EOF:\n{text}");
     let problems = lint(&text);
     assert!(problems.is_empty(), "{}\n/metrics:\n{text}", problems.join("\n"));
     let interface = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/INTERFACE.md"))
@@ -136,6 +143,12 @@ fn exposition_lints_clean() {
             "{name} (from the metric table) missing from /metrics:\n{text}"
         );
     }
+
+    let (content_type, plain) = stubborn.metrics_accepting("text/plain");
+    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    assert!(plain.contains("# TYPE stubborn_queries_total counter\n") && !plain.contains("# EOF"), "{plain}");
+    let series = |text: &str| parse_metrics(text).into_iter().map(|s| (s.name, s.labels)).collect::<Vec<_>>();
+    assert_eq!(series(&plain), series(&text), "the same series in both formats");
     if let Ok(promtool) = which("promtool") {
         use std::io::Write;
         let mut child = std::process::Command::new(promtool)
@@ -145,7 +158,7 @@ fn exposition_lints_clean() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("run promtool");
-        child.stdin.take().expect("stdin").write_all(as_text_format(&text).as_bytes()).expect("write to promtool");
+        child.stdin.take().expect("stdin").write_all(plain.as_bytes()).expect("write to promtool");
         let out = child.wait_with_output().expect("promtool output");
         assert!(
             out.status.success(),
@@ -154,32 +167,6 @@ fn exposition_lints_clean() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-/// The OpenMetrics exposition in Prometheus' text format 0.0.4, which is
-/// what `promtool check metrics` parses: a counter family is named with its
-/// `_total` there (OpenMetrics names the family without it), and there is
-/// no `# EOF`. The samples are the same.
-fn as_text_format(openmetrics: &str) -> String {
-    let counters: Vec<String> = openmetrics
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter").map(str::to_string))
-        .collect();
-    let mut text = String::new();
-    for line in openmetrics.lines().filter(|l| *l != "# EOF") {
-        let mut line = line.to_string();
-        for prefix in ["# HELP ", "# TYPE "] {
-            if let Some(rest) = line.strip_prefix(prefix) {
-                let name = rest.split(' ').next().unwrap_or("");
-                if counters.iter().any(|c| c == name) {
-                    line = format!("{prefix}{name}_total{}", &rest[name.len()..]);
-                }
-            }
-        }
-        text.push_str(&line);
-        text.push('\n');
-    }
-    text
 }
 
 fn which(program: &str) -> Result<std::path::PathBuf, ()> {

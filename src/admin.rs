@@ -38,7 +38,7 @@ use tracing::{debug, info};
 use crate::{
     cache::Selection,
     degraded::DegradedName,
-    metrics::Metrics,
+    metrics::{self, Metrics},
     query::QueryName,
     resolver::{Cached, Resolver},
     server::{Acl, Server},
@@ -140,7 +140,12 @@ impl Admin {
             "/metrics" => {
                 let cache = self.server.resolver().cache();
                 let body = self.metrics.render(cache.len(), cache.bytes());
-                reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", body)
+                let accept = request.headers().get(header::ACCEPT).and_then(|value| value.to_str().ok());
+                if accept.is_some_and(|accept| accept.contains("application/openmetrics-text")) {
+                    reply(StatusCode::OK, metrics::OPENMETRICS, body)
+                } else {
+                    reply(StatusCode::OK, metrics::TEXT_0_0_4, metrics::text_0_0_4(&body))
+                }
             }
             "/status" => json_reply(&self.status()),
             "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),

@@ -10,6 +10,12 @@
 //! The `process_*` series are read from `/proc/self` and `getrusage` at
 //! each scrape ([`ProcessCollector`]): no crate of the prometheus-client
 //! family provides them.
+//!
+//! prometheus-client writes OpenMetrics, served to scrapers that ask for it
+//! (Prometheus does). Anyone else (curl, promtool, older agents) gets the
+//! Prometheus text format 0.0.4 ([`text_0_0_4`]): the same series, but a
+//! counter's HELP and TYPE lines carry its samples' `_total` name and there
+//! is no `# EOF`, which is all that differs for these metrics.
 
 use std::{
     fmt,
@@ -454,6 +460,42 @@ impl Metrics {
     }
 }
 
+/// Content type of [`Metrics::render`]'s output.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Content type of [`text_0_0_4`]'s output.
+pub const TEXT_0_0_4: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The Prometheus text format (0.0.4) of `openmetrics`, as
+/// prometheus-client writes it: counter families renamed to their samples'
+/// `_total` name in HELP and TYPE, `# UNIT` and `# EOF` dropped.
+pub fn text_0_0_4(openmetrics: &str) -> String {
+    let lines: Vec<&str> = openmetrics.lines().collect();
+    let counters: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .filter(|name| !name.ends_with("_total"))
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len() + 8 * counters.len());
+    for line in lines {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "].into_iter().find_map(|tag| Some((tag, line.strip_prefix(tag)?)));
+        match meta {
+            Some((tag, rest)) => {
+                let (name, after) = rest.split_once(' ').unwrap_or((rest, ""));
+                let total = if counters.contains(&name) { "_total" } else { "" };
+                text.push_str(&format!("{tag}{name}{total} {after}\n"));
+            }
+            None => {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    text
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -463,6 +505,28 @@ impl Default for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_0_0_4_names_counters_by_their_samples() {
+        let metrics = Metrics::new();
+        let text = text_0_0_4(&metrics.render(3, 1024));
+        assert!(text.contains("# HELP stubborn_queries_total Queries received.\n"), "{text}");
+        assert!(text.contains("# TYPE stubborn_queries_total counter\n"), "{text}");
+        assert!(text.contains("# TYPE stubborn_cache_entries gauge\nstubborn_cache_entries 3\n"), "{text}");
+        assert!(text.contains("# TYPE process_cpu_seconds_total counter\n"), "{text}");
+        assert!(!text.contains("# EOF") && !text.contains("# TYPE stubborn_queries counter"), "{text}");
+        // Every sample line follows a TYPE line of its own family name.
+        let mut family = "";
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split(' ').next().unwrap_or("");
+            } else if !line.starts_with('#') {
+                let name = line.split(['{', ' ']).next().unwrap_or("");
+                let base = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
+                assert!(name == family || base == family, "{name} under TYPE {family}");
+            }
+        }
+    }
 
     #[test]
     fn every_interface_metric_of_the_core_is_exported() {

@@ -281,6 +281,21 @@ impl Stubborn {
         body
     }
 
+    /// `GET /metrics` with `Accept: accept`, as Prometheus asks: the
+    /// content type and the body.
+    pub fn metrics_accepting(&self, accept: &str) -> (String, String) {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).build().into();
+        let mut response = agent
+            .get(format!("http://{}/metrics", self.admin))
+            .header("Accept", accept)
+            .call()
+            .unwrap_or_else(|e| panic!("GET /metrics on {}: {e}", self.admin));
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        (content_type, response.body_mut().read_to_string().expect("a text body"))
+    }
+
     /// The value of a metric, e.g. `stubborn_answers_total{source="stale"}`:
     /// the sum over the series of that name whose labels include the given
     /// ones; 0 when there is none (a counter that never moved may be absent).
