@@ -301,7 +301,28 @@ fn capacity_is_from_1_to_100_million() {
     assert_eq!(parse("[cache]\ncapacity = 100000000\n").unwrap().cache.capacity, 100_000_000);
     assert_eq!(parse("[cache]\ncapacity = 1\n").unwrap().cache.capacity, 1);
     let err = parse("[cache]\ncapacity = -1\n").unwrap_err();
-    assert!(err.problems[0].starts_with("t.toml:2:12: "), "{err}");
+    assert!(err.problems[0].starts_with("t.toml:2:12: cache.capacity: "), "{err}");
+}
+
+/// serde's own errors (a wrong type, an unknown key) carry a position but
+/// not the key: it is found from the position, as INTERFACE.md's
+/// `PATH:LINE:COL: key: what is wrong` asks.
+#[test]
+fn type_errors_and_unknown_keys_name_their_key() {
+    for (text, start) in [
+        ("[upstream]\ntimeout = 500\n", "t.toml:2:11: upstream.timeout: invalid type: integer `500`"),
+        ("[server]\nlisten = [\"127.0.0.1:53\", 5]\n", "t.toml:2:27: server.listen: invalid type: integer `5`"),
+        ("[server]\nfoo = 1\n", "t.toml:2:1: server.foo: unknown field `foo`"),
+        ("[[upstream.zone]]\nname = \"a.test\"\nservers = []\nnmae = 3\n", "t.toml:4:1: upstream.zone.nmae: unknown"),
+        ("[cache]\nserve_stale = \"yes\"\n", "t.toml:2:15: cache.serve_stale: invalid type: string \"yes\""),
+        ("admin = 3\n", "t.toml:1:9: admin: invalid type: integer `3`"),
+    ] {
+        let err = parse(text).unwrap_err();
+        assert!(err.problems[0].starts_with(start), "{text:?}: {err}");
+    }
+    // A syntax error has no key to name.
+    let err = parse("[server\n").unwrap_err();
+    assert!(err.problems[0].starts_with("t.toml:1:8: "), "{err}");
 }
 
 #[test]
