@@ -2,7 +2,8 @@
 //! the TOML file in two stages, as ripgrep parses its flags (`lowargs.rs`,
 //! `hiargs.rs`): [`file`] holds the file as written (serde structs that mirror
 //! it key for key, `deny_unknown_fields`), [`validate`] checks it and builds
-//! the types below. Every problem is reported as `PATH:LINE:COL: key: what is
+//! the types below ([`serde_errors`] names the key of serde's own errors and
+//! reads on past them). Every problem is reported as `PATH:LINE:COL: key: what is
 //! wrong`, all of them at once, so `stubborn check` shows a whole broken file
 //! in one go; warnings (a config that works, but not quite as written yet,
 //! such as a snapshot directory that `run` will create) come in the same form,
@@ -10,6 +11,7 @@
 
 mod file;
 mod http_check;
+mod serde_errors;
 #[cfg(test)]
 mod tests;
 mod validate;

@@ -320,7 +320,7 @@ fn type_errors_and_unknown_keys_name_their_key() {
         let err = parse(text).unwrap_err();
         assert!(err.problems[0].starts_with(start), "{text:?}: {err}");
     }
-    // A syntax error has no key to name.
+    // A syntax error has no key to name, and nothing after it is read.
     let err = parse("[server\n").unwrap_err();
     assert!(err.problems[0].starts_with("t.toml:1:8: "), "{err}");
 }
@@ -409,4 +409,32 @@ fn man_page_lists_every_config_key() {
             );
         }
     }
+}
+
+/// serde stops at its first error; `check` does not: unknown keys, values
+/// of the wrong type, a `[[table]]` missing a key, and the checks of what is
+/// left, all in one go (INTERFACE.md: every problem is printed).
+#[test]
+fn every_problem_is_reported_in_one_go() {
+    let text = "[server]\nfoo = 1\nlisten = [\"127.0.0.1:5399\", 5]\n[upstream]\nservers = [\"192.0.2.1\"]\n\
+                timeout = 500\n[[upstream.zone]]\nnmae = \"a.test\"\nservers = [\"192.0.2.1\"]\n[cache]\ncapacity = 0\n\
+                [[service]]\nname = \"x.test\"\nprimary = 5\n[[service]]\nname = \"y.test\"\nprimary = \"192.0.2.9\"\n";
+    let err = parse(text).unwrap_err();
+    let mut heads: Vec<&str> = err.problems.iter().map(|p| p.split(": ").take(2).last().unwrap_or("")).collect();
+    heads.sort_unstable();
+    assert_eq!(
+        heads,
+        [
+            "cache.capacity",
+            "server.foo",
+            "server.listen",
+            "service.primary",
+            "upstream.timeout",
+            "upstream.zone",
+            "upstream.zone.nmae"
+        ],
+        "{err}"
+    );
+    assert!(err.problems.iter().any(|p| p.starts_with("t.toml:7:1: upstream.zone: missing field `name`")), "{err}");
+    assert!(!err.problems.iter().any(|p| p.contains("missing field `primary`")), "taken out, not missing: {err}");
 }

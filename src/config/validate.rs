@@ -11,15 +11,13 @@ use std::{
 };
 
 use ipnet::IpNet;
-use toml::{
-    Spanned,
-    de::{DeTable, DeValue},
-};
+use toml::Spanned;
 
 use super::{
     AdminConfig, AnswerPolicy, CacheConfig, Check, Config, ConfigError, Host, HttpCheck, PersistConfig, ServerConfig,
     ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig,
     file::{CacheFile, File, ServerFile, ServiceFile, UpstreamFile, ZoneFile},
+    serde_errors,
 };
 
 /// The largest `[cache] capacity` (INTERFACE.md): past it, a typo rather than a plan.
@@ -36,14 +34,12 @@ const MAX_TCP_CONNECTIONS: u64 = 65_536;
 /// Validates `text` (the contents of `path`): the config, or every problem found.
 pub(super) fn parse(path: &Path, text: &str, resolv_conf: Option<&[u8]>) -> Result<Config, ConfigError> {
     let mut v = Validator { path, text, problems: Vec::new(), warnings: Vec::new() };
-    let file: File = match toml::from_str(text) {
-        Ok(file) => file,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let key = key_at(text, span.start).unwrap_or_default();
-            v.problem(span, &key, e.message());
-            return Err(ConfigError { problems: v.problems });
-        }
+    let (file, serde_problems) = serde_errors::deserialize::<File>(text);
+    for problem in serde_problems {
+        v.problem(problem.span, &problem.key, &problem.what);
+    }
+    let Some(file) = file else {
+        return Err(ConfigError { problems: v.problems });
     };
     let mut config = v.validate(file, resolv_conf);
     if v.problems.is_empty() {
@@ -680,46 +676,6 @@ pub fn nameservers_of(resolv_conf: &[u8], listen: &[SocketAddr]) -> Vec<Upstream
         }
     }
     servers.into_iter().map(UpstreamAddr::plain).collect()
-}
-
-/// The dotted key (`cache.capacity`, `upstream.zone.name`) whose name or
-/// value covers byte `at` of `text`, from toml's spanned parse: serde's
-/// errors (a wrong type, an unknown key) give a position but not the key.
-fn key_at(text: &str, at: usize) -> Option<String> {
-    let document = DeTable::parse(text).ok()?;
-    let mut path = Vec::new();
-    key_in_table(document.get_ref(), at, &mut path);
-    (!path.is_empty()).then(|| path.join("."))
-}
-
-fn key_in_table(table: &DeTable<'_>, at: usize, path: &mut Vec<String>) {
-    for (key, value) in table.iter() {
-        if key.span().contains(&at) {
-            path.push(key.get_ref().to_string());
-            return;
-        }
-        if value.span().contains(&at) || matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
-            let depth = path.len();
-            path.push(key.get_ref().to_string());
-            if key_in_value(value, at, path) {
-                return;
-            }
-            path.truncate(depth);
-        }
-    }
-}
-
-/// True when `value` covers `at` (then `path` ends with its innermost key).
-fn key_in_value(value: &Spanned<DeValue<'_>>, at: usize, path: &mut Vec<String>) -> bool {
-    match value.get_ref() {
-        DeValue::Table(table) => {
-            let depth = path.len();
-            key_in_table(table, at, path);
-            path.len() > depth || value.span().contains(&at)
-        }
-        DeValue::Array(items) => items.iter().any(|item| key_in_value(item, at, path)),
-        _ => value.span().contains(&at),
-    }
 }
 
 /// 1-based line and column of byte `offset` in `text`.
