@@ -438,3 +438,27 @@ fn every_problem_is_reported_in_one_go() {
     assert!(err.problems.iter().any(|p| p.starts_with("t.toml:7:1: upstream.zone: missing field `name`")), "{err}");
     assert!(!err.problems.iter().any(|p| p.contains("missing field `primary`")), "taken out, not missing: {err}");
 }
+
+/// The shipped configs with a few characters changed to ones that matter
+/// to TOML: a config or its problems, each as `PATH:LINE:COL: ...`, never a
+/// panic or a hang (serde's errors are read past, so this walks that loop).
+#[test]
+fn mutated_configs_give_problems_never_a_panic() {
+    const SIGNIFICANT: &[u8] = b"[]=\"'.,#\n 0123456789abcxyz-_{}";
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+    for file in ["conf/stubborn.toml", "deploy/systemd/stubborn.toml", "deploy/openwrt/stubborn.toml"] {
+        let valid = std::fs::read_to_string(format!("{dir}{file}")).expect("a shipped config");
+        for _ in 0..1500 {
+            let mut bytes = valid.clone().into_bytes();
+            for _ in 0..rand::random_range(1..4) {
+                let at = rand::random_range(0..bytes.len());
+                bytes[at] = SIGNIFICANT[rand::random_range(0..SIGNIFICANT.len())];
+            }
+            let Ok(text) = String::from_utf8(bytes) else { continue };
+            if let Err(err) = Config::parse(Path::new("t.toml"), &text, Some(b"nameserver 192.0.2.53\n")) {
+                assert!(!err.problems.is_empty(), "{text}");
+                assert!(err.problems.iter().all(|p| p.starts_with("t.toml:")), "{err}\n{text}");
+            }
+        }
+    }
+}
