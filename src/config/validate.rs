@@ -31,7 +31,8 @@ const MAX_THREADS: u64 = 256;
 /// Each open connection holds a file descriptor and a task.
 const MAX_TCP_CONNECTIONS: u64 = 65_536;
 
-/// Validates `text` (the contents of `path`): the config, or every problem found.
+/// Validates `text` (the contents of `path`): the config, or every problem
+/// found, in the order of the file.
 pub(super) fn parse(path: &Path, text: &str, resolv_conf: Option<&[u8]>) -> Result<Config, ConfigError> {
     let mut v = Validator { path, text, problems: Vec::new(), warnings: Vec::new() };
     let (file, serde_problems) = serde_errors::deserialize::<File>(text);
@@ -39,33 +40,41 @@ pub(super) fn parse(path: &Path, text: &str, resolv_conf: Option<&[u8]>) -> Resu
         v.problem(problem.span, &problem.key, &problem.what);
     }
     let Some(file) = file else {
-        return Err(ConfigError { problems: v.problems });
+        return Err(ConfigError { problems: in_file_order(v.problems) });
     };
     let mut config = v.validate(file, resolv_conf);
     if v.problems.is_empty() {
-        config.warnings = v.warnings;
+        config.warnings = in_file_order(v.warnings);
         Ok(config)
     } else {
-        Err(ConfigError { problems: v.problems })
+        Err(ConfigError { problems: in_file_order(v.problems) })
     }
+}
+
+/// The lines of `found`, by their position in the file (found in the order
+/// of the checks; serde reads tables alphabetically).
+fn in_file_order(mut found: Vec<(usize, String)>) -> Vec<String> {
+    found.sort_by_key(|(at, _)| *at);
+    found.into_iter().map(|(_, line)| line).collect()
 }
 
 /// Collects problems and warnings with their positions in the file.
 struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
-    problems: Vec<String>,
-    warnings: Vec<String>,
+    /// Each with the byte offset it is at.
+    problems: Vec<(usize, String)>,
+    warnings: Vec<(usize, String)>,
 }
 
 impl Validator<'_> {
     fn problem(&mut self, span: Range<usize>, key: &str, what: &str) {
-        let line = self.at(span, key, what);
+        let line = (span.start, self.at(span, key, what));
         self.problems.push(line);
     }
 
     fn warning(&mut self, span: Range<usize>, key: &str, what: &str) {
-        let line = self.at(span, key, what);
+        let line = (span.start, self.at(span, key, what));
         self.warnings.push(line);
     }
 
