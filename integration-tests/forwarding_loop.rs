@@ -60,3 +60,26 @@ fn a_loop_through_a_second_stubborn_is_found() {
     let relayed = second.metric("stubborn_queries_total") - before;
     assert!(relayed <= 5.0, "the looping upstream was still asked {relayed} times");
 }
+
+/// The loop between two stubborns found from both ends: once the first has
+/// marked the second as a loop, the second's own check (after a reload)
+/// still goes round through the first — a loop probe is sent to a server
+/// found looping — and the second marks the first. The first keeps naming
+/// the loop as its upstream's last error (the REFUSED its probe-forward got
+/// back does not replace it).
+#[test]
+fn both_ends_of_a_loop_between_two_stubborns_see_it() {
+    let good = FakeUpstream::start(Mode::Answer);
+    let first = Stubborn::start(Config::new(&[good.server()]));
+    let second = Stubborn::start(Config::new(&[first.dns.to_string()]));
+    reload_with_loop(&first, &good, &second.dns.to_string());
+
+    second.signal("HUP");
+    wait::until("the second stubborn to find the loop", Duration::from_secs(5), || {
+        second.get("/status").1.contains("forwarding loop").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let status = first.get("/status").1;
+    assert!(status.contains("forwarding loop"), "the first still names the loop: {status}");
+    answers_without_a_storm(&first);
+}

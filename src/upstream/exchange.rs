@@ -32,6 +32,11 @@ impl<'a> Ask<'a> {
         Ask { question, payload: wire::OUR_UDP_PAYLOAD, dnssec_ok: false, checking_disabled: false }
     }
 
+    /// The name asked for, in wire form (the question less type and class).
+    pub fn name(&self) -> &[u8] {
+        &self.question[..self.question.len().saturating_sub(4)]
+    }
+
     /// The query packet: RD set, one question, an OPT record.
     pub(super) fn packet(&self, id: u16) -> Vec<u8> {
         let mut p = Vec::with_capacity(HEADER_LEN + self.question.len() + wire::opt_len(None));

@@ -159,6 +159,10 @@ impl Health {
     }
 
     pub fn failure(&self, error: &UpstreamError) -> Transition {
+        if self.is_looped() {
+            // As for its answers; and its last error stays the loop.
+            return Transition::Unchanged;
+        }
         let mut state = self.state.lock().expect("no panics while held");
         state.failures = state.failures.saturating_add(1);
         state.about_names |= error.may_be_about_the_question();

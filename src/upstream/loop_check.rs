@@ -6,7 +6,10 @@
 //! forwards to stubborn: it is marked down with `last error: forwarding
 //! loop` and not asked again until the next check, and the returning probe
 //! is answered REFUSED on the spot. Another stubborn's probe is forwarded
-//! like any query, so that a loop through a second stubborn is found too.
+//! like any query, so that a loop through a second stubborn is found too,
+//! and also to a server found looping, so that both stubborns of a loop
+//! between them see it (a looping server's failures, like its answers,
+//! change nothing: its last error stays the loop).
 //! No loop becomes a query storm: a query that comes round again joins the
 //! fetch already in flight for it (coalescing) instead of starting one.
 

@@ -373,8 +373,17 @@ impl Pool {
     pub async fn resolve(&self, ask: &Ask<'_>) -> Result<Vec<u8>, UpstreamError> {
         let any_up = self.any_up();
         let mut last_error = UpstreamError::Timeout;
-        let askable: Vec<&Arc<Upstream>> =
-            self.servers.iter().filter(|s| !s.health.is_looped() && (!any_up || s.health.is_up())).collect();
+        // Another stubborn's loop probe goes to a server found looping too:
+        // if it loops through that stubborn as well, both ends see it.
+        let probe = LoopCheck::is_probe(ask.name());
+        let askable: Vec<&Arc<Upstream>> = self
+            .servers
+            .iter()
+            .filter(|s| match s.health.is_looped() {
+                true => probe,
+                false => !any_up || s.health.is_up(),
+            })
+            .collect();
         if let [only] = askable[..] {
             // Nobody to hedge to: no task, no timer.
             let result = only.ask(ask, &self.timing, &self.probe_question).await;
