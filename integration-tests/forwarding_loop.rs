@@ -48,12 +48,19 @@ fn stubborn_listed_as_its_own_upstream_is_found_and_skipped() {
     assert!(received <= 25.0, "20 client queries, {received} received: a storm");
 }
 
-#[test]
-fn a_loop_through_a_second_stubborn_is_found() {
+/// A second stubborn forwarding to the first, which is then given the
+/// second as its first upstream and has found the loop.
+fn loop_through_a_second_stubborn() -> (FakeUpstream, Stubborn, Stubborn) {
     let good = FakeUpstream::start(Mode::Answer);
     let first = Stubborn::start(Config::new(&[good.server()]));
     let second = Stubborn::start(Config::new(&[first.dns.to_string()]));
     reload_with_loop(&first, &good, &second.dns.to_string());
+    (good, first, second)
+}
+
+#[test]
+fn a_loop_through_a_second_stubborn_is_found() {
+    let (_good, first, second) = loop_through_a_second_stubborn();
     let before = second.metric("stubborn_queries_total");
     answers_without_a_storm(&first);
     std::thread::sleep(Duration::from_millis(500));
@@ -69,11 +76,7 @@ fn a_loop_through_a_second_stubborn_is_found() {
 /// back does not replace it).
 #[test]
 fn both_ends_of_a_loop_between_two_stubborns_see_it() {
-    let good = FakeUpstream::start(Mode::Answer);
-    let first = Stubborn::start(Config::new(&[good.server()]));
-    let second = Stubborn::start(Config::new(&[first.dns.to_string()]));
-    reload_with_loop(&first, &good, &second.dns.to_string());
-
+    let (_good, first, second) = loop_through_a_second_stubborn();
     second.signal("HUP");
     wait::until("the second stubborn to find the loop", Duration::from_secs(5), || {
         second.get("/status").1.contains("forwarding loop").then_some(())
