@@ -16,7 +16,10 @@
 //!   clients that started it were answered stale): with a stale entry at
 //!   hand the client waits at most `stale_answer_after`, then gets the stale
 //!   answer; without one it waits for the fetch and gets SERVFAIL + EDE 22
-//!   if every upstream fails;
+//!   if every upstream fails — within tens of milliseconds when every
+//!   server of the pool is counted down (the client waits only until an
+//!   answer is due from a server that is back; the fetch goes on and
+//!   caches a late answer for the client's retry);
 //! - last-known-good: an empty answer (NXDOMAIN or NODATA) for a key whose
 //!   entry holds records is not cached and the old records are served stale
 //!   until empty answers have held for `keep_positive`.
@@ -275,7 +278,14 @@ impl Resolver {
         };
         let wait = match &stale {
             Some(_) => self.policy.load().stale_answer_after,
-            None => self.upstreams.load().pool_for(query.name_wire()).worst_case() + MISS_SLACK,
+            None => {
+                let upstreams = self.upstreams.load();
+                let pool = upstreams.pool_for(query.name_wire());
+                // Every server counted down: the client waits only until an
+                // answer is due from one that is back, then gets SERVFAIL;
+                // the fetch goes on and caches a late answer for its retry.
+                if pool.any_up() { pool.worst_case() + MISS_SLACK } else { pool.down_wait() }
+            }
         };
         let fetched = match self.fetch(query) {
             Some(mut fetch) => match tokio::time::timeout(wait, fetch.wait_for(Option::is_some)).await {

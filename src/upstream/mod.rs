@@ -197,10 +197,17 @@ impl Upstream {
     /// timeout; [`HEDGE_MIN`] while it is slow (a hedge fired and it has
     /// not answered since), [`HEDGE_UNKNOWN`] before its first answer.
     fn hedge_delay(&self, timing: &Timing) -> Duration {
-        let most = (timing.timeout / 2).max(HEDGE_MIN);
         if self.slow.load(Ordering::Relaxed) {
             return HEDGE_MIN;
         }
+        self.answer_within(timing)
+    }
+
+    /// When an answer from this server is due: twice its smoothed latency,
+    /// within [`HEDGE_MIN`] and half the timeout; [`HEDGE_UNKNOWN`] before
+    /// its first answer.
+    fn answer_within(&self, timing: &Timing) -> Duration {
+        let most = (timing.timeout / 2).max(HEDGE_MIN);
         self.health.latency().map_or(HEDGE_UNKNOWN, |latency| latency * 2).clamp(HEDGE_MIN, most)
     }
 
@@ -477,6 +484,15 @@ impl Pool {
     /// answer is answered stale at once (no client waits on dead servers).
     pub fn any_up(&self) -> bool {
         self.servers.iter().any(|s| s.health.is_up())
+    }
+
+    /// How long a miss waits when every server is counted down: the sum of
+    /// their [`Upstream::answer_within`], in which the hedged fetch reaches
+    /// each server (a hedge fires no later than that) and hears back from
+    /// one that is back; a pool still dead costs the client tens of
+    /// milliseconds, not `timeout` per server.
+    pub fn down_wait(&self) -> Duration {
+        self.servers.iter().map(|s| s.answer_within(&self.timing)).sum()
     }
 
     pub fn servers(&self) -> &[Arc<Upstream>] {
