@@ -18,7 +18,7 @@
 //! is no `# EOF`, which is all that differs for these metrics.
 
 use std::{
-    fmt,
+    fmt::{self, Write as _},
     sync::{Arc, OnceLock, atomic::Ordering},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -485,7 +485,7 @@ pub fn text_0_0_4(openmetrics: &str) -> String {
             Some((tag, rest)) => {
                 let (name, after) = rest.split_once(' ').unwrap_or((rest, ""));
                 let total = if counters.contains(&name) { "_total" } else { "" };
-                text.push_str(&format!("{tag}{name}{total} {after}\n"));
+                let _ = writeln!(text, "{tag}{name}{total} {after}");
             }
             None => {
                 text.push_str(line);

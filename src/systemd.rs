@@ -32,6 +32,8 @@ pub fn stopping() {
 /// How often to tell the watchdog all is well: half of `WATCHDOG_USEC`,
 /// as sd_watchdog_enabled(3) advises; `None` when the service manager runs
 /// no watchdog for this process (`WATCHDOG_PID`, when set, must be ours).
+/// Read here rather than with `sd_notify::watchdog_enabled`, which also
+/// says no when `WATCHDOG_PID` is unset; sd_watchdog_enabled(3) says yes.
 pub fn watchdog_interval() -> Option<Duration> {
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok().filter(|&usec| usec > 0)?;
     if let Ok(pid) = std::env::var("WATCHDOG_PID")

@@ -382,12 +382,11 @@ impl Pool {
         let mut last_error = UpstreamError::Timeout;
         // Another stubborn's loop probe goes to a server found looping too:
         // if it loops through that stubborn as well, both ends see it.
-        let probe = LoopCheck::is_probe(ask.name());
         let askable: Vec<&Arc<Upstream>> = self
             .servers
             .iter()
             .filter(|s| match s.health.is_looped() {
-                true => probe,
+                true => LoopCheck::is_probe(ask.name()),
                 false => !any_up || s.health.is_up(),
             })
             .collect();
