@@ -1,9 +1,12 @@
 # Sourced by scripts/bench-extras and scripts/profile: the authoritative side
 # of their measurements, an NSD config and the zone bench.example (as the
 # shared harness serves it): nK.bench.example A for K < NAMES, and a wildcard
-# under miss.bench.example for unique names.
+# under miss.bench.example for unique names; and what both measure with.
 #
 #   write_nsd DIR ADDR NAMES TTL    # writes DIR/zone and DIR/nsd.conf (NSD on ADDR = ip:port)
+#   names_file NAMES FILE           # dnsperf input: n0..n(NAMES-1).bench.example A
+#   wait_for ADDR                   # until n0.bench.example resolves at ADDR (15 s at most; 1 if not)
+#   cpu_ticks PID                   # user + system CPU of PID so far, in clock ticks
 
 write_nsd() {
   local dir="$1" addr="$2" names="$3" ttl="$4"
@@ -34,3 +37,16 @@ zone:
   zonefile: "zone"
 CONF
 }
+
+names_file() { awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) printf "n%d.bench.example A\n", i }' > "$2"; }
+
+wait_for() {
+  local deadline=$(( SECONDS + 15 ))
+  while (( SECONDS < deadline )); do
+    dig +short +tries=1 +time=1 @"${1%:*}" -p "${1##*:}" n0.bench.example A 2>/dev/null | grep -q '^10\.' && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
