@@ -356,6 +356,7 @@ fn entry_json(cached: &Cached) -> Value {
         "expired_for": cached.expired_for,
         "age": cached.age,
         "dnssec_ok": parts.dnssec_ok,
+        "checking_disabled": parts.checking_disabled,
         "records": record_lines(cached),
     })
 }
@@ -379,7 +380,7 @@ fn dump(resolver: &Resolver) -> String {
         let parts = entry.parts();
         let _ = writeln!(
             text,
-            "; {} {} {} {} ttl={} expired_for={} age={}{}",
+            "; {} {} {} {} ttl={} expired_for={} age={}{}{}",
             QueryName(parts.name),
             RecordType::from(parts.qtype),
             rcode_text(entry.entry.rcode),
@@ -388,6 +389,7 @@ fn dump(resolver: &Resolver) -> String {
             entry.expired_for,
             entry.age,
             if parts.dnssec_ok { " dnssec_ok" } else { "" },
+            if parts.checking_disabled { " checking_disabled" } else { "" },
         );
         for line in record_lines(entry) {
             text.push_str(&line);

@@ -353,6 +353,10 @@ fn status_text(status: &Value) -> Result<String, Failure> {
     Ok(text)
 }
 
+fn yes_no(flag: &Value) -> String {
+    if flag.as_bool() == Some(true) { "yes" } else { "no" }.into()
+}
+
 fn lookup_text(found: &Value) -> String {
     let entries = found.as_array().cloned().unwrap_or_default();
     let mut text = String::new();
@@ -365,9 +369,10 @@ fn lookup_text(found: &Value) -> String {
             cell(&entry["ttl"]),
             cell(&entry["expired_for"]),
             cell(&entry["age"]),
-            if entry["dnssec_ok"].as_bool() == Some(true) { "yes".into() } else { "no".into() },
+            yes_no(&entry["dnssec_ok"]),
+            yes_no(&entry["checking_disabled"]),
         ];
-        text.push_str(&table(&["NAME", "TYPE", "RCODE", "STATE", "TTL", "EXPIRED FOR", "AGE", "DO"], &[row]));
+        text.push_str(&table(&["NAME", "TYPE", "RCODE", "STATE", "TTL", "EXPIRED FOR", "AGE", "DO", "CD"], &[row]));
         for record in entry["records"].as_array().into_iter().flatten() {
             let _ = writeln!(text, "    {}", cell(record));
         }

@@ -27,8 +27,21 @@ pub struct Query {
     pub qclass: u16,
     /// Present when the query carried an OPT record.
     pub edns: Option<ClientEdns>,
-    /// Cache and coalescing key: the lower-cased question plus the DO bit.
+    /// Cache and coalescing key: the lower-cased question plus a byte of
+    /// the DNSSEC bits that change the answer ([`KEY_DO`], [`KEY_CD`]): an
+    /// answer fetched with CD=1 (data a validating upstream would refuse)
+    /// is never given to a CD=0 client, nor one without RRSIGs to DO=1.
     pub key: Box<[u8]>,
+}
+
+/// The DO bit in a cache key's last byte.
+pub const KEY_DO: u8 = 1;
+/// The CD bit in a cache key's last byte.
+pub const KEY_CD: u8 = 2;
+
+/// A cache key's last byte for these DNSSEC bits.
+pub fn key_bits(dnssec_ok: bool, checking_disabled: bool) -> u8 {
+    (if dnssec_ok { KEY_DO } else { 0 }) | if checking_disabled { KEY_CD } else { 0 }
 }
 
 /// What the client said in its OPT record.
@@ -88,11 +101,12 @@ impl Query {
         let mut key = Vec::with_capacity(question.len() + 1);
         key.extend(question[..question.len() - 4].iter().map(u8::to_ascii_lowercase));
         key.extend_from_slice(&question[question.len() - 4..]);
-        key.push(u8::from(edns.is_some_and(|e| e.dnssec_ok)));
+        let checking_disabled = packet[3] & CD != 0;
+        key.push(key_bits(edns.is_some_and(|e| e.dnssec_ok), checking_disabled));
         Ok(Query {
             id: count(0),
             flags: packet[2],
-            checking_disabled: packet[3] & CD != 0,
+            checking_disabled,
             authentic_data: packet[3] & AD != 0,
             question: question.into(),
             qtype,
@@ -248,8 +262,20 @@ pub(crate) mod tests {
         assert_eq!((q.qtype, q.qclass), (1, 1));
         assert_eq!(q.edns, Some(ClientEdns { payload: 1232, dnssec_ok: true }));
         assert_eq!(q.udp_limit(), 1232);
-        assert_eq!(*q.key.last().unwrap(), 1);
+        assert_eq!(*q.key.last().unwrap(), KEY_DO);
         assert_eq!(q.name().to_string(), "www.Example.com.");
+    }
+
+    #[test]
+    fn cd_and_do_are_in_the_key() {
+        let mut checking_disabled = query_bytes(Some((1232, false)));
+        checking_disabled[3] |= CD;
+        let plain = Query::parse(&query_bytes(Some((1232, false)))).unwrap();
+        let cd = Query::parse(&checking_disabled).unwrap();
+        assert!(cd.checking_disabled);
+        assert_eq!(*cd.key.last().unwrap(), KEY_CD);
+        assert_ne!(plain.key, cd.key);
+        assert_eq!(plain.lower_question(), cd.lower_question());
     }
 
     #[test]

@@ -36,7 +36,10 @@ pub enum Ttl {
 pub fn answer(query: &Query, entry: &Entry, ttl: Ttl, ede: Option<Ede>, limit: usize) -> Vec<u8> {
     let sections = entry.sections();
     let mut out = Vec::with_capacity(HEADER_LEN + query.question.len() + sections.len() + 64);
-    let ad = entry.authentic_data && (query.dnssec_ok() || query.authentic_data);
+    // RFC 6840 §5.7-5.8: AD only to a client that asked with AD or DO; and
+    // never on a stale answer, whose data no upstream vouches for now.
+    let ad =
+        entry.authentic_data && (query.dnssec_ok() || query.authentic_data) && matches!(ttl, Ttl::CountDown { .. });
     let [an, ns, ar] = entry.counts;
     header(&mut out, query, entry.rcode, ad, [an, ns, ar + u16::from(query.edns.is_some())]);
     out.extend_from_slice(&query.question);

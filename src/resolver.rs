@@ -45,7 +45,7 @@ use tokio::{sync::watch, time::Instant};
 use tracing::{debug, warn};
 
 use crate::{
-    cache::{Cache, Entry, KeyParts, Lookup, Selection},
+    cache::{Cache, Entry, KeyParts, Lookup, Selection, key_name},
     config::AnswerPolicy,
     degraded::{Degraded, Reason},
     metrics::Metrics,
@@ -212,16 +212,17 @@ impl Resolver {
     pub fn cached(&self, selection: &Selection<'_>) -> Vec<Cached> {
         let now = Instant::now();
         let config = self.cache.config();
-        let keep_positive = self.policy.load().keep_positive;
         let mut cached: Vec<Cached> = self
             .cache
             .matching(selection)
             .into_iter()
-            .filter(|(_, entry)| {
-                entry.is_fresh(now) || config.keep_expired && entry.within_max_stale(now, config.max_stale)
+            .filter(|(key, entry)| {
+                let policy = config.policy_for(key_name(key));
+                entry.is_fresh(now) || policy.keep_expired() && entry.within_max_stale(now, policy.max_stale)
             })
             .map(|(key, entry)| {
                 let expires = entry.stored_at + entry.ttl;
+                let keep_positive = config.policy_for(key_name(&key)).keep_positive;
                 let kept = entry.has_records
                     && entry.empty_since().is_some_and(|since| now.saturating_duration_since(since) < keep_positive);
                 let state = match (kept, entry.is_fresh(now), entry.has_records) {
@@ -307,7 +308,7 @@ impl Resolver {
             (Some(Fetched::KeptPositive(entry)), _) => {
                 self.metrics.answers.kept_positive.inc();
                 self.note_degraded(query, Reason::KeptPositive);
-                reply::answer(query, &entry, self.stale_ttl(), Some(EDE_STALE), limit)
+                reply::answer(query, &entry, self.stale_ttl(query), Some(EDE_STALE), limit)
             }
             (_, Some(entry)) => self.stale(query, &entry, limit),
             (Some(Fetched::Failed) | None, None) => {
@@ -361,7 +362,7 @@ impl Resolver {
     fn stale(&self, query: &Query, entry: &Entry, limit: usize) -> Vec<u8> {
         self.metrics.answers.stale.inc();
         self.note_degraded(query, Reason::Stale);
-        reply::answer(query, entry, self.stale_ttl(), Some(reply::stale_ede(entry)), limit)
+        reply::answer(query, entry, self.stale_ttl(query), Some(reply::stale_ede(entry)), limit)
     }
 
     fn note_degraded(&self, query: &Query, reason: Reason) {
@@ -369,8 +370,10 @@ impl Resolver {
         self.degraded.record(query.lower_question(), name, query.qtype, reason);
     }
 
-    fn stale_ttl(&self) -> Ttl {
-        Ttl::Stale(u32::try_from(self.policy.load().stale_ttl.as_secs()).unwrap_or(u32::MAX))
+    /// The TTL of a stale answer to `query`: its zone's `stale_ttl`.
+    fn stale_ttl(&self, query: &Query) -> Ttl {
+        let stale_ttl = self.cache.config().policy_for(query.name_wire()).stale_ttl;
+        Ttl::Stale(u32::try_from(stale_ttl.as_secs()).unwrap_or(u32::MAX))
     }
 
     /// Joins the fetch in flight for `query`'s key, or starts one; None
@@ -413,7 +416,7 @@ impl Resolver {
         let upstreams = self.upstreams.load_full();
         let result = upstreams.pool_for(query.name_wire()).resolve(&ask).await;
         let now = Instant::now();
-        let keep_positive = self.policy.load().keep_positive;
+        let keep_positive = self.cache.config().policy_for(query.name_wire()).keep_positive;
         let entry = match result.and_then(|reply| {
             Entry::from_reply(&reply, query.question.len(), query.qtype, &self.cache.config(), now)
                 .map_err(|_| UpstreamError::Malformed)

@@ -165,6 +165,20 @@ pub fn skip_name(packet: &[u8], mut at: usize, allow_pointer: bool) -> Option<us
     }
 }
 
+/// `name` equals `apex` or is below it, on label boundaries (`b.test` is
+/// not below `xb.test`); both uncompressed wire form, compared ignoring
+/// ASCII case (RFC 4343).
+pub fn is_at_or_below(name: &[u8], apex: &[u8]) -> bool {
+    let mut at = 0;
+    while at < name.len() {
+        if name[at..].eq_ignore_ascii_case(apex) {
+            return true;
+        }
+        at += 1 + usize::from(name[at]);
+    }
+    false
+}
+
 /// True if the name at `at` and every name its compression pointers lead to
 /// use only pointers that point backwards, to before the pointer itself
 /// (RFC 1035 §4.1.4 "a prior occurrence"), and past the header, which holds

@@ -18,7 +18,7 @@ use hickory_proto::{op::Message, rr::Record};
 
 use crate::{
     AtomicU64,
-    config::CacheConfig,
+    config::{CacheConfig, ZonePolicy},
     wire::{
         AD, HEADER_LEN, Malformed, QR, RA, RCODE_MASK, RD, Records, TYPE_ANY, TYPE_OPT, TYPE_SOA, u16_at, write_header,
     },
@@ -97,8 +97,9 @@ impl Entry {
         let rcode = reply[3] & RCODE_MASK;
         let [ancount, nscount, arcount] = [6, 8, 10].map(|at| usize::from(u16_at(reply, at)));
         let start = HEADER_LEN + question_len;
-        let min_ttl = secs(config.min_ttl);
-        let max_ttl = secs(config.max_ttl);
+        let policy = config.policy_for(&reply[HEADER_LEN..HEADER_LEN + question_len.saturating_sub(4)]);
+        let min_ttl = secs(policy.min_ttl);
+        let max_ttl = secs(policy.max_ttl);
         let negative_max = secs(config.negative_max_ttl);
 
         // Counts come from the wire: sum them wide, and never reserve more records than the bytes could hold.
@@ -280,9 +281,9 @@ impl Entry {
             .unwrap_or_default()
     }
 
-    /// How long moka keeps the entry: fresh time plus the stale window.
-    pub fn lifetime(&self, config: &CacheConfig) -> Duration {
-        let stale = if config.keep_expired { config.max_stale } else { Duration::ZERO };
+    /// How long moka keeps the entry under its zone's `policy`: fresh time plus the stale window.
+    pub fn lifetime(&self, policy: &ZonePolicy) -> Duration {
+        let stale = if policy.keep_expired() { policy.max_stale } else { Duration::ZERO };
         self.ttl + stale
     }
 }
@@ -406,11 +407,9 @@ pub(crate) mod tests {
 
     #[test]
     fn ttls_are_clamped() {
-        let config = CacheConfig {
-            min_ttl: Duration::from_secs(100),
-            max_ttl: Duration::from_secs(200),
-            ..CacheConfig::default()
-        };
+        let policy =
+            ZonePolicy { min_ttl: Duration::from_secs(100), max_ttl: Duration::from_secs(200), ..Default::default() };
+        let config = CacheConfig { policy, ..CacheConfig::default() };
         let e = Entry::from_reply(&positive_reply(), QUESTION_LEN, 1, &config, Instant::now()).unwrap();
         assert_eq!(e.ttls().map(|t| t.1).collect::<Vec<_>>(), vec![200, 100]);
         assert_eq!(e.ttl, Duration::from_secs(100));

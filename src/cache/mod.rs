@@ -1,4 +1,4 @@
-//! The answer cache (moka): key = lower-cased question + DO bit, value = an
+//! The answer cache (moka): key = lower-cased question + DO and CD bits, value = an
 //! [`Entry`]. An entry lives in moka for its TTL plus `max_stale`, so an
 //! expired answer is still there to be served stale (RFC 8767) or to win
 //! over an empty answer (last-known-good); whether it is fresh or stale is
@@ -58,7 +58,12 @@ pub use entry::Entry;
 pub(crate) use entry::tests as tests_support;
 
 use crate::AtomicU64;
-use crate::{config::CacheConfig, metrics::Evictions};
+use crate::{
+    config::CacheConfig,
+    metrics::Evictions,
+    query::{KEY_CD, KEY_DO},
+    wire,
+};
 
 /// What the cache holds for a key right now.
 pub enum Lookup {
@@ -230,29 +235,35 @@ struct EntryLifetime {
 }
 
 impl EntryLifetime {
-    fn remaining(&self, entry: &Entry) -> Duration {
-        (entry.stored_at + entry.lifetime(&self.config)).saturating_duration_since(Instant::now())
+    fn remaining(&self, key: &[u8], entry: &Entry) -> Duration {
+        let policy = self.config.policy_for(key_name(key));
+        (entry.stored_at + entry.lifetime(policy)).saturating_duration_since(Instant::now())
     }
+}
+
+/// The name of a cache key (lower-case wire form): the key without type, class and DNSSEC byte.
+pub(crate) fn key_name(key: &[u8]) -> &[u8] {
+    &key[..key.len().saturating_sub(5)]
 }
 
 impl Expiry<Box<[u8]>, Arc<Entry>> for EntryLifetime {
     fn expire_after_create(
         &self,
-        _key: &Box<[u8]>,
+        key: &Box<[u8]>,
         entry: &Arc<Entry>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
-        Some(self.remaining(entry))
+        Some(self.remaining(key, entry))
     }
 
     fn expire_after_update(
         &self,
-        _key: &Box<[u8]>,
+        key: &Box<[u8]>,
         entry: &Arc<Entry>,
         _updated_at: std::time::Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        Some(self.remaining(entry))
+        Some(self.remaining(key, entry))
     }
 }
 
@@ -285,16 +296,21 @@ impl Cache {
         self.inner.store(Arc::new(new));
     }
 
-    /// Looks `key` up; an entry past `max_stale` (or any expired one when
-    /// serve_stale is off) is a miss.
+    /// Looks `key` up; an entry past its zone's `max_stale` (or any expired
+    /// one where serve_stale is off) is a miss.
     pub fn lookup(&self, key: &[u8], now: Instant) -> Lookup {
         let inner = self.inner.load();
         match inner.get(key) {
             Some(entry) if entry.is_fresh(now) => Lookup::Fresh(entry),
-            Some(entry) if inner.config.serve_stale && entry.within_max_stale(now, inner.config.max_stale) => {
-                Lookup::Stale(entry)
+            Some(entry) => {
+                let policy = inner.config.policy_for(key_name(key));
+                if policy.serve_stale && entry.within_max_stale(now, policy.max_stale) {
+                    Lookup::Stale(entry)
+                } else {
+                    Lookup::Miss
+                }
             }
-            _ => Lookup::Miss,
+            None => Lookup::Miss,
         }
     }
 
@@ -303,7 +319,8 @@ impl Cache {
     /// answer that an empty one must not replace.
     pub fn last_known_good(&self, key: &[u8], now: Instant) -> Option<Arc<Entry>> {
         let inner = self.inner.load();
-        inner.get(key).filter(|entry| entry.has_records && entry.within_max_stale(now, inner.config.max_stale))
+        let max_stale = inner.config.policy_for(key_name(key)).max_stale;
+        inner.get(key).filter(|entry| entry.has_records && entry.within_max_stale(now, max_stale))
     }
 
     /// Stores `entry` unless its TTL is zero (such answers are served once, not kept).
@@ -348,12 +365,11 @@ impl Cache {
     /// `capacity` of them, those of `main` first.
     pub fn entries(&self, now: Instant) -> Vec<(Box<[u8]>, Arc<Entry>)> {
         let inner = self.inner.load();
-        let max_stale = inner.config.max_stale;
         let mut kept: Vec<_> = inner
             .main
             .iter()
             .chain(inner.probation.iter())
-            .filter(|(_, entry)| entry.within_max_stale(now, max_stale))
+            .filter(|(key, entry)| entry.within_max_stale(now, inner.config.policy_for(key_name(key)).max_stale))
             .map(|(key, entry)| (Box::clone(&key), entry))
             .collect();
         kept.truncate(usize::try_from(inner.config.capacity).unwrap_or(usize::MAX));
@@ -383,13 +399,14 @@ impl Cache {
 }
 
 /// A cache key taken apart: the lower-cased question (name in wire form,
-/// type, class) and the DO bit, as [`crate::query::Query::parse`] builds it.
+/// type, class) and the DO and CD bits, as [`crate::query::Query::parse`] builds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyParts<'a> {
     pub name: &'a [u8],
     pub qtype: u16,
     pub qclass: u16,
     pub dnssec_ok: bool,
+    pub checking_disabled: bool,
 }
 
 impl<'a> KeyParts<'a> {
@@ -397,11 +414,13 @@ impl<'a> KeyParts<'a> {
     pub fn of(key: &'a [u8]) -> Option<KeyParts<'a>> {
         let question = key.get(..key.len().checked_sub(1)?)?;
         let mut parts = KeyParts::of_question(question)?;
-        parts.dnssec_ok = key[key.len() - 1] != 0;
+        let bits = key[key.len() - 1];
+        parts.dnssec_ok = bits & KEY_DO != 0;
+        parts.checking_disabled = bits & KEY_CD != 0;
         Some(parts)
     }
 
-    /// The parts of a lower-cased question (no DO byte; `dnssec_ok` false).
+    /// The parts of a lower-cased question (no DNSSEC byte; both bits false).
     pub fn of_question(question: &'a [u8]) -> Option<KeyParts<'a>> {
         let name_end = question.len().checked_sub(4)?;
         let [t0, t1, c0, c1] = question[name_end..] else { return None };
@@ -410,6 +429,7 @@ impl<'a> KeyParts<'a> {
             qtype: u16::from_be_bytes([t0, t1]),
             qclass: u16::from_be_bytes([c0, c1]),
             dnssec_ok: false,
+            checking_disabled: false,
         })
     }
 }
@@ -443,20 +463,7 @@ impl Selection<'_> {
         match *self {
             Selection::All => true,
             Selection::Name { name, qtype } => parts.name == name && qtype.is_none_or(|t| t == parts.qtype),
-            Selection::Zone(zone) => {
-                // Compare at each label start of the entry's name: a suffix match there is a label boundary.
-                let mut at = 0;
-                while let Some(&len) = parts.name.get(at) {
-                    if &parts.name[at..] == zone {
-                        return true;
-                    }
-                    if len == 0 {
-                        break;
-                    }
-                    at += 1 + usize::from(len);
-                }
-                false
-            }
+            Selection::Zone(zone) => wire::is_at_or_below(parts.name, zone),
         }
     }
 }
@@ -467,6 +474,7 @@ mod tests {
         entry::tests::{negative_reply, positive_reply},
         *,
     };
+    use crate::config::ZonePolicy;
 
     fn positive(config: &CacheConfig) -> Arc<Entry> {
         Arc::new(Entry::from_reply(&positive_reply(), 21, 1, config, Instant::now()).unwrap())
@@ -572,7 +580,8 @@ mod tests {
     /// Entries past their lifetime are counted as expired, by kind.
     #[test]
     fn expired_entries_are_counted_by_kind() {
-        let config = CacheConfig { serve_stale: false, keep_expired: false, ..CacheConfig::default() };
+        let policy = ZonePolicy { serve_stale: false, keep_positive: Duration::ZERO, ..ZonePolicy::default() };
+        let config = CacheConfig { policy, ..CacheConfig::default() };
         let evictions = Evictions::default();
         let cache = Cache::counting(&config, evictions.clone());
         // Stored 59.9 s ago with a TTL of 60 s (and no stale window): 100 ms to live.
@@ -594,7 +603,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn lookup_moves_from_fresh_to_stale_to_miss() {
-        let config = CacheConfig { max_stale: Duration::from_secs(100), ..CacheConfig::default() };
+        let policy = ZonePolicy { max_stale: Duration::from_secs(100), ..ZonePolicy::default() };
+        let config = CacheConfig { policy, ..CacheConfig::default() };
         let cache = Cache::new(&config);
         let entry = Entry::from_reply(&positive_reply(), 21, 1, &config, Instant::now()).unwrap();
         cache.insert(b"key".to_vec().into(), Arc::new(entry));
@@ -610,7 +620,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn without_serve_stale_an_expired_entry_is_a_miss() {
-        let config = CacheConfig { serve_stale: false, ..CacheConfig::default() };
+        let config = CacheConfig {
+            policy: ZonePolicy { serve_stale: false, ..ZonePolicy::default() },
+            ..CacheConfig::default()
+        };
         let cache = Cache::new(&config);
         let entry = Entry::from_reply(&positive_reply(), 21, 1, &config, Instant::now()).unwrap();
         cache.insert(b"key".to_vec().into(), Arc::new(entry));
@@ -627,7 +640,8 @@ mod tests {
         for i in 0..20 {
             cache.insert(key(&format!("negative{i}")), negative(&config));
         }
-        let smaller = CacheConfig { capacity: 10, max_stale: Duration::from_secs(5), ..config };
+        let policy = ZonePolicy { max_stale: Duration::from_secs(5), ..config.policy };
+        let smaller = CacheConfig { capacity: 10, policy, ..config };
         cache.reconfigure(&smaller);
         assert_eq!(*cache.config(), smaller);
         assert!(matches!(cache.lookup(b"key", Instant::now()), Lookup::Fresh(_)), "main's entries go first");

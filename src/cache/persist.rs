@@ -143,7 +143,7 @@ pub fn load_bytes(cache: &Cache, bytes: &[u8], path: &Path) -> Result<usize, Per
     let mut restored = 0;
     for saved in snapshot.entries {
         let Some(entry) = restore(&saved, &config, now, wall_now) else { continue };
-        if entry.within_max_stale(now, config.max_stale) {
+        if entry.within_max_stale(now, config.policy_for(super::key_name(&saved.key)).max_stale) {
             cache.insert(saved.key.into_boxed_slice(), Arc::new(entry));
             restored += 1;
         }

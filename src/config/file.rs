@@ -33,6 +33,8 @@ pub(super) struct ServerFile {
     pub freebind: Option<bool>,
     pub threads: Option<Spanned<u64>>,
     pub watch_config: Option<bool>,
+    pub rebind_protection: Option<bool>,
+    pub rebind_allow: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +74,21 @@ pub(super) struct CacheFile {
     pub keep_positive: Option<Spanned<String>>,
     pub persist: Option<Spanned<String>>,
     pub persist_interval: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rule: Vec<CacheRuleFile>,
+}
+
+/// A `[[cache.rule]]`: one zone's answer policy; unset keys inherit `[cache]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CacheRuleFile {
+    pub zone: Spanned<String>,
+    pub serve_stale: Option<bool>,
+    pub max_stale: Option<Spanned<String>>,
+    pub stale_ttl: Option<Spanned<String>>,
+    pub keep_positive: Option<Spanned<String>>,
+    pub min_ttl: Option<Spanned<String>>,
+    pub max_ttl: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

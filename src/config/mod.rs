@@ -25,6 +25,8 @@ use std::{
 
 use ipnet::IpNet;
 
+use crate::wire;
+
 pub use self::{http_check::HttpCheck, validate::nameservers_of};
 
 /// Where the file is looked for when `--config` is not given.
@@ -83,6 +85,12 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Reload when the config file changes, as on SIGHUP.
     pub watch_config: bool,
+    /// Drop private, loopback and link-local addresses from the answers of
+    /// public names (DNS rebinding), as dnsmasq's `stop-dns-rebind`.
+    pub rebind_protection: bool,
+    /// Zones whose answers keep such addresses (lower-case wire form);
+    /// forwarded zones and services are exempt besides.
+    pub rebind_allow: Vec<Box<[u8]>>,
 }
 
 impl ServerConfig {
@@ -190,8 +198,8 @@ impl UpstreamAddr {
     }
 }
 
-/// What the cache itself needs (`[cache]` keys): its size, how TTLs are
-/// clamped, and how long expired entries are kept and served.
+/// What the cache itself needs (`[cache]` keys): its size, and the answer
+/// policy of each zone (TTL clamps, stale answers, last-known-good).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {
     pub capacity: u64,
@@ -199,22 +207,28 @@ pub struct CacheConfig {
     /// (a fixed overhead, key and records): so that a few huge answers
     /// cannot take more memory than `capacity` suggests.
     pub max_memory: u64,
-    pub min_ttl: Duration,
-    pub max_ttl: Duration,
     pub negative_max_ttl: Duration,
-    /// Expired entries may be answered (RFC 8767).
-    pub serve_stale: bool,
-    /// How long past expiry an entry may still be served or kept as last-known-good.
-    pub max_stale: Duration,
-    /// Expired entries are kept for `max_stale` at all: for `serve_stale`, or
-    /// for last-known-good (`keep_positive` on) even when stale answers are off.
-    pub keep_expired: bool,
+    /// `[cache]`'s policy: for every name no rule covers.
+    pub policy: ZonePolicy,
+    /// `[[cache.rule]]`s, the longest zone first, so the first that covers a name is the one.
+    pub rules: Vec<CacheRule>,
 }
 
 impl CacheConfig {
     /// `max_memory` when not set: this many bytes per entry of `capacity`,
     /// about twice what a one-record answer costs (README "Memory").
     pub const DEFAULT_MEMORY_PER_ENTRY: u64 = 1024;
+
+    /// The policy of `name` (wire form, any letter case): the longest
+    /// matching rule's, else `[cache]`'s. Without rules, no walk at all.
+    pub fn policy_for(&self, name: &[u8]) -> &ZonePolicy {
+        self.rules.iter().find(|rule| wire::is_at_or_below(name, &rule.zone)).map_or(&self.policy, |rule| &rule.policy)
+    }
+
+    /// The longest `max_stale` of any zone: how long an entry may matter.
+    pub fn longest_max_stale(&self) -> Duration {
+        self.rules.iter().map(|rule| rule.policy.max_stale).fold(self.policy.max_stale, Duration::max)
+    }
 }
 
 impl Default for CacheConfig {
@@ -222,39 +236,71 @@ impl Default for CacheConfig {
         Self {
             capacity: 100_000,
             max_memory: 100_000 * CacheConfig::DEFAULT_MEMORY_PER_ENTRY,
-            min_ttl: Duration::ZERO,
-            max_ttl: Duration::from_secs(86_400),
             negative_max_ttl: Duration::from_secs(3_600),
-            serve_stale: true,
-            max_stale: Duration::from_secs(3 * 86_400),
-            keep_expired: true,
+            policy: ZonePolicy::default(),
+            rules: Vec::new(),
         }
     }
 }
 
-/// How the resolver answers around the cache (`[cache]` keys the cache
-/// itself never reads): stale answers, the client timer, last-known-good
-/// and prefetch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AnswerPolicy {
+/// How the answers of a zone are kept and served: `[cache]`'s keys, or a
+/// `[[cache.rule]]`'s (whose unset keys inherit `[cache]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZonePolicy {
+    pub min_ttl: Duration,
+    pub max_ttl: Duration,
+    /// Expired entries may be answered (RFC 8767).
+    pub serve_stale: bool,
+    /// How long past expiry an entry may still be served or kept as last-known-good.
+    pub max_stale: Duration,
     /// TTL given to clients on a stale answer.
     pub stale_ttl: Duration,
-    /// RFC 8767 client response timer.
-    pub stale_answer_after: Duration,
     /// How long an empty answer must hold before it replaces records; zero: off.
     pub keep_positive: Duration,
+}
+
+impl ZonePolicy {
+    /// Expired entries are kept for `max_stale` at all: for `serve_stale`, or
+    /// for last-known-good (`keep_positive` on) even when stale answers are off.
+    pub fn keep_expired(&self) -> bool {
+        self.serve_stale || !self.keep_positive.is_zero()
+    }
+}
+
+impl Default for ZonePolicy {
+    fn default() -> Self {
+        Self {
+            min_ttl: Duration::ZERO,
+            max_ttl: Duration::from_secs(86_400),
+            serve_stale: true,
+            max_stale: Duration::from_secs(3 * 86_400),
+            stale_ttl: Duration::from_secs(30),
+            keep_positive: Duration::from_secs(3_600),
+        }
+    }
+}
+
+/// A `[[cache.rule]]`: a zone and the policy of every name at or below it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheRule {
+    /// Lower-case wire form.
+    pub zone: Box<[u8]>,
+    pub policy: ZonePolicy,
+}
+
+/// How the resolver answers around the cache (`[cache]` keys the cache
+/// itself never reads): the client timer and prefetch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerPolicy {
+    /// RFC 8767 client response timer.
+    pub stale_answer_after: Duration,
     /// Refresh an entry in the background when it is asked for in the last tenth of its TTL.
     pub prefetch: bool,
 }
 
 impl Default for AnswerPolicy {
     fn default() -> Self {
-        Self {
-            stale_ttl: Duration::from_secs(30),
-            stale_answer_after: Duration::from_millis(1_800),
-            keep_positive: Duration::from_secs(3_600),
-            prefetch: true,
-        }
+        Self { stale_answer_after: Duration::from_millis(1_800), prefetch: true }
     }
 }
 

@@ -43,8 +43,8 @@ keep_positive = "0s"
     assert_eq!(s[3].label, "udp://127.0.0.1:1053");
     assert_eq!(c.upstream.timeout, Duration::from_millis(1500));
     assert_eq!(c.answers.stale_answer_after, Duration::from_millis(1800));
-    assert_eq!(c.cache.max_stale, Duration::from_secs(3 * 86400));
-    assert_eq!(c.answers.keep_positive, Duration::ZERO);
+    assert_eq!(c.cache.policy.max_stale, Duration::from_secs(3 * 86400));
+    assert_eq!(c.cache.policy.keep_positive, Duration::ZERO);
 }
 
 #[test]
@@ -258,6 +258,61 @@ fn min_ttl_above_max_ttl_is_reported_at_min_ttl() {
 }
 
 #[test]
+fn cache_rules_inherit_cache_and_the_longest_zone_wins() {
+    let c = parse(
+        r#"
+[cache]
+stale_ttl = "10s"
+max_stale = "1d"
+[[cache.rule]]
+zone = "example.com"
+max_stale = "1h"
+[[cache.rule]]
+zone = "Login.Example.com."
+serve_stale = false
+"#,
+    )
+    .unwrap();
+    let policy = |name: &str| *c.cache.policy_for(&crate::wire::wire_name(name));
+    let login = policy("a.login.example.com");
+    // Unset keys come from [cache], not from a shorter rule above the zone.
+    let expected = (false, Duration::from_secs(86_400), Duration::from_secs(10));
+    assert_eq!((login.serve_stale, login.max_stale, login.stale_ttl), expected);
+    let www = policy("WWW.example.COM");
+    assert_eq!((www.serve_stale, www.max_stale), (true, Duration::from_secs(3600)));
+    assert_eq!(policy("xexample.com"), c.cache.policy, "label boundaries");
+    assert_eq!(c.cache.longest_max_stale(), Duration::from_secs(86_400));
+}
+
+#[test]
+fn cache_rule_problems_name_their_key() {
+    let err = parse(
+        "[[cache.rule]]\nzone = \".\"\n[[cache.rule]]\nzone = \"a.test\"\n[[cache.rule]]\nzone = \"A.test.\"\nmax_ttl = \"0s\"\n[cache]\nmin_ttl = \"1m\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.problems,
+        vec![
+            "t.toml:2:8: cache.rule.zone: \".\" is not a zone name ([cache] itself is the policy of every name)",
+            "t.toml:6:8: cache.rule.zone: \"a.test\" is configured twice",
+            "t.toml:7:11: cache.rule.max_ttl: is smaller than cache.rule.min_ttl",
+        ]
+    );
+}
+
+#[test]
+fn rebind_allow_zones_are_domain_names() {
+    let c = parse("[server]\nrebind_protection = true\nrebind_allow = [\"Home.Arpa.\", \"lan\"]\n").unwrap();
+    assert!(c.server.rebind_protection);
+    assert_eq!(
+        c.server.rebind_allow,
+        vec![crate::wire::wire_name("home.arpa").into(), crate::wire::wire_name("lan").into()]
+    );
+    let err = parse("[server]\nrebind_allow = [\".\"]\n").unwrap_err();
+    assert!(err.problems[0].starts_with("t.toml:2:17: server.rebind_allow: \".\" is not a domain name"), "{err}");
+}
+
+#[test]
 fn missing_upstream_servers_are_reported_at_the_table_or_the_top() {
     let no_resolv = Some(&b"nameserver 127.0.0.1\n"[..]);
     let text = "[server]\nlisten = [\"127.0.0.1:53\"]\n\n[upstream]\ntimeout = \"1s\"\n";
@@ -375,6 +430,7 @@ fn man_page_lists_every_config_key() {
         ("[upstream]", "[upstream]\nUNKNOWN"),
         ("[[upstream.zone]]", "[[upstream.zone]]\nname = \"a.test\"\nservers = []\nUNKNOWN"),
         ("[cache]", "[cache]\nUNKNOWN"),
+        ("[[cache.rule]]", "[[cache.rule]]\nzone = \"a.test\"\nUNKNOWN"),
         ("[[service]]", "[[service]]\nname = \"a.test\"\nprimary = \"192.0.2.1\"\nUNKNOWN"),
         ("[admin]", "[admin]\nUNKNOWN"),
     ];

@@ -13,9 +13,11 @@ use std::{
 use ipnet::IpNet;
 use toml::Spanned;
 
+use crate::wire;
+
 use super::{
-    AdminConfig, AnswerPolicy, CacheConfig, Check, Config, ConfigError, Host, HttpCheck, PersistConfig, ServerConfig,
-    ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig,
+    AdminConfig, AnswerPolicy, CacheConfig, CacheRule, Check, Config, ConfigError, Host, HttpCheck, PersistConfig,
+    ServerConfig, ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig, ZonePolicy,
     file::{CacheFile, File, ServerFile, ServiceFile, UpstreamFile, ZoneFile},
     serde_errors,
 };
@@ -215,7 +217,20 @@ impl Validator<'_> {
                 None => ServerConfig::default_threads(),
             },
             watch_config: file.watch_config.unwrap_or(false),
+            rebind_protection: file.rebind_protection.unwrap_or(false),
+            rebind_allow: file.rebind_allow.iter().flatten().filter_map(|zone| self.rebind_zone(zone)).collect(),
         }
+    }
+
+    /// A `rebind_allow` zone, in lower-case wire form ("." would exempt every name).
+    fn rebind_zone(&mut self, zone: &Spanned<String>) -> Option<Box<[u8]>> {
+        let name = dns_name(zone.get_ref());
+        if name.is_empty() || !is_dns_name(&name) {
+            let what = format!("{:?} is not a domain name (the root would exempt every name)", zone.get_ref());
+            self.problem(zone.span(), "server.rebind_allow", &what);
+            return None;
+        }
+        Some(wire::wire_name(&name).into())
     }
 
     fn upstream(
@@ -377,40 +392,90 @@ impl Validator<'_> {
             },
             None => capacity.saturating_mul(CacheConfig::DEFAULT_MEMORY_PER_ENTRY),
         };
-        // The default min_ttl is 0s, so a clash has a min_ttl to point at.
-        let min_ttl_span = file.min_ttl.as_ref().map_or(0..0, |s| s.span());
+        let d_policy = ZonePolicy::default();
+        let policy = self.zone_policy(
+            "cache",
+            &d_policy,
+            file.serve_stale,
+            [file.min_ttl, file.max_ttl, file.max_stale, file.stale_ttl, file.keep_positive],
+        );
         let a = AnswerPolicy::default();
         let answers = AnswerPolicy {
-            stale_ttl: self.duration(file.stale_ttl, "cache.stale_ttl", a.stale_ttl, false),
             stale_answer_after: self.duration(
                 file.stale_answer_after,
                 "cache.stale_answer_after",
                 a.stale_answer_after,
                 true,
             ),
-            keep_positive: self.duration(file.keep_positive, "cache.keep_positive", a.keep_positive, false),
             prefetch: file.prefetch.unwrap_or(a.prefetch),
         };
-        let serve_stale = file.serve_stale.unwrap_or(d.serve_stale);
+        let mut rules: Vec<CacheRule> = Vec::new();
+        for rule in file.rule {
+            let name = dns_name(rule.zone.get_ref());
+            let zone: Box<[u8]> = wire::wire_name(&name).into();
+            if name.is_empty() || !is_dns_name(&name) {
+                let what = format!(
+                    "{:?} is not a zone name ([cache] itself is the policy of every name)",
+                    rule.zone.get_ref()
+                );
+                self.problem(rule.zone.span(), "cache.rule.zone", &what);
+            } else if rules.iter().any(|earlier| earlier.zone == zone) {
+                self.problem(rule.zone.span(), "cache.rule.zone", &format!("{name:?} is configured twice"));
+            }
+            let durations = [rule.min_ttl, rule.max_ttl, rule.max_stale, rule.stale_ttl, rule.keep_positive];
+            let policy = self.zone_policy("cache.rule", &policy, rule.serve_stale, durations);
+            rules.push(CacheRule { zone, policy });
+        }
+        // Longest zone first: the first rule that covers a name is its longest match.
+        rules.sort_by_key(|rule| std::cmp::Reverse(rule.zone.len()));
         let cache = CacheConfig {
             capacity,
             max_memory,
-            min_ttl: self.duration(file.min_ttl, "cache.min_ttl", d.min_ttl, false),
-            max_ttl: self.duration(file.max_ttl, "cache.max_ttl", d.max_ttl, false),
             negative_max_ttl: self.duration(file.negative_max_ttl, "cache.negative_max_ttl", d.negative_max_ttl, false),
-            serve_stale,
-            max_stale: self.duration(file.max_stale, "cache.max_stale", d.max_stale, false),
-            keep_expired: serve_stale || !answers.keep_positive.is_zero(),
+            policy,
+            rules,
         };
-        if cache.min_ttl > cache.max_ttl {
-            self.problem(min_ttl_span, "cache.min_ttl", "is larger than cache.max_ttl");
-        }
         let p = PersistConfig::default();
         let persist = PersistConfig {
             path: file.persist.and_then(|path| self.persist_path(&path)),
             interval: self.duration(file.persist_interval, "cache.persist_interval", p.interval, true),
         };
         (cache, answers, persist)
+    }
+
+    /// The policy keys of `[cache]` or of a `[[cache.rule]]` (`table`), each
+    /// unset one taken from `inherited`; the durations in the order
+    /// `min_ttl`, `max_ttl`, `max_stale`, `stale_ttl`, `keep_positive`.
+    fn zone_policy(
+        &mut self,
+        table: &str,
+        inherited: &ZonePolicy,
+        serve_stale: Option<bool>,
+        durations: [Option<Spanned<String>>; 5],
+    ) -> ZonePolicy {
+        let [min_ttl, max_ttl, max_stale, stale_ttl, keep_positive] = durations;
+        // A clash is reported at min_ttl when it is written, else at max_ttl (both may be inherited).
+        let clash_span = min_ttl.as_ref().or(max_ttl.as_ref()).map_or(0..0, |s| s.span());
+        let clash_key = if min_ttl.is_some() || max_ttl.is_none() { "min_ttl" } else { "max_ttl" };
+        let policy = ZonePolicy {
+            min_ttl: self.duration(min_ttl, &format!("{table}.min_ttl"), inherited.min_ttl, false),
+            max_ttl: self.duration(max_ttl, &format!("{table}.max_ttl"), inherited.max_ttl, false),
+            serve_stale: serve_stale.unwrap_or(inherited.serve_stale),
+            max_stale: self.duration(max_stale, &format!("{table}.max_stale"), inherited.max_stale, false),
+            stale_ttl: self.duration(stale_ttl, &format!("{table}.stale_ttl"), inherited.stale_ttl, false),
+            keep_positive: self.duration(
+                keep_positive,
+                &format!("{table}.keep_positive"),
+                inherited.keep_positive,
+                false,
+            ),
+        };
+        if policy.min_ttl > policy.max_ttl {
+            let what = if clash_key == "min_ttl" { "is larger than" } else { "is smaller than" };
+            let other = if clash_key == "min_ttl" { "max_ttl" } else { "min_ttl" };
+            self.problem(clash_span, &format!("{table}.{clash_key}"), &format!("{what} {table}.{other}"));
+        }
+        policy
     }
 
     fn duration(&mut self, value: Option<Spanned<String>>, key: &str, default: Duration, nonzero: bool) -> Duration {

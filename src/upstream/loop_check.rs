@@ -20,7 +20,7 @@ use std::{
 
 use tokio::{task::JoinSet, time::Instant};
 
-use super::{Ask, Upstream, Upstreams, is_at_or_below};
+use super::{Ask, Upstream, Upstreams};
 use crate::wire::{self, TYPE_A};
 
 /// `_stubborn-loop.invalid.` in wire form: `.invalid` never resolves
@@ -36,7 +36,7 @@ pub struct LoopCheck {
 impl LoopCheck {
     /// True for a name (lower-case wire form) under the reserved suffix.
     pub fn is_probe(name: &[u8]) -> bool {
-        is_at_or_below(name, SUFFIX)
+        wire::is_at_or_below(name, SUFFIX)
     }
 
     /// A probe name arrived at stubborn's listener: if stubborn sent it,

@@ -567,7 +567,7 @@ impl Upstreams {
 
     /// The pool for a lower-cased wire-form name: the longest zone it falls in, else the default.
     pub fn pool_for(&self, name: &[u8]) -> &Pool {
-        self.zones.iter().find(|zone| is_at_or_below(name, &zone.apex)).map_or(&self.default, |zone| &zone.pool)
+        self.zones.iter().find(|zone| wire::is_at_or_below(name, &zone.apex)).map_or(&self.default, |zone| &zone.pool)
     }
 
     /// Every pool with its zone ("." for the default pool).
@@ -609,18 +609,6 @@ fn bootstrap_servers(config: &UpstreamConfig, servers: &[UpstreamAddr]) -> Arc<[
     };
     let own = plain(servers);
     if own.is_empty() { plain(&config.servers).into() } else { own.into() }
-}
-
-/// `name` equals `apex` or is below it, on label boundaries (both lower-cased wire form).
-fn is_at_or_below(name: &[u8], apex: &[u8]) -> bool {
-    let mut at = 0;
-    while at < name.len() {
-        if name[at..] == *apex {
-            return true;
-        }
-        at += 1 + usize::from(name[at]);
-    }
-    false
 }
 
 #[cfg(test)]
