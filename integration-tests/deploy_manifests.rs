@@ -28,7 +28,7 @@ fn deploy_dir() -> PathBuf {
 }
 
 /// Files under `dir` (recursively) whose name ends with `suffix`, sorted.
-fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+pub(crate) fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {

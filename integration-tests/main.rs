@@ -33,6 +33,7 @@ mod malformed_queries;
 mod max_stale;
 mod metrics;
 mod netns_binding;
+mod openwrt_jail;
 mod packaging;
 mod prefetch;
 mod readme_configs;

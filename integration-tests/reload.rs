@@ -1,17 +1,20 @@
 //! Scenario: the config file is edited and stubborn gets SIGHUP. A new
 //! upstream list takes effect without a restart and the cache survives it;
+//! a config replaced by rename (an editor's or a uci-style write) is read
+//! like one rewritten in place;
 //! a new listen address is bound and the old one closed; a broken file is
 //! logged with PATH:LINE:COL and the running config keeps serving; series
 //! of upstreams the reload removed leave /metrics (issue 4
 //! "Reload"; INTERFACE.md "Signals").
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
 use crate::harness::ports::free_port;
-use crate::harness::{Ask, Config, Knot, Stubborn, wait};
+use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";
 const CACHED: &str = "cached.example.test.";
@@ -41,6 +44,39 @@ fn sighup_switches_to_the_new_upstream_list_and_keeps_the_cache() {
     let metrics = stubborn.metrics();
     assert!(!metrics.contains(&first.server()), "series of the removed upstream remain:\n{metrics}");
     assert!(metrics.contains(&format!("stubborn_upstream_up{{upstream=\"{}\"}} 1", second.server())), "{metrics}");
+}
+
+/// Editors and uci-style writes do not rewrite the file: they write a new
+/// one beside it and rename it over the old path. A reload reads the path
+/// again, so it gets the new file, not the one opened at start (the
+/// OpenWrt jail mounts the config's directory for this reason).
+#[test]
+fn sighup_reads_a_config_renamed_over_the_old_one() {
+    // Fakes, not Knot: TTL 0, so that every answer shows which one was asked.
+    let first = FakeUpstream::start(Mode::Answer);
+    let second = FakeUpstream::start(Mode::Answer);
+    for (fake, last) in [(&first, 1), (&second, 2)] {
+        fake.set_ttl(0);
+        fake.set_ipv4(Ipv4Addr::new(192, 0, 2, last));
+    }
+    let stubborn = Stubborn::start(Config::new(&[first.server()]));
+    assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+
+    let path = stubborn.config_path();
+    let edited =
+        stubborn.config_text.replace(&format!("[\"{}\"]", first.server()), &format!("[\"{}\"]", second.server()));
+    assert_ne!(edited, stubborn.config_text, "the test must change the upstream list");
+    let written = path.with_file_name(".stubborn.toml.new");
+    std::fs::write(&written, edited).expect("write the new config");
+    let old_inode = std::fs::metadata(&path).expect("config metadata").ino();
+    std::fs::rename(&written, &path).expect("rename the new config over the old one");
+    assert_ne!(std::fs::metadata(&path).expect("config metadata").ino(), old_inode, "a new file at the old path");
+    stubborn.signal("HUP");
+
+    wait::until("answers from the new upstream after SIGHUP", Duration::from_secs(5), || {
+        (stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s() == vec![Ipv4Addr::new(192, 0, 2, 2)]).then_some(())
+    });
+    assert!(stubborn.log().contains("config reloaded"), "{}", stubborn.log());
 }
 
 #[test]
