@@ -5,6 +5,7 @@
 //! - [`query`]: reading a client's query off the wire
 //! - [`reply`]: building the bytes sent back
 //! - [`wire`]: the DNS wire format: numbers with their RFC, the record walker, header and OPT writers
+//! - [`scrub`]: what of an upstream's answer section is kept (scrubbing, rebind protection)
 //! - [`cache`]: answers kept for their TTL and a stale window (moka), and their snapshot
 //! - [`upstream`]: upstream pools in priority order, health, probes
 //! - [`resolver`]: what to answer with: cache, upstream, stale, last-known-good
@@ -44,6 +45,7 @@ pub mod rate_limit;
 pub mod reply;
 pub mod resolver;
 pub mod run;
+pub mod scrub;
 pub mod server;
 pub mod service;
 pub mod systemd;

@@ -66,6 +66,11 @@ pub struct Metrics {
     /// `stubborn_upstream_fetches_shed_total`: misses answered at once (stale
     /// or SERVFAIL) because `MAX_FETCHES` fetches were in flight.
     pub fetches_shed: Counter,
+    /// `stubborn_scrubbed_records_total`: answer records of upstream replies
+    /// dropped as unrelated to the question (neither its name nor its CNAME/DNAME chain).
+    pub scrubbed_records: Counter,
+    /// `stubborn_rebind_blocked_total`: private addresses dropped from public names' answers.
+    pub rebind_blocked: Counter,
 }
 
 /// `stubborn_responses_total`: one counter per RCODE, made on first use
@@ -345,6 +350,18 @@ impl Metrics {
             "Misses answered at once (stale or SERVFAIL) because the in-flight fetch bound was reached",
             fetches_shed.clone(),
         );
+        let scrubbed_records = Counter::default();
+        registry.register(
+            "stubborn_scrubbed_records",
+            "Upstream answer records dropped as unrelated to the question",
+            scrubbed_records.clone(),
+        );
+        let rebind_blocked = Counter::default();
+        registry.register(
+            "stubborn_rebind_blocked",
+            "Private, loopback or link-local addresses dropped from answers of public names (rebind_protection)",
+            rebind_blocked.clone(),
+        );
         let build_info = Family::<Labels, Gauge>::default();
         registry.register(
             "stubborn_build_info",
@@ -395,6 +412,8 @@ impl Metrics {
             request_duration_udp: durations(&request_duration, "udp"),
             request_duration_tcp: durations(&request_duration, "tcp"),
             fetches_shed,
+            scrubbed_records,
+            rebind_blocked,
             registry,
         }
     }
@@ -565,6 +584,8 @@ mod tests {
             "stubborn_request_duration_seconds_bucket{le=\"+Inf\",protocol=\"udp\"} 33",
             "stubborn_request_duration_seconds_count{protocol=\"tcp\"} 0",
             "stubborn_upstream_fetches_shed_total 0",
+            "stubborn_scrubbed_records_total 0",
+            "stubborn_rebind_blocked_total 0",
             "process_cpu_seconds_total ",
             "process_open_fds ",
             "stubborn_build_info{version=\"",

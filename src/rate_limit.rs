@@ -1,9 +1,10 @@
 //! Log lines that a misbehaving peer could repeat without end (a flapping
 //! upstream, a client re-opening TCP connections): at most one per
 //! [`RateLimit::EVERY`], and the lines held back are counted into the next
-//! one written, so nothing is lost but the repetition.
+//! one written, so nothing is lost but the repetition; and lines said once
+//! per name ([`OncePerName`]: an upstream's rebinding answers).
 
-use std::{sync::Mutex, time::Duration};
+use std::{collections::HashSet, sync::Mutex, time::Duration};
 
 use tokio::time::Instant;
 
@@ -28,6 +29,28 @@ impl RateLimit {
     }
 }
 
+/// Names a line has been written for, so that it is written once per name:
+/// at most [`OncePerName::NAMES`] remembered, then forgotten all at once (a
+/// flood of names costs a line per name per that many, never unbounded memory).
+#[derive(Debug, Default)]
+pub struct OncePerName(Mutex<HashSet<Box<[u8]>>>);
+
+impl OncePerName {
+    pub const NAMES: usize = 4096;
+
+    /// True the first time `name` is seen (since the set was last emptied).
+    pub fn first(&self, name: &[u8]) -> bool {
+        let mut names = self.0.lock().expect("no panics while held");
+        if names.contains(name) {
+            return false;
+        }
+        if names.len() >= Self::NAMES {
+            names.clear();
+        }
+        names.insert(name.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +64,16 @@ mod tests {
         tokio::time::advance(RateLimit::EVERY).await;
         assert_eq!(limit.admit(), Some(2));
         assert_eq!(limit.admit(), None);
+    }
+
+    #[test]
+    fn a_name_is_said_once_and_memory_stays_bounded() {
+        let once = OncePerName::default();
+        assert!(once.first(b"a"));
+        assert!(!once.first(b"a"));
+        for i in 0..OncePerName::NAMES {
+            once.first(i.to_string().as_bytes());
+        }
+        assert!(once.0.lock().unwrap().len() <= OncePerName::NAMES);
     }
 }

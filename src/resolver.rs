@@ -20,6 +20,11 @@
 //!   server of the pool is counted down (the client waits only until an
 //!   answer is due from a server that is back; the fetch goes on and
 //!   caches a late answer for the client's retry);
+//! - every upstream answer is scrubbed before it is cached or answered
+//!   ([`crate::scrub`]: records unrelated to the question go, and with
+//!   rebind protection private addresses of names it covers);
+//! - the stale rules, TTL bounds and last-known-good of a name are its
+//!   zone's ([`crate::config::CacheConfig::policy_for`]);
 //! - last-known-good: an empty answer (NXDOMAIN or NODATA) for a key whose
 //!   entry holds records is not cached and the old records are served stale
 //!   until empty answers have held for `keep_positive`.
@@ -50,7 +55,9 @@ use crate::{
     degraded::{Degraded, Reason},
     metrics::Metrics,
     query::{Query, QueryName},
+    rate_limit::OncePerName,
     reply::{self, Ttl},
+    scrub::scrub,
     upstream::{Ask, UpstreamError, Upstreams},
     wire::{EDE_NO_REACHABLE_AUTHORITY, EDE_STALE, OUR_UDP_PAYLOAD, SERVFAIL},
 };
@@ -97,6 +104,8 @@ pub struct Resolver {
     /// of asking again. Held while a fetch stores its answer, so that a flush
     /// is wholly before or after that. Hashed like the cache's keys.
     inflight: Mutex<HashMap<Box<[u8]>, Fetch, foldhash::fast::RandomState>>,
+    /// Names whose private addresses rebind protection removed, logged once each.
+    rebind_logged: OncePerName,
 }
 
 /// Where the queries sharing a fetch wait for it; `None` until it ends.
@@ -167,6 +176,7 @@ impl Resolver {
             metrics,
             degraded: Degraded::default(),
             inflight: Mutex::default(),
+            rebind_logged: OncePerName::default(),
         }
     }
 
@@ -406,6 +416,26 @@ impl Resolver {
         Some(waiter)
     }
 
+    /// The entry an upstream `reply` to `query` makes, once scrubbed (and
+    /// rid of private addresses where rebind protection applies).
+    fn entry_of(&self, reply: &[u8], query: &Query, now: Instant) -> Result<Entry, UpstreamError> {
+        let drop_private = self.policy.load().rebind.as_ref().is_some_and(|exempt| !exempt.covers(query.name_wire()));
+        let scrubbed = scrub(reply, query.question.len(), drop_private).map_err(|_| UpstreamError::Malformed)?;
+        if scrubbed.unrelated > 0 {
+            debug!(qname = %query.name(), dropped = scrubbed.unrelated, "unrelated answer records scrubbed");
+            self.metrics.scrubbed_records.inc_by(scrubbed.unrelated);
+        }
+        if scrubbed.private > 0 {
+            self.metrics.rebind_blocked.inc_by(scrubbed.private);
+            if self.rebind_logged.first(query.name_wire()) {
+                warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, dropped = scrubbed.private,
+                      "private addresses removed from a public name's answer (rebind_protection)");
+            }
+        }
+        Entry::from_reply(&scrubbed.reply, query.question.len(), query.qtype, &self.cache.config(), now)
+            .map_err(|_| UpstreamError::Malformed)
+    }
+
     async fn fetch_and_store(&self, query: &Query, flushed: &AtomicBool) -> Fetched {
         let ask = Ask {
             question: query.lower_question(),
@@ -417,10 +447,7 @@ impl Resolver {
         let result = upstreams.pool_for(query.name_wire()).resolve(&ask).await;
         let now = Instant::now();
         let keep_positive = self.cache.config().policy_for(query.name_wire()).keep_positive;
-        let entry = match result.and_then(|reply| {
-            Entry::from_reply(&reply, query.question.len(), query.qtype, &self.cache.config(), now)
-                .map_err(|_| UpstreamError::Malformed)
-        }) {
+        let entry = match result.and_then(|reply| self.entry_of(&reply, query, now)) {
             Ok(entry) => entry,
             Err(error) => {
                 debug!(qname = %query.name(), %error, "upstreams failed");

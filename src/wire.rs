@@ -70,8 +70,13 @@ pub fn rcode_name(rcode: u16) -> Option<&'static str> {
 // RR types (RFC 1035 §3.2.2-3.2.3, RFC 3596, RFC 6891, RFC 1995).
 pub const TYPE_A: u16 = 1;
 pub const TYPE_NS: u16 = 2;
+pub const TYPE_CNAME: u16 = 5;
 pub const TYPE_SOA: u16 = 6;
 pub const TYPE_AAAA: u16 = 28;
+/// RFC 6672.
+pub const TYPE_DNAME: u16 = 39;
+/// RFC 4034 §3: RDATA begins with the type covered.
+pub const TYPE_RRSIG: u16 = 46;
 /// The EDNS pseudo-record (RFC 6891 §6.1.1).
 pub const TYPE_OPT: u16 = 41;
 /// Zone transfers (RFC 1995, RFC 5936): no sense through a stub resolver.
@@ -179,6 +184,39 @@ pub fn is_at_or_below(name: &[u8], apex: &[u8]) -> bool {
     false
 }
 
+/// The name at `at` of `packet`, uncompressed and lower-cased: its labels
+/// and the root octet, read through compression pointers that point
+/// backwards (as [`name_points_back`] requires). None for anything else, or
+/// past 255 octets.
+pub fn read_name(packet: &[u8], mut at: usize) -> Option<Vec<u8>> {
+    let mut name = Vec::with_capacity(32);
+    loop {
+        let len = *packet.get(at)?;
+        match len {
+            0 => {
+                name.push(0);
+                return (name.len() <= 255).then_some(name);
+            }
+            1..=63 => {
+                let label = packet.get(at..at + 1 + usize::from(len))?;
+                name.extend(label.iter().map(u8::to_ascii_lowercase));
+                if name.len() > 255 {
+                    return None;
+                }
+                at += label.len();
+            }
+            0xc0..=0xff => {
+                let target = usize::from(u16::from_be_bytes([len & 0x3f, *packet.get(at + 1)?]));
+                if target >= at || target < HEADER_LEN {
+                    return None;
+                }
+                at = target;
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// True if the name at `at` and every name its compression pointers lead to
 /// use only pointers that point backwards, to before the pointer itself
 /// (RFC 1035 §4.1.4 "a prior occurrence"), and past the header, which holds
@@ -245,6 +283,15 @@ impl Record {
         self.name.start..self.rdata.end
     }
 
+    /// The address of an A or AAAA record of `packet`; None for other records.
+    pub fn address(&self, packet: &[u8]) -> Option<IpAddr> {
+        match (self.rtype, &packet[self.rdata.clone()]) {
+            (TYPE_A, &[a, b, c, d]) => Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d))),
+            (TYPE_AAAA, rdata) => <[u8; 16]>::try_from(rdata).ok().map(|octets| IpAddr::V6(Ipv6Addr::from(octets))),
+            _ => None,
+        }
+    }
+
     /// The EDNS version of an OPT record.
     pub fn edns_version(&self) -> u8 {
         (self.ttl >> 16) as u8
@@ -272,7 +319,6 @@ impl Record {
     pub fn points_back_to(&self, packet: &[u8], read_ok: &dyn Fn(Range<usize>) -> bool) -> bool {
         const MD: u16 = 3;
         const MF: u16 = 4;
-        const CNAME: u16 = 5;
         const MB: u16 = 7;
         const MG: u16 = 8;
         const MR: u16 = 9;
@@ -281,7 +327,6 @@ impl Record {
         const MX: u16 = 15;
         const SRV: u16 = 33;
         const NAPTR: u16 = 35;
-        const DNAME: u16 = 39;
         const SVCB: u16 = 64;
         const HTTPS: u16 = 65;
         const TSIG: u16 = 250;
@@ -291,7 +336,7 @@ impl Record {
         let back = |at| name_points_back_to(packet, at, read_ok);
         back(self.name.start)
             && match self.rtype {
-                TYPE_NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME | TSIG | ANAME => back(at),
+                TYPE_NS | MD | MF | TYPE_CNAME | MB | MG | MR | PTR | TYPE_DNAME | TSIG | ANAME => back(at),
                 MX | SVCB | HTTPS => back(at + 2),
                 SRV => back(at + 6),
                 // ORDER, PREFERENCE, then FLAGS, SERVICES and REGEXP (character-strings), then REPLACEMENT.
@@ -378,14 +423,7 @@ pub fn answer_addresses(reply: &[u8]) -> Vec<IpAddr> {
     Records::new(reply, answers_at, usize::from(u16_at(reply, 6)))
         .map_while(Result::ok)
         .filter(|r| r.class == CLASS_IN)
-        .filter_map(|r| match (r.rtype, &reply[r.rdata.clone()]) {
-            (TYPE_A, &[a, b, c, d]) => Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d))),
-            (TYPE_AAAA, rdata) if rdata.len() == 16 => {
-                let octets: [u8; 16] = rdata.try_into().expect("length checked");
-                Some(IpAddr::V6(Ipv6Addr::from(octets)))
-            }
-            _ => None,
-        })
+        .filter_map(|r| r.address(reply))
         .collect()
 }
 

@@ -8,13 +8,21 @@
 //! a name is read from the header or a TTL), and the client's reply made from it must
 //! fit its limit and parse.
 //!
+//! Scrubbing (`scrub::scrub`, which the resolver runs before
+//! `from_reply`) must never panic either; a reply it cuts records from must
+//! still parse and, when hickory accepted the original, make an entry and
+//! client replies as above.
+//!
 //! The reply's ID carries the variations (no code reads it past the ID
 //! check): byte 0 bit 0 EDNS, bit 1 DO, bit 2 a 4096-octet payload (else
-//! 1232), byte 1 the letter-case flips of the client's question and the age.
+//! 1232), bit 3 rebind protection on; byte 1 the letter-case flips of the
+//! client's question and the age.
 #![no_main]
 
 #[path = "common/mod.rs"]
 mod common;
+
+use std::borrow::Cow;
 
 use hickory_proto::op::Message;
 use libfuzzer_sys::fuzz_target;
@@ -22,6 +30,7 @@ use stubborn::{
     cache::Entry,
     config::CacheConfig,
     query::question_end,
+    scrub::{Scrubbed, scrub},
     wire::{HEADER_LEN, NOERROR, NXDOMAIN, QR, Records, TYPE_OPT, opcode, u16_at},
 };
 use tokio::time::Instant;
@@ -43,6 +52,13 @@ fuzz_target!(|reply: &[u8]| {
         });
 
     let config = CacheConfig::default();
+    if let Ok(Scrubbed { reply: Cow::Owned(kept), .. }) = scrub(reply, query.question.len(), control & 8 != 0) {
+        assert!(Message::from_vec(&kept).is_ok(), "a scrubbed reply does not parse");
+        match Entry::from_reply(&kept, query.question.len(), query.qtype, &config, Instant::now()) {
+            Ok(entry) => common::render_all(&query, &entry, u32::from(twist), accepted),
+            Err(_) => assert!(!accepted, "hickory-proto accepts the reply, its scrubbed form makes no entry"),
+        }
+    }
     match Entry::from_reply(reply, query.question.len(), query.qtype, &config, Instant::now()) {
         Ok(entry) => common::render_all(&query, &entry, u32::from(twist), accepted),
         // Refused although hickory-proto accepts it: only for a name read from the header or

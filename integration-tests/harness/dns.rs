@@ -30,6 +30,7 @@ pub struct Ask {
     qtype: RecordType,
     edns_payload: Option<u16>,
     dnssec_ok: bool,
+    checking_disabled: bool,
     id: Option<u16>,
     tcp: bool,
     timeout: Duration,
@@ -43,6 +44,7 @@ impl Ask {
             qtype,
             edns_payload: Some(1232),
             dnssec_ok: false,
+            checking_disabled: false,
             id: None,
             tcp: false,
             timeout: Duration::from_secs(5),
@@ -67,6 +69,12 @@ impl Ask {
         if self.edns_payload.is_none() {
             self.edns_payload = Some(1232);
         }
+        self
+    }
+
+    /// Sets the CD bit: the client validates itself (RFC 4035 §3.2.2).
+    pub fn checking_disabled(mut self) -> Self {
+        self.checking_disabled = true;
         self
     }
 
@@ -97,6 +105,7 @@ impl Ask {
         let id = self.id.unwrap_or_else(rand::random);
         let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
         msg.metadata.recursion_desired = true;
+        msg.metadata.checking_disabled = self.checking_disabled;
         let name = Name::from_ascii(&self.name).expect("test query name must be valid");
         msg.add_query(Query::query(name, self.qtype));
         if let Some(payload) = self.edns_payload {

@@ -6,6 +6,10 @@
 //! query it receives (in total, per protocol and per lowercased name) and can
 //! be switched to another mode or other data while it runs.
 //!
+//! A script ([`FakeUpstream::set_script`]) may rewrite each good answer
+//! before it goes out: act as a validator (SERVFAIL unless CD), add records
+//! that do not belong, set AD.
+//!
 //! What it answers in the "good" modes, for a zone `example.test.`:
 //! - a name whose first label starts with `nx`: NXDOMAIN with the SOA
 //!   (TTL = negative TTL, default 60 s) in the authority section;
@@ -63,8 +67,12 @@ struct State {
     per_name: Mutex<HashMap<String, u64>>,
     /// EDNS (payload, DO bit) of the last query per name; `None`: no OPT.
     last_edns: Mutex<HashMap<String, Option<(u16, bool)>>>,
+    script: Mutex<Option<Script>>,
     stop: AtomicBool,
 }
+
+/// Rewrites a good answer (the second argument) to a query (the first).
+pub type Script = Arc<dyn Fn(&Message, Message) -> Message + Send + Sync>;
 
 /// A running fake upstream on 127.0.0.1.
 pub struct FakeUpstream {
@@ -98,6 +106,7 @@ impl FakeUpstream {
             tcp: AtomicU64::new(0),
             per_name: Mutex::new(HashMap::new()),
             last_edns: Mutex::new(HashMap::new()),
+            script: Mutex::new(None),
             stop: AtomicBool::new(false),
         });
         let udp_state = Arc::clone(&state);
@@ -118,6 +127,11 @@ impl FakeUpstream {
 
     pub fn mode(&self) -> Mode {
         self.state.mode.lock().expect("mode lock").clone()
+    }
+
+    /// Passes every good answer from now on through `script`.
+    pub fn set_script(&self, script: impl Fn(&Message, Message) -> Message + Send + Sync + 'static) {
+        *self.state.script.lock().expect("script lock") = Some(Arc::new(script));
     }
 
     /// The address given in A answers from now on.
@@ -350,7 +364,12 @@ fn error_reply(query: &Message, rcode: ResponseCode) -> Message {
 }
 
 fn good_reply(state: &State, query: &Message) -> Vec<u8> {
-    encode(good_message(state, query))
+    let message = good_message(state, query);
+    let script = state.script.lock().expect("script lock").clone();
+    encode(match script {
+        Some(script) => script(query, message),
+        None => message,
+    })
 }
 
 fn good_message(state: &State, query: &Message) -> Message {

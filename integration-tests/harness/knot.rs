@@ -32,6 +32,8 @@ pub struct Knot {
     serial: u32,
     soa_minimum: u32,
     records: String,
+    /// The zone is signed by knotd itself (automatic DNSSEC signing).
+    signed: bool,
     child: Option<Child>,
 }
 
@@ -45,10 +47,20 @@ impl Knot {
     /// As `start`, with this SOA minimum; the SOA record's own TTL is the same
     /// value, so negative answers carry it (RFC 2308 section 5).
     pub fn start_with_negative_ttl(records: &str, soa_minimum: u32) -> Knot {
+        Knot::start_zone(records, soa_minimum, false)
+    }
+
+    /// As `start`, with the zone signed by knotd (`dnssec-signing: on`: keys
+    /// made at the first load, RRSIGs on every RRset, NSEC for denials).
+    pub fn start_signed(records: &str) -> Knot {
+        Knot::start_zone(records, 60, true)
+    }
+
+    fn start_zone(records: &str, soa_minimum: u32, signed: bool) -> Knot {
         let dir = tempfile::Builder::new().prefix("stubborn-knot-").tempdir().expect("create knot temp dir");
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("valid address");
-        let mut knot = Knot { dir, addr, serial: 1, soa_minimum, records: records.to_string(), child: None };
+        let mut knot = Knot { dir, addr, serial: 1, soa_minimum, records: records.to_string(), signed, child: None };
         knot.write_config();
         knot.write_zone();
         knot.start_again();
@@ -176,11 +188,16 @@ template:
 
 zone:
   - domain: {ORIGIN}
+    dnssec-signing: {signing}
 "#,
             ip = self.addr.ip(),
             port = self.addr.port(),
+            signing = if self.signed { "on" } else { "off" },
         );
         fs::write(self.config_path(), config).expect("write knot.conf");
+        // Knot keeps its DNSSEC keys (the KASP database) under the database
+        // storage, which must exist before a signed zone loads.
+        fs::create_dir_all(self.dir.path().join("db")).expect("create knot database dir");
     }
 
     fn write_zone(&self) {

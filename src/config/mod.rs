@@ -85,12 +85,6 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Reload when the config file changes, as on SIGHUP.
     pub watch_config: bool,
-    /// Drop private, loopback and link-local addresses from the answers of
-    /// public names (DNS rebinding), as dnsmasq's `stop-dns-rebind`.
-    pub rebind_protection: bool,
-    /// Zones whose answers keep such addresses (lower-case wire form);
-    /// forwarded zones and services are exempt besides.
-    pub rebind_allow: Vec<Box<[u8]>>,
 }
 
 impl ServerConfig {
@@ -288,19 +282,38 @@ pub struct CacheRule {
     pub policy: ZonePolicy,
 }
 
-/// How the resolver answers around the cache (`[cache]` keys the cache
-/// itself never reads): the client timer and prefetch.
+/// How the resolver answers around the cache (keys the cache itself never
+/// reads): the client timer, prefetch and rebind protection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnswerPolicy {
     /// RFC 8767 client response timer.
     pub stale_answer_after: Duration,
     /// Refresh an entry in the background when it is asked for in the last tenth of its TTL.
     pub prefetch: bool,
+    /// `[server] rebind_protection`: on, with the names it spares; None when off.
+    pub rebind: Option<RebindExempt>,
 }
 
 impl Default for AnswerPolicy {
     fn default() -> Self {
-        Self { stale_answer_after: Duration::from_millis(1_800), prefetch: true }
+        Self { stale_answer_after: Duration::from_millis(1_800), prefetch: true, rebind: None }
+    }
+}
+
+/// The zones whose answers keep private addresses under rebind protection:
+/// `rebind_allow`, the `[[upstream.zone]]` zones (a forwarded zone is
+/// internal by design) and the services' names and name targets (the
+/// operator chose them).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RebindExempt {
+    /// Lower-case wire form.
+    pub zones: Vec<Box<[u8]>>,
+}
+
+impl RebindExempt {
+    /// True when `name` (wire form, any letter case) is at or below an exempt zone.
+    pub fn covers(&self, name: &[u8]) -> bool {
+        self.zones.iter().any(|zone| wire::is_at_or_below(name, zone))
     }
 }
 

@@ -302,12 +302,18 @@ fn cache_rule_problems_name_their_key() {
 
 #[test]
 fn rebind_allow_zones_are_domain_names() {
-    let c = parse("[server]\nrebind_protection = true\nrebind_allow = [\"Home.Arpa.\", \"lan\"]\n").unwrap();
-    assert!(c.server.rebind_protection);
-    assert_eq!(
-        c.server.rebind_allow,
-        vec![crate::wire::wire_name("home.arpa").into(), crate::wire::wire_name("lan").into()]
-    );
+    let c = parse(
+        "[server]\nrebind_protection = true\nrebind_allow = [\"Home.Arpa.\", \"lan\"]\n\
+         [[upstream.zone]]\nname = \"corp.example\"\nservers = [\"192.0.2.9\"]\n\
+         [[service]]\nname = \"api.example.com\"\nprimary = \"api.aws.example.net\"\nsecondary = [\"192.0.2.7\"]\n",
+    )
+    .unwrap();
+    let rebind = c.answers.rebind.expect("on");
+    for exempt in ["x.home.arpa", "LAN", "a.corp.example", "api.example.com", "api.aws.example.net"] {
+        assert!(rebind.covers(&crate::wire::wire_name(exempt)), "{exempt}");
+    }
+    assert!(!rebind.covers(&crate::wire::wire_name("example.com")));
+    assert_eq!(parse("[server]\nrebind_allow = [\"lan\"]\n").unwrap().answers.rebind, None, "off by default");
     let err = parse("[server]\nrebind_allow = [\".\"]\n").unwrap_err();
     assert!(err.problems[0].starts_with("t.toml:2:17: server.rebind_allow: \".\" is not a domain name"), "{err}");
 }

@@ -17,7 +17,8 @@ use crate::wire;
 
 use super::{
     AdminConfig, AnswerPolicy, CacheConfig, CacheRule, Check, Config, ConfigError, Host, HttpCheck, PersistConfig,
-    ServerConfig, ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig, ZonePolicy,
+    RebindExempt, ServerConfig, ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig,
+    ZonePolicy,
     file::{CacheFile, File, ServerFile, ServiceFile, UpstreamFile, ZoneFile},
     serde_errors,
 };
@@ -87,11 +88,13 @@ impl Validator<'_> {
         format!("{}:{line}:{col}: {key}{what}", self.path.display())
     }
 
-    fn validate(&mut self, file: File, resolv_conf: Option<&[u8]>) -> Config {
+    fn validate(&mut self, mut file: File, resolv_conf: Option<&[u8]>) -> Config {
+        let (rebind_protection, rebind_allow) = (file.server.rebind_protection, file.server.rebind_allow.take());
         let server = self.server(file.server);
         let upstream = self.upstream(file.upstream, &server.listen, resolv_conf);
-        let (cache, answers, persist) = self.cache(file.cache);
+        let (cache, mut answers, persist) = self.cache(file.cache);
         let services = self.services(file.service);
+        answers.rebind = self.rebind(rebind_protection, rebind_allow, &upstream, &services);
         let admin = AdminConfig {
             listen: file.admin.listen.and_then(|s| self.socket_addr(&s, "admin.listen", None)),
             allow: match file.admin.allow {
@@ -217,9 +220,32 @@ impl Validator<'_> {
                 None => ServerConfig::default_threads(),
             },
             watch_config: file.watch_config.unwrap_or(false),
-            rebind_protection: file.rebind_protection.unwrap_or(false),
-            rebind_allow: file.rebind_allow.iter().flatten().filter_map(|zone| self.rebind_zone(zone)).collect(),
         }
+    }
+
+    /// `[server] rebind_protection` and `rebind_allow`, with the zones and
+    /// services that are exempt besides; None when it is off.
+    fn rebind(
+        &mut self,
+        on: Option<bool>,
+        allow: Option<Vec<Spanned<String>>>,
+        upstream: &UpstreamConfig,
+        services: &[ServiceConfig],
+    ) -> Option<RebindExempt> {
+        let allow: Vec<Box<[u8]>> = allow.iter().flatten().filter_map(|zone| self.rebind_zone(zone)).collect();
+        if !on.unwrap_or(false) {
+            return None;
+        }
+        let zones = upstream.zones.iter().map(|zone| zone.name.as_str());
+        let services = services.iter().flat_map(|service| {
+            let targets = service.targets.iter().filter_map(|target| match target {
+                Target::Name(name) => Some(name.as_str()),
+                Target::Ip(_) => None,
+            });
+            std::iter::once(service.name.as_str()).chain(targets)
+        });
+        let named = zones.chain(services).map(|name| wire::wire_name(name).into_boxed_slice());
+        Some(RebindExempt { zones: allow.into_iter().chain(named).collect() })
     }
 
     /// A `rebind_allow` zone, in lower-case wire form ("." would exempt every name).
@@ -408,6 +434,7 @@ impl Validator<'_> {
                 true,
             ),
             prefetch: file.prefetch.unwrap_or(a.prefetch),
+            rebind: None,
         };
         let mut rules: Vec<CacheRule> = Vec::new();
         for rule in file.rule {
