@@ -10,7 +10,11 @@
 //! mutex. A one-record answer went from 136 + 2 × 16 heap bytes in three
 //! allocations to 96 + 22 in two.
 
-use std::{ops::Range, sync::atomic::Ordering, time::Duration};
+use std::{
+    ops::Range,
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
 
 use tokio::time::Instant;
 
@@ -55,6 +59,11 @@ pub struct Entry {
     pub ttl: Duration,
     /// Whether the answer holds records of the asked type (false: NXDOMAIN or NODATA).
     pub has_records: bool,
+    /// Seconds the key had been cached before this answer arrived (0 for a
+    /// new name; a refresh carries it on): with `stored_at`, when the name
+    /// was first cached, which decides whether it has earned protection
+    /// from floods (`cache/mod.rs`). Fits in the struct's padding.
+    cached_before: AtomicU32,
     /// The last refresh that failed (RFC 8767 §5 failure recheck), as a [`Moment`].
     refresh_failed_at: AtomicU64,
     /// When upstream answers first came back empty for this positive entry, as a [`Moment`].
@@ -184,6 +193,7 @@ impl Entry {
             stored_at: now,
             ttl: Duration::from_secs(u64::from(ttl)),
             has_records,
+            cached_before: AtomicU32::new(0),
             refresh_failed_at: AtomicU64::new(Moment::NONE),
             empty_since: AtomicU64::new(Moment::NONE),
         })
@@ -234,6 +244,17 @@ impl Entry {
     /// Whole seconds since the answer arrived: what its TTLs have counted down by.
     pub fn age_secs(&self, now: Instant) -> u32 {
         u32::try_from(now.saturating_duration_since(self.stored_at).as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// When this key was first cached: `stored_at`, or earlier for a refresh.
+    pub fn first_cached(&self) -> Instant {
+        self.stored_at - Duration::from_secs(u64::from(self.cached_before.load(Ordering::Relaxed)))
+    }
+
+    /// Takes on the history of `older`, the entry this one replaces.
+    pub fn succeed(&self, older: &Entry) {
+        let before = self.stored_at.saturating_duration_since(older.first_cached()).as_secs();
+        self.cached_before.store(u32::try_from(before).unwrap_or(u32::MAX), Ordering::Relaxed);
     }
 
     /// Notes that a refresh failed at `now`.

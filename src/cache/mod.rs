@@ -16,30 +16,40 @@
 //! A reload may change the limits: the entries then move to new moka
 //! tables built with them ([`Cache::reconfigure`]), so nothing is forgotten.
 //!
-//! Cache pressure (INTERFACE.md "Answers", issue 8): a flood of unique names
-//! — random subdomains answered NXDOMAIN, or a wildcard answering them all —
-//! must not push out the positive entries the next outage needs. One table
-//! under one admission policy cannot promise that: moka's TinyLFU halves its
-//! frequency counts as it samples, so after a few times `capacity` unique
-//! names the old entries count for no more than the new ones, and go. So
-//! the capacity is split in two tables, and a name enters the one that
-//! matters only by arriving first or by being asked for again:
+//! Cache pressure: a flood of unique names — random subdomains answered
+//! NXDOMAIN, or a wildcard answering them all, each asked once or several
+//! times in a row — must not push out the positive entries the next outage
+//! needs. One table under one admission policy cannot promise that: moka's
+//! TinyLFU halves its frequency counts as it samples, so after a few times
+//! `capacity` unique names the old entries count for no more than the new
+//! ones, and go; and a name asked twice counts as often as one asked twice
+//! over a week. So the capacity is split in two tables, and a name enters
+//! the one that matters only by arriving while it has room, or by being
+//! used again over time:
 //!
 //! - `main` (three quarters of `capacity`) holds positive entries: those
-//!   stored while it had room, and those asked for again (a hit in
-//!   `probation`, or a refresh of an entry there). Nothing else enters it,
-//!   so names asked once during a flood never reach it;
+//!   stored while it had room, and those used again (a hit, fresh or stale,
+//!   or a refresh) at least [`EARNS_PROTECTION_AFTER`] after their name was
+//!   first cached. Nothing else enters it, so a flood's names, however often
+//!   and however fast they are asked, never reach it;
 //! - `probation` (the last quarter) holds negative entries (NXDOMAIN,
 //!   NODATA) and positive entries that arrived while `main` was full and
-//!   have not been asked for again. A flood churns this table only.
+//!   have not earned their place yet. A flood churns this table only.
 //!
 //! This is the probation/protected split of segmented LRU and S3-FIFO, with
-//! the difference that a name goes straight to `main` while there is room,
-//! so that names asked once before a flood (the usual shape of an outage's
-//! victims: looked up, then expired) are kept. A key is in one table at a
-//! time. A positive hit costs one moka lookup, as before; a negative hit or
-//! a miss, two. Entries leaving either table are counted by kind and reason
-//! (`stubborn_cache_evictions_total`).
+//! two differences: a name goes straight to `main` while there is room, so
+//! that names asked once before a flood (the usual shape of an outage's
+//! victims: looked up, then expired) are kept; and what earns promotion is
+//! use spread over time, never a count, so a burst cannot buy it. To evict
+//! the stale set an attacker would have to keep more names than `main`
+//! holds alive in `probation` (a quarter of `capacity`) and ask each again
+//! after [`EARNS_PROTECTION_AFTER`]: a quarter of `capacity` at most per
+//! ten minutes, each name asked at least twice ten minutes apart while a
+//! flood churns the table it waits in, and even then moka's TinyLFU admits
+//! it to `main` only over an entry used less often. A key is in one table
+//! at a time. A positive hit costs one moka lookup, as before; a negative
+//! hit or a miss, two. Entries leaving either table are counted by kind and
+//! reason (`stubborn_cache_evictions_total`).
 
 mod entry;
 pub mod persist;
@@ -64,6 +74,12 @@ use crate::{
     query::{KEY_CD, KEY_DO},
     wire,
 };
+
+/// How long after its name was first cached a positive entry in
+/// `probation` must be used again to move to `main`: longer than any burst
+/// (a flood asks its names again within seconds or a minute), short
+/// enough that a name used through a working day is protected.
+pub const EARNS_PROTECTION_AFTER: Duration = Duration::from_secs(600);
 
 /// What the cache holds for a key right now.
 pub enum Lookup {
@@ -134,13 +150,13 @@ impl Inner {
     }
 
     /// The entry for `key` in either table; a positive entry found in
-    /// `probation` has been asked for again and moves to `main`.
+    /// `probation` that has earned protection moves to `main`.
     fn get(&self, key: &[u8]) -> Option<Arc<Entry>> {
         if let Some(entry) = self.main.get(key) {
             return Some(entry);
         }
         let entry = self.probation.get(key)?;
-        if entry.has_records {
+        if entry.has_records && earned_protection(&entry) {
             self.promote(Box::from(key), Arc::clone(&entry));
         }
         Some(entry)
@@ -165,9 +181,14 @@ impl Inner {
             // A negative answer replacing records (keep_positive ran out, or is off).
             self.main.invalidate(&key);
             self.put(&self.probation, key, entry);
-        } else if self.probation.contains_key(&key) {
-            // Refreshed, so asked for again.
-            self.promote(key, entry);
+        } else if let Some(older) = self.probation.get(&key) {
+            // Refreshed, so used again: in `main` once that is spread over time.
+            entry.succeed(&older);
+            if earned_protection(&entry) {
+                self.promote(key, entry);
+            } else {
+                self.put(&self.probation, key, entry);
+            }
         } else {
             let weight = u64::from(weight(&key, &entry, self.min_weight));
             let replacing = self.main.contains_key(&key);
@@ -191,6 +212,12 @@ impl Inner {
         self.main_weight.fetch_sub(weight, Ordering::Relaxed);
         false
     }
+}
+
+/// True when `entry`'s name was first cached at least
+/// [`EARNS_PROTECTION_AFTER`] ago: its use now is spread over time.
+fn earned_protection(entry: &Entry) -> bool {
+    Instant::now().saturating_duration_since(entry.first_cached()) >= EARNS_PROTECTION_AFTER
 }
 
 /// A moka table of entries weighing at most `capacity` in all (see the
@@ -532,10 +559,11 @@ mod tests {
         assert!(evictions.positive_size.get() >= 10_000 - 100, "{}", evictions.positive_size.get());
     }
 
-    /// A name that came during a flood and is asked for again moves to
-    /// `main`, and outlives the rest of the flood.
-    #[test]
-    fn a_name_asked_again_is_kept() {
+    /// A name that came during a flood and is used again ten minutes later
+    /// moves to `main`, and outlives the rest of the flood; asked again
+    /// within seconds, it stays on probation.
+    #[tokio::test(start_paused = true)]
+    async fn a_name_used_again_over_time_is_kept() {
         let config = CacheConfig { capacity: 100, ..CacheConfig::default() };
         let cache = Cache::new(&config);
         for i in 0..1_000 {
@@ -555,11 +583,40 @@ mod tests {
         }
         assert!(!inner.main.contains_key(b"late".as_slice()), "main is full: the newcomer is on probation");
         assert!(matches!(cache.lookup(b"late", Instant::now()), Lookup::Fresh(_)));
+        assert!(!inner.main.contains_key(b"late".as_slice()), "asked again at once: still on probation");
+        tokio::time::advance(EARNS_PROTECTION_AFTER).await;
+        assert!(!matches!(cache.lookup(b"late", Instant::now()), Lookup::Miss));
         assert!(inner.main.contains_key(b"late".as_slice()) && !inner.probation.contains_key(b"late".as_slice()));
         for i in 1_000..10_000 {
             ask_once(&cache, &format!("flood{i}"), positive(&config));
         }
-        assert!(matches!(cache.lookup(b"late", Instant::now()), Lookup::Fresh(_)));
+        assert!(!matches!(cache.lookup(b"late", Instant::now()), Lookup::Miss));
+    }
+
+    /// The flood shapes of the outage drill, each several times `capacity`:
+    /// answered names asked twice in a row, and asked ten times over a
+    /// minute (each ask a hit or, for a name that fell out, a new answer);
+    /// the 40 names cached before them all stay servable.
+    #[tokio::test(start_paused = true)]
+    async fn floods_of_names_asked_again_leave_the_earlier_entries() {
+        for (asks, spread) in [(2, Duration::ZERO), (10, Duration::from_secs(60))] {
+            let config = CacheConfig { capacity: 100, ..CacheConfig::default() };
+            let cache = Cache::new(&config);
+            for i in 0..40 {
+                ask_once(&cache, &format!("good{i}"), positive(&config));
+            }
+            for round in 0..asks {
+                for i in 0..500 {
+                    let name = format!("flood{i}");
+                    if matches!(cache.lookup(name.as_bytes(), Instant::now()), Lookup::Miss) {
+                        cache.insert(key(&name), positive(&config));
+                    }
+                }
+                tokio::time::advance(spread / asks).await;
+                assert_eq!(answered(&cache, (0..40).map(|i| format!("good{i}"))), 40, "{asks} asks, round {round}");
+            }
+            assert!(cache.len() <= 100, "{} entries", cache.len());
+        }
     }
 
     /// A key lives in one table: a negative answer accepted over records
