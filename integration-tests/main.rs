@@ -15,6 +15,7 @@ mod cache_persistence;
 mod cache_pressure;
 mod cache_rules;
 mod check_command;
+mod client_fairness;
 mod coalescing;
 mod conditional_forwarding;
 mod ctl_command;

@@ -71,6 +71,8 @@ pub struct Metrics {
     pub scrubbed_records: Counter,
     /// `stubborn_rebind_blocked_total`: private addresses dropped from public names' answers.
     pub rebind_blocked: Counter,
+    /// `stubborn_rate_limited_total`: queries dropped by `client_rate`.
+    pub rate_limited: Counter,
 }
 
 /// `stubborn_responses_total`: one counter per RCODE, made on first use
@@ -362,6 +364,8 @@ impl Metrics {
             "Private, loopback or link-local addresses dropped from answers of public names (rebind_protection)",
             rebind_blocked.clone(),
         );
+        let rate_limited = Counter::default();
+        registry.register("stubborn_rate_limited", "Queries dropped by client_rate", rate_limited.clone());
         let build_info = Family::<Labels, Gauge>::default();
         registry.register(
             "stubborn_build_info",
@@ -414,6 +418,7 @@ impl Metrics {
             fetches_shed,
             scrubbed_records,
             rebind_blocked,
+            rate_limited,
             registry,
         }
     }
@@ -586,6 +591,7 @@ mod tests {
             "stubborn_upstream_fetches_shed_total 0",
             "stubborn_scrubbed_records_total 0",
             "stubborn_rebind_blocked_total 0",
+            "stubborn_rate_limited_total 0",
             "process_cpu_seconds_total ",
             "process_open_fds ",
             "stubborn_build_info{version=\"",

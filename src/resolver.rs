@@ -321,11 +321,24 @@ impl Resolver {
                 reply::answer(query, &entry, self.stale_ttl(query), Some(EDE_STALE), limit)
             }
             (_, Some(entry)) => self.stale(query, &entry, limit),
-            (Some(Fetched::Failed) | None, None) => {
-                self.metrics.answers.servfail.inc();
-                reply::error(query, SERVFAIL, Some(EDE_NO_REACHABLE_AUTHORITY))
-            }
+            (Some(Fetched::Failed) | None, None) => self.servfail(query),
         }
+    }
+
+    /// The reply to a miss that may not wait on upstream (its client has
+    /// its share in flight already): the stale entry, else SERVFAIL.
+    pub fn shed(&self, query: &Query, unanswered: Unanswered, limit: usize) -> Vec<u8> {
+        debug!(qname = %query.name(), "client has its share of upstream fetches in flight");
+        self.metrics.fetches_shed.inc();
+        match unanswered {
+            Unanswered::Stale(entry) => self.stale(query, &entry, limit),
+            Unanswered::Missing => self.servfail(query),
+        }
+    }
+
+    fn servfail(&self, query: &Query) -> Vec<u8> {
+        self.metrics.answers.servfail.inc();
+        reply::error(query, SERVFAIL, Some(EDE_NO_REACHABLE_AUTHORITY))
     }
 
     /// The answer records for `name_wire` (lower-case wire form) of `qtype`,

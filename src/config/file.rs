@@ -35,6 +35,9 @@ pub(super) struct ServerFile {
     pub watch_config: Option<bool>,
     pub rebind_protection: Option<bool>,
     pub rebind_allow: Option<Vec<Spanned<String>>>,
+    pub client_rate: Option<Spanned<u64>>,
+    pub client_burst: Option<Spanned<u64>>,
+    pub client_rate_exempt: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

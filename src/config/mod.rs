@@ -85,6 +85,19 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Reload when the config file changes, as on SIGHUP.
     pub watch_config: bool,
+    /// `client_rate`, `client_burst`, `client_rate_exempt`.
+    pub client_rate: ClientRate,
+}
+
+/// How many queries a client may send (`[server] client_rate` and its companions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRate {
+    /// Queries per second a client may send on average; 0: no limit.
+    pub rate: u32,
+    /// How far past `rate` a client may go at once.
+    pub burst: u32,
+    /// Never limited (the host's own programs by default).
+    pub exempt: Vec<IpNet>,
 }
 
 impl ServerConfig {

@@ -319,6 +319,19 @@ fn rebind_allow_zones_are_domain_names() {
 }
 
 #[test]
+fn client_rate_defaults_and_bounds() {
+    let c = parse("").unwrap();
+    assert_eq!((c.server.client_rate.rate, c.server.client_rate.burst), (0, 0), "off by default");
+    assert_eq!(c.server.client_rate.exempt.len(), 2, "127.0.0.1 and ::1");
+    let c = parse("[server]\nclient_rate = 50\nclient_rate_exempt = []\n").unwrap();
+    assert_eq!((c.server.client_rate.rate, c.server.client_rate.burst), (50, 50), "burst defaults to the rate");
+    assert!(c.server.client_rate.exempt.is_empty());
+    let err = parse("[server]\nclient_rate = 2000000\nclient_burst = 0\n").unwrap_err();
+    assert_eq!(err.problems.len(), 2, "{err}");
+    assert!(err.problems[1].contains("server.client_burst: must be from 1"), "{err}");
+}
+
+#[test]
 fn missing_upstream_servers_are_reported_at_the_table_or_the_top() {
     let no_resolv = Some(&b"nameserver 127.0.0.1\n"[..]);
     let text = "[server]\nlisten = [\"127.0.0.1:53\"]\n\n[upstream]\ntimeout = \"1s\"\n";

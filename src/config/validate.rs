@@ -16,9 +16,9 @@ use toml::Spanned;
 use crate::wire;
 
 use super::{
-    AdminConfig, AnswerPolicy, CacheConfig, CacheRule, Check, Config, ConfigError, Host, HttpCheck, PersistConfig,
-    RebindExempt, ServerConfig, ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr, UpstreamConfig, ZoneConfig,
-    ZonePolicy,
+    AdminConfig, AnswerPolicy, CacheConfig, CacheRule, Check, ClientRate, Config, ConfigError, Host, HttpCheck,
+    PersistConfig, RebindExempt, ServerConfig, ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr,
+    UpstreamConfig, ZoneConfig, ZonePolicy,
     file::{CacheFile, File, ServerFile, ServiceFile, UpstreamFile, ZoneFile},
     serde_errors,
 };
@@ -31,6 +31,8 @@ const MIN_MEMORY: u64 = 16 << 10;
 const MAX_MEMORY: u64 = 1 << 40;
 /// UDP receive loops per listen address, at most.
 const MAX_THREADS: u64 = 256;
+/// `client_rate` and `client_burst`, at most: past it, a typo rather than a limit.
+const MAX_CLIENT_RATE: u64 = 1_000_000;
 /// Each open connection holds a file descriptor and a task.
 const MAX_TCP_CONNECTIONS: u64 = 65_536;
 
@@ -220,7 +222,33 @@ impl Validator<'_> {
                 None => ServerConfig::default_threads(),
             },
             watch_config: file.watch_config.unwrap_or(false),
+            client_rate: self.client_rate(file.client_rate, file.client_burst, file.client_rate_exempt),
         }
+    }
+
+    /// `client_rate` (0 = off), `client_burst` (default: the rate) and
+    /// `client_rate_exempt` (default: 127.0.0.1 and ::1).
+    fn client_rate(
+        &mut self,
+        rate: Option<Spanned<u64>>,
+        burst: Option<Spanned<u64>>,
+        exempt: Option<Vec<Spanned<String>>>,
+    ) -> ClientRate {
+        let mut count = |value: Option<Spanned<u64>>, key: &str, least: u64| match value {
+            Some(n) if !(least..=MAX_CLIENT_RATE).contains(n.get_ref()) => {
+                self.problem(n.span(), key, &format!("must be from {least} to {MAX_CLIENT_RATE} queries"));
+                None
+            }
+            Some(n) => u32::try_from(n.into_inner()).ok(),
+            None => None,
+        };
+        let rate = count(rate, "server.client_rate", 0).unwrap_or(0);
+        let burst = count(burst, "server.client_burst", 1).unwrap_or(rate);
+        let exempt = match exempt {
+            Some(list) => list.iter().filter_map(|s| self.net(s, "server.client_rate_exempt")).collect(),
+            None => vec!["127.0.0.1/32".parse().expect("a valid literal"), "::1/128".parse().expect("a valid literal")],
+        };
+        ClientRate { rate, burst, exempt }
     }
 
     /// `[server] rebind_protection` and `rebind_allow`, with the zones and

@@ -1,6 +1,7 @@
 //! The DNS listeners: UDP and TCP on every `listen` address, all turning a
 //! packet into a reply through [`Server::reply_now`] / [`Server::reply`]
-//! (ACL, then services, then the resolver). Sockets are bound by the caller and handed in
+//! (the client's rate, the ACL, then services, then the resolver, within
+//! the client's share of the queries waiting on upstream). Sockets are bound by the caller and handed in
 //! (mini-redis `server::run`), so binding errors surface before serving.
 //!
 //! Why not hickory-server's `Server`: HICKORY.md §4 measured its request
@@ -11,12 +12,13 @@
 //! task; only misses spawn a task.
 
 mod acl;
+mod clients;
 mod connections;
 mod tcp;
 mod udp;
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -28,13 +30,14 @@ use arc_swap::ArcSwap;
 use tokio::sync::Notify;
 
 pub use acl::Acl;
+use clients::Clients;
 use connections::Connections;
 pub use tcp::serve as serve_tcp;
 pub use udp::serve as serve_udp;
 
 use crate::{
     cache::Cache,
-    config::{Config, UpstreamConfig},
+    config::{ClientRate, Config, UpstreamConfig},
     metrics::Metrics,
     query::{Query, Rejection},
     reply,
@@ -68,6 +71,10 @@ pub struct Server {
     loop_check: Arc<LoopCheck>,
     /// Queries waiting on upstream right now: a graceful stop lets them finish.
     in_flight: AtomicUsize,
+    /// Each client's rate and share of `in_flight`.
+    clients: Clients,
+    /// `client_rate` and its companions; swapped whole on reload.
+    client_rate: ArcSwap<ClientRate>,
     /// Notified when the last query in flight is answered (see [`Server::drained`]).
     drained: Notify,
 }
@@ -112,18 +119,21 @@ pub enum Step {
     Resolve(Query, Option<Unanswered>),
 }
 
-/// Counts one query as in flight while it lives.
-pub struct InFlight(Arc<Server>);
+/// Counts one query of `client` as in flight while it lives (in all, and
+/// against the client's share).
+pub struct InFlight(Arc<Server>, IpAddr);
 
 impl InFlight {
-    pub fn new(server: &Arc<Server>) -> InFlight {
+    pub fn new(server: &Arc<Server>, client: IpAddr) -> InFlight {
         server.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight(Arc::clone(server))
+        server.clients.started(client);
+        InFlight(Arc::clone(server), client)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        self.0.clients.finished(self.1);
         if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.drained.notify_waiters();
         }
@@ -146,6 +156,8 @@ impl Server {
             tcp_connections: Arc::default(),
             loop_check: Arc::default(),
             in_flight: AtomicUsize::new(0),
+            clients: Clients::default(),
+            client_rate: ArcSwap::from_pointee(config.server.client_rate.clone()),
             drained: Notify::new(),
         }
     }
@@ -164,6 +176,7 @@ impl Server {
             self.check_loops();
         }
         self.acl.store(Arc::new(Acl::new(new.server.allow.clone())));
+        self.client_rate.store(Arc::new(new.server.client_rate.clone()));
         self.tcp_limits.store(Arc::new(TcpLimits::of(new)));
         let services = Services::new(&new.services, &self.services.load(), &self.metrics, &self.resolver);
         self.services.store(Arc::new(services));
@@ -225,6 +238,10 @@ impl Server {
             Via::Udp => self.metrics.queries_udp.inc(),
             Via::Tcp => self.metrics.queries_tcp.inc(),
         };
+        if !self.clients.admit(client.ip(), &self.client_rate.load()) {
+            self.metrics.rate_limited.inc();
+            return Step::Done(None);
+        }
         let query = match Query::parse(packet) {
             Ok(query) => query,
             Err(why) => {
@@ -253,6 +270,10 @@ impl Server {
         }
         match self.resolver.answer_now(&query, via.limit(&query)) {
             Ok(reply) => Step::Done(Some(reply)),
+            // This client has its share waiting on upstream already: the others keep theirs.
+            Err(unanswered) if self.clients.over_share(client.ip()) => {
+                Step::Done(Some(self.resolver.shed(&query, unanswered, via.limit(&query))))
+            }
             Err(unanswered) => Step::Resolve(query, Some(unanswered)),
         }
     }

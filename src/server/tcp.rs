@@ -84,7 +84,7 @@ async fn connection(
             Step::Resolve(query, cached) => {
                 let slot = Arc::clone(&pending).acquire_owned().await.expect("the semaphore is never closed");
                 // Held until the reply is handed to the writer, so that a graceful stop waits for it.
-                let in_flight = InFlight::new(server);
+                let in_flight = InFlight::new(server, client.ip());
                 let (server, replies) = (Arc::clone(server), replies.clone());
                 tokio::spawn(async move {
                     let reply = server.reply(&query, cached, Via::Tcp).await;

@@ -66,7 +66,7 @@ pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
                 Step::Resolve(query, cached) => {
                     let socket = Arc::clone(&socket);
                     let server = Arc::clone(&server);
-                    let in_flight = InFlight::new(&server);
+                    let in_flight = InFlight::new(&server, client.ip());
                     tokio::spawn(async move {
                         let _in_flight = in_flight;
                         let reply = server.reply(&query, cached, Via::Udp).await;
