@@ -62,15 +62,10 @@ struct Client {
 }
 
 /// Every client's bucket and share.
+#[derive(Default)]
 pub struct Clients {
     shards: [Mutex<HashMap<ClientKey, Client>>; SHARDS],
     hasher: foldhash::fast::RandomState,
-}
-
-impl Default for Clients {
-    fn default() -> Self {
-        Clients { shards: Default::default(), hasher: foldhash::fast::RandomState::default() }
-    }
 }
 
 impl Clients {
