@@ -292,7 +292,8 @@ impl Params {
                 "name" => params.name = Some(value),
                 "type" => params.qtype = Some(value),
                 "zone" => params.zone = Some(value),
-                "all" => params.all = matches!(value.as_str(), "1" | "true" | "yes"),
+                "all" if value == "1" => params.all = true,
+                "all" => return Err(format!("all={value:?}: only all=1 flushes everything")),
                 "format" => params.format = Some(value),
                 other => return Err(format!("unknown parameter {other:?}")),
             }
