@@ -2,12 +2,18 @@
 //! `/healthz` (200 while the process serves), `/readyz` (200 once every
 //! listen address is bound), `/status` (JSON: upstreams, cache, and what is
 //! degraded right now — schema in the README), and cache control for
-//! operators (issue 10): `GET /cache/lookup`, `POST /cache/flush`,
-//! `GET /cache/dump` (`stubborn ctl` is their client). Plain HTTP/1.1 over
-//! hyper; one task per connection. Only clients within `[admin] allow` get
-//! anything but 403, except on /healthz and /readyz: probes come from the
-//! node, and those two disclose nothing. Cache walks run on the blocking
-//! pool, so a dump of a full cache never holds up a DNS listener.
+//! operators: `GET /cache/lookup`, `POST /cache/flush`, `GET /cache/dump`
+//! (`stubborn ctl` is their client). Plain HTTP/1.1 over hyper; one task per
+//! connection.
+//!
+//! Who gets what: /healthz and /readyz answer everyone (probes come from the
+//! node, and those two disclose nothing); /metrics and /status answer
+//! `[admin] allow`; every other path, cache control included, answers only
+//! `[admin] control_allow`, so that a path added later is control until it
+//! is listed as readable. Everyone else gets 403.
+//!
+//! Cache walks run on the blocking pool, so a dump of a full cache never
+//! holds up a DNS listener.
 
 use std::{
     convert::Infallible,
@@ -30,13 +36,13 @@ use hickory_proto::{
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode, body::Incoming, header, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use ipnet::IpNet;
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::Notify};
 use tracing::{debug, info};
 
 use crate::{
     cache::Selection,
+    config::AdminConfig,
     degraded::DegradedName,
     metrics::{self, Metrics},
     query::QueryName,
@@ -58,8 +64,42 @@ pub struct Admin {
     started: SystemTime,
     /// The config file and when it was last loaded.
     loaded: Mutex<(PathBuf, SystemTime)>,
-    /// `[admin] allow`; swapped whole on reload.
-    allow: ArcSwap<Acl>,
+    /// `[admin] allow` and `control_allow`; swapped whole on reload.
+    acl: ArcSwap<AdminAcl>,
+}
+
+/// Who may have which paths.
+struct AdminAcl {
+    /// `[admin] allow`: /metrics and /status.
+    read: Acl,
+    /// `[admin] control_allow`: every path but those and the probes.
+    control: Acl,
+}
+
+impl AdminAcl {
+    fn of(config: &AdminConfig) -> AdminAcl {
+        AdminAcl { read: Acl::new(config.allow.clone()), control: Acl::new(config.control_allow.clone()) }
+    }
+}
+
+/// What a path gives, and so who may have it.
+enum Access {
+    /// /healthz and /readyz: everyone.
+    Probe,
+    /// /metrics and /status: `allow`.
+    Read,
+    /// Everything else: `control_allow`.
+    Control,
+}
+
+impl Access {
+    fn of(path: &str) -> Access {
+        match path {
+            "/healthz" | "/readyz" => Access::Probe,
+            "/metrics" | "/status" => Access::Read,
+            _ => Access::Control,
+        }
+    }
 }
 
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
@@ -87,7 +127,7 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
 }
 
 impl Admin {
-    pub fn new(metrics: Arc<Metrics>, server: Arc<Server>, config: &Path, allow: &[IpNet]) -> Admin {
+    pub fn new(metrics: Arc<Metrics>, server: Arc<Server>, config: &Path, acl: &AdminConfig) -> Admin {
         let now = SystemTime::now();
         Admin {
             metrics,
@@ -96,13 +136,28 @@ impl Admin {
             flushed: Notify::new(),
             started: now,
             loaded: Mutex::new((config.to_path_buf(), now)),
-            allow: ArcSwap::from_pointee(Acl::new(allow.to_vec())),
+            acl: ArcSwap::from_pointee(AdminAcl::of(acl)),
         }
     }
 
-    /// Puts a reloaded `[admin] allow` in place.
-    pub fn set_allow(&self, allow: &[IpNet]) {
-        self.allow.store(Arc::new(Acl::new(allow.to_vec())));
+    /// Puts a reloaded `[admin] allow` and `control_allow` in place.
+    pub fn set_acl(&self, acl: &AdminConfig) {
+        self.acl.store(Arc::new(AdminAcl::of(acl)));
+    }
+
+    /// Whether `peer` may have `path`; if not, the 403 to send.
+    fn refusal(&self, path: &str, peer: SocketAddr) -> Option<Response<Full<Bytes>>> {
+        let acl = self.acl.load();
+        let (allowed, list) = match Access::of(path) {
+            Access::Probe => return None,
+            Access::Read => (acl.read.allows(peer.ip()), "allow"),
+            Access::Control => (acl.control.allows(peer.ip()), "control_allow"),
+        };
+        if allowed {
+            return None;
+        }
+        debug!(client = %peer, path, "admin request refused");
+        Some(reply(StatusCode::FORBIDDEN, "text/plain", format!("forbidden: outside [admin] {list}\n")))
     }
 
     /// Notes a (re)load of the config at `path`.
@@ -112,10 +167,8 @@ impl Admin {
 
     async fn respond(&self, request: &Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let path = request.uri().path();
-        let probe = matches!(path, "/healthz" | "/readyz");
-        if !probe && !self.allow.load().allows(peer.ip()) {
-            debug!(client = %peer, path, "admin request refused");
-            return reply(StatusCode::FORBIDDEN, "text/plain", "forbidden: outside [admin] allow\n".into());
+        if let Some(refused) = self.refusal(path, peer) {
+            return refused;
         }
         let method = request.method();
         let query = request.uri().query().unwrap_or("");

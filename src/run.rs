@@ -128,7 +128,7 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
         }
     }
     let server = Arc::new(Server::new(&config, cache, Arc::clone(&metrics)));
-    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path, &config.admin.allow));
+    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path, &config.admin));
     let mut daemon = Daemon { config, server, admin, listeners: HashMap::new(), admin_listener: None };
 
     if let Some(addr) = daemon.config.admin.listen {
@@ -352,7 +352,7 @@ impl Daemon {
         self.server.apply(&self.config, &new);
         self.rebind_listeners(&new.server).await;
         self.rebind_admin(new.admin.listen).await;
-        self.admin.set_allow(&new.admin.allow);
+        self.admin.set_acl(&new.admin);
         self.admin.loaded(&new.path);
         self.config = new;
         info!(config = %self.config.path.display(), upstreams = self.config.upstream.servers.len(), "config reloaded");
