@@ -2,13 +2,13 @@
 //! `[admin] allow` (here a client bound to 127.0.0.2, with allow =
 //! 127.0.0.1/32): it gets 403 and nothing else — no status, no metrics, no
 //! flush — while /healthz and /readyz answer everyone, since probes come
-//! from the node. A client let in by `allow` but outside `[admin]
-//! control_allow` reads /metrics and /status, and gets 403 on every control
-//! path.
+//! from the node, one request per connection. A client let in by `allow`
+//! but outside `[admin] control_allow` reads /metrics and /status, and gets
+//! 403 on every control path.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
@@ -66,6 +66,13 @@ fn admin_allow_refuses_other_addresses_except_probes() {
     for path in ["/healthz", "/readyz"] {
         assert_eq!(request_from("127.0.0.2", admin, "GET", path), 200, "{path} answers everyone");
     }
+    // One request per connection outside the lists, even when asked to keep
+    // it alive: closed at once after the answer, not at the idle timeout.
+    let keep_alive = "GET /healthz HTTP/1.1\r\nHost: stubborn\r\n\r\n";
+    let start = Instant::now();
+    let response = exchange_from("127.0.0.2", admin, keep_alive).expect("closed after the answer");
+    assert_eq!(status_of(&response), 200, "{response}");
+    assert!(start.elapsed() < Duration::from_secs(2), "closed after {:?}", start.elapsed());
 }
 
 /// 127.0.0.2 is in `allow` (127.0.0.0/8) but not in `control_allow` (by

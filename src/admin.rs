@@ -12,8 +12,16 @@
 //! `[admin] control_allow`, so that a path added later is control until it
 //! is listed as readable. Everyone else gets 403.
 //!
-//! Cache walks run on the blocking pool, so a dump of a full cache never
-//! holds up a DNS listener.
+//! No peer can exhaust it: connections are capped (at the cap the one idle
+//! longest is closed for the newcomer, as the DNS TCP listener does), a
+//! request head must arrive within [`HEADER_TIMEOUT`] of the connection
+//! opening or going idle, and a request head is read into
+//! [`MAX_BUFFER`] bytes at most. Clients outside both lists are not closed
+//! at accept, since the kubelet's probes may come from such an address:
+//! they get one request per connection and a small cap of their own, so
+//! however many they open, they never close a scrape's connection. Cache
+//! walks run on the blocking pool, so a dump of a full cache never holds up
+//! a DNS listener.
 
 use std::{
     convert::Infallible,
@@ -24,7 +32,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::SystemTime,
+    time::{Duration, SystemTime},
 };
 
 use arc_swap::ArcSwap;
@@ -35,9 +43,12 @@ use hickory_proto::{
 };
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode, body::Incoming, header, server::conn::http1, service::service_fn};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, sync::Notify};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::Notify,
+};
 use tracing::{debug, info};
 
 use crate::{
@@ -47,10 +58,28 @@ use crate::{
     metrics::{self, Metrics},
     query::QueryName,
     resolver::{Cached, Resolver},
-    server::{Acl, Server},
+    server::{
+        Acl, Server,
+        connections::{Admitted, Connections},
+    },
     upstream::HealthReport,
     wire::rcode_name,
 };
+
+/// Open connections at most from clients in `allow` or `control_allow`:
+/// a few scrapers and operators need a handful; each costs a descriptor, a
+/// task and a read buffer.
+const CONNECTIONS: usize = 256;
+/// Open connections at most from everyone else (probes only), kept apart.
+const STRANGER_CONNECTIONS: usize = 32;
+/// A request head must be complete this long after the connection opened or
+/// its last answer was sent (hyper runs the same timer while a kept-alive
+/// connection waits, so this is the idle timeout too): a client that sends
+/// nothing, or a header a byte at a time, frees its place.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most a connection buffers (hyper's smallest): request heads here are
+/// a few hundred bytes, and 256 connections of the default 400 KB would be 100 MB.
+const MAX_BUFFER: usize = 8192;
 
 /// What the endpoint reports on.
 pub struct Admin {
@@ -66,6 +95,10 @@ pub struct Admin {
     loaded: Mutex<(PathBuf, SystemTime)>,
     /// `[admin] allow` and `control_allow`; swapped whole on reload.
     acl: ArcSwap<AdminAcl>,
+    /// Connections from `allow` and `control_allow`, for [`CONNECTIONS`].
+    connections: Arc<Connections>,
+    /// Connections from everyone else, for [`STRANGER_CONNECTIONS`].
+    strangers: Arc<Connections>,
 }
 
 /// Who may have which paths.
@@ -109,20 +142,44 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
             Err(error) => {
                 // Out of file descriptors, most likely: retrying at once would spin a core.
                 debug!(%error, "admin accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        let admin = Arc::clone(&admin);
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let admin = Arc::clone(&admin);
-                async move { Ok::<_, Infallible>(admin.respond(&request, peer).await) }
-            });
-            if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
-                debug!(%error, "admin connection ended");
-            }
-        });
+        let known = admin.knows(peer);
+        let (open, limit) =
+            if known { (&admin.connections, CONNECTIONS) } else { (&admin.strangers, STRANGER_CONNECTIONS) };
+        let full = open.count() >= limit;
+        tokio::spawn(connection(Arc::clone(&admin), stream, peer, open.admit(limit), known));
+        if full {
+            // The connection closed to make room lets its descriptor go when
+            // its task runs: let it run before accepting more, or a burst of
+            // accepts would hold a batch of descriptors past the cap.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Serves one connection until the client closes it, a timeout or a
+/// protocol error ends it, or the cap needs its place. Only a known client
+/// (in `allow` or `control_allow`) keeps it open for another request.
+async fn connection(admin: Arc<Admin>, stream: TcpStream, peer: SocketAddr, admitted: Admitted, known: bool) {
+    let (admin, admitted) = (&admin, &admitted);
+    let service = service_fn(move |request| async move {
+        let _busy = admitted.busy();
+        Ok::<_, Infallible>(admin.respond(&request, peer).await)
+    });
+    let serving = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_BUFFER)
+        .keep_alive(known)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = serving => if let Err(error) = result {
+            debug!(%error, client = %peer, "admin connection ended");
+        },
+        () = admitted.close.notified() => debug!(client = %peer, "admin connection closed to make room"),
     }
 }
 
@@ -137,12 +194,20 @@ impl Admin {
             started: now,
             loaded: Mutex::new((config.to_path_buf(), now)),
             acl: ArcSwap::from_pointee(AdminAcl::of(acl)),
+            connections: Arc::new(Connections::new("admin")),
+            strangers: Arc::new(Connections::new("admin_probes")),
         }
     }
 
     /// Puts a reloaded `[admin] allow` and `control_allow` in place.
     pub fn set_acl(&self, acl: &AdminConfig) {
         self.acl.store(Arc::new(AdminAcl::of(acl)));
+    }
+
+    /// Whether `peer` may have more than the probes.
+    fn knows(&self, peer: SocketAddr) -> bool {
+        let acl = self.acl.load();
+        acl.read.allows(peer.ip()) || acl.control.allows(peer.ip())
     }
 
     /// Whether `peer` may have `path`; if not, the 403 to send.

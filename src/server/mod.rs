@@ -11,7 +11,7 @@
 //! task; only misses spawn a task.
 
 mod acl;
-mod connections;
+pub mod connections;
 mod tcp;
 mod udp;
 
@@ -143,7 +143,7 @@ impl Server {
             resolver,
             metrics,
             tcp_limits: ArcSwap::from_pointee(TcpLimits::of(config)),
-            tcp_connections: Arc::default(),
+            tcp_connections: Arc::new(Connections::new("tcp")),
             loop_check: Arc::default(),
             in_flight: AtomicUsize::new(0),
             drained: Notify::new(),
