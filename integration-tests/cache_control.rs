@@ -68,6 +68,22 @@ fn flush_is_post_only() {
     assert!(body.contains("error"), "{body}");
 }
 
+/// `all=` takes only `1`: `all=true`, `all=0`, `all=` and the like are a
+/// 400 and flush nothing, so that a typo can never empty the cache.
+#[test]
+fn flush_all_takes_only_1() {
+    let knot = Knot::start("www 300 IN A 192.0.2.1");
+    let stubborn = Stubborn::start(Config::new(&[knot.server()]));
+    stubborn.ask(&Ask::new(WWW, RecordType::A));
+    for value in ["true", "yes", "0", "", "01", "1x"] {
+        let (status, body) = stubborn.post(&format!("/cache/flush?all={value}"));
+        assert_eq!(status, 400, "all={value}: {body}");
+        assert!(body.contains("only all=1"), "all={value}: {body}");
+    }
+    assert_eq!(stubborn.lookup(WWW, None).len(), 1, "nothing was flushed");
+    assert_eq!(stubborn.flush("all=1"), 1);
+}
+
 /// A name served stale (the authoritative is down) is flushed: with nothing
 /// to fall back on the next query fails instead of getting the old data,
 /// and once the authoritative is back it gets the new data.

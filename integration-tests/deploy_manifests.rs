@@ -5,7 +5,9 @@
 //! the config listens on, the config file is where the container reads it,
 //! the snapshot directory is a writable volume, and a pod that uses its own
 //! stubborn as nameserver (`dnsPolicy: None`) names an address stubborn
-//! listens on, on port 53.
+//! listens on, on port 53. Every config keeps cache control on its own host
+//! or pod: `[admin] control_allow` holds loopback networks only, however far
+//! `allow` is widened for Prometheus.
 //!
 //! The configs are checked as shipped: where the snapshot's directory does
 //! not exist on the machine running the test (it is a volume, or systemd's
@@ -59,7 +61,23 @@ fn assert_check_passes(origin: &str, text: &str) -> toml::Table {
         assert!(warned, "{origin}: no warning about the missing {}:\n{}", dir.display(), done.stderr);
         assert!(!dir.exists(), "{origin}: check created {}", dir.display());
     }
+    assert_control_is_loopback(origin, &table);
     table
+}
+
+/// `[admin] control_allow` as written holds loopback networks only (left
+/// out, it is 127.0.0.1 and ::1).
+fn assert_control_is_loopback(origin: &str, config: &toml::Table) {
+    let Some(list) = config.get("admin").and_then(|a| a.get("control_allow")) else { return };
+    let list = list.as_array().unwrap_or_else(|| panic!("{origin}: [admin] control_allow is not a list"));
+    for net in list {
+        let text = net.as_str().unwrap_or_else(|| panic!("{origin}: [admin] control_allow holds {net}"));
+        let net: ipnet::IpNet = text.parse().unwrap_or_else(|e| panic!("{origin}: control_allow {text:?}: {e}"));
+        assert!(
+            net.network().is_loopback() && net.broadcast().is_loopback(),
+            "{origin}: [admin] control_allow lets {net} flush and read the cache; keep it to loopback"
+        );
+    }
 }
 
 fn persist_path(config: &toml::Table) -> Option<String> {

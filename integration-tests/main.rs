@@ -6,6 +6,7 @@ mod harness;
 
 mod acl;
 mod admin_allow;
+mod admin_flood;
 mod answers_match_authoritative;
 mod bad_replies_not_cached;
 mod bind_failure;

@@ -2,12 +2,26 @@
 //! `/healthz` (200 while the process serves), `/readyz` (200 once every
 //! listen address is bound), `/status` (JSON: upstreams, cache, and what is
 //! degraded right now — schema in the README), and cache control for
-//! operators (issue 10): `GET /cache/lookup`, `POST /cache/flush`,
-//! `GET /cache/dump` (`stubborn ctl` is their client). Plain HTTP/1.1 over
-//! hyper; one task per connection. Only clients within `[admin] allow` get
-//! anything but 403, except on /healthz and /readyz: probes come from the
-//! node, and those two disclose nothing. Cache walks run on the blocking
-//! pool, so a dump of a full cache never holds up a DNS listener.
+//! operators: `GET /cache/lookup`, `POST /cache/flush`, `GET /cache/dump`
+//! (`stubborn ctl` is their client). Plain HTTP/1.1 over hyper; one task per
+//! connection.
+//!
+//! Who gets what: /healthz and /readyz answer everyone (probes come from the
+//! node, and those two disclose nothing); /metrics and /status answer
+//! `[admin] allow`; every other path, cache control included, answers only
+//! `[admin] control_allow`, so that a path added later is control until it
+//! is listed as readable. Everyone else gets 403.
+//!
+//! No peer can exhaust it: connections are capped (at the cap the one idle
+//! longest is closed for the newcomer, as the DNS TCP listener does), a
+//! request head must arrive within [`HEADER_TIMEOUT`] of the connection
+//! opening or going idle, and a request head is read into
+//! [`MAX_BUFFER`] bytes at most. Clients outside both lists are not closed
+//! at accept, since the kubelet's probes may come from such an address:
+//! they get one request per connection and a small cap of their own, so
+//! however many they open, they never close a scrape's connection. Cache
+//! walks run on the blocking pool, so a dump of a full cache never holds up
+//! a DNS listener.
 
 use std::{
     convert::Infallible,
@@ -18,7 +32,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::SystemTime,
+    time::{Duration, SystemTime},
 };
 
 use arc_swap::ArcSwap;
@@ -29,22 +43,43 @@ use hickory_proto::{
 };
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode, body::Incoming, header, server::conn::http1, service::service_fn};
-use hyper_util::rt::TokioIo;
-use ipnet::IpNet;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, sync::Notify};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::Notify,
+};
 use tracing::{debug, info};
 
 use crate::{
     cache::Selection,
+    config::AdminConfig,
     degraded::DegradedName,
     metrics::{self, Metrics},
     query::QueryName,
     resolver::{Cached, Resolver},
-    server::{Acl, Server},
+    server::{
+        Acl, Server,
+        connections::{Admitted, Connections},
+    },
     upstream::HealthReport,
     wire::rcode_name,
 };
+
+/// Open connections at most from clients in `allow` or `control_allow`:
+/// a few scrapers and operators need a handful; each costs a descriptor, a
+/// task and a read buffer.
+const CONNECTIONS: usize = 256;
+/// Open connections at most from everyone else (probes only), kept apart.
+const STRANGER_CONNECTIONS: usize = 32;
+/// A request head must be complete this long after the connection opened or
+/// its last answer was sent (hyper runs the same timer while a kept-alive
+/// connection waits, so this is the idle timeout too): a client that sends
+/// nothing, or a header a byte at a time, frees its place.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most a connection buffers (hyper's smallest): request heads here are
+/// a few hundred bytes, and 256 connections of the default 400 KB would be 100 MB.
+const MAX_BUFFER: usize = 8192;
 
 /// What the endpoint reports on.
 pub struct Admin {
@@ -58,8 +93,46 @@ pub struct Admin {
     started: SystemTime,
     /// The config file and when it was last loaded.
     loaded: Mutex<(PathBuf, SystemTime)>,
-    /// `[admin] allow`; swapped whole on reload.
-    allow: ArcSwap<Acl>,
+    /// `[admin] allow` and `control_allow`; swapped whole on reload.
+    acl: ArcSwap<AdminAcl>,
+    /// Connections from `allow` and `control_allow`, for [`CONNECTIONS`].
+    connections: Arc<Connections>,
+    /// Connections from everyone else, for [`STRANGER_CONNECTIONS`].
+    strangers: Arc<Connections>,
+}
+
+/// Who may have which paths.
+struct AdminAcl {
+    /// `[admin] allow`: /metrics and /status.
+    read: Acl,
+    /// `[admin] control_allow`: every path but those and the probes.
+    control: Acl,
+}
+
+impl AdminAcl {
+    fn of(config: &AdminConfig) -> AdminAcl {
+        AdminAcl { read: Acl::new(config.allow.clone()), control: Acl::new(config.control_allow.clone()) }
+    }
+}
+
+/// What a path gives, and so who may have it.
+enum Access {
+    /// /healthz and /readyz: everyone.
+    Probe,
+    /// /metrics and /status: `allow`.
+    Read,
+    /// Everything else: `control_allow`.
+    Control,
+}
+
+impl Access {
+    fn of(path: &str) -> Access {
+        match path {
+            "/healthz" | "/readyz" => Access::Probe,
+            "/metrics" | "/status" => Access::Read,
+            _ => Access::Control,
+        }
+    }
 }
 
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
@@ -69,25 +142,49 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
             Err(error) => {
                 // Out of file descriptors, most likely: retrying at once would spin a core.
                 debug!(%error, "admin accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        let admin = Arc::clone(&admin);
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let admin = Arc::clone(&admin);
-                async move { Ok::<_, Infallible>(admin.respond(&request, peer).await) }
-            });
-            if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
-                debug!(%error, "admin connection ended");
-            }
-        });
+        let known = admin.knows(peer);
+        let (open, limit) =
+            if known { (&admin.connections, CONNECTIONS) } else { (&admin.strangers, STRANGER_CONNECTIONS) };
+        let full = open.count() >= limit;
+        tokio::spawn(connection(Arc::clone(&admin), stream, peer, open.admit(limit), known));
+        if full {
+            // The connection closed to make room lets its descriptor go when
+            // its task runs: let it run before accepting more, or a burst of
+            // accepts would hold a batch of descriptors past the cap.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Serves one connection until the client closes it, a timeout or a
+/// protocol error ends it, or the cap needs its place. Only a known client
+/// (in `allow` or `control_allow`) keeps it open for another request.
+async fn connection(admin: Arc<Admin>, stream: TcpStream, peer: SocketAddr, admitted: Admitted, known: bool) {
+    let (admin, admitted) = (&admin, &admitted);
+    let service = service_fn(move |request| async move {
+        let _busy = admitted.busy();
+        Ok::<_, Infallible>(admin.respond(&request, peer).await)
+    });
+    let serving = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_BUFFER)
+        .keep_alive(known)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = serving => if let Err(error) = result {
+            debug!(%error, client = %peer, "admin connection ended");
+        },
+        () = admitted.close.notified() => debug!(client = %peer, "admin connection closed to make room"),
     }
 }
 
 impl Admin {
-    pub fn new(metrics: Arc<Metrics>, server: Arc<Server>, config: &Path, allow: &[IpNet]) -> Admin {
+    pub fn new(metrics: Arc<Metrics>, server: Arc<Server>, config: &Path, acl: &AdminConfig) -> Admin {
         let now = SystemTime::now();
         Admin {
             metrics,
@@ -96,13 +193,36 @@ impl Admin {
             flushed: Notify::new(),
             started: now,
             loaded: Mutex::new((config.to_path_buf(), now)),
-            allow: ArcSwap::from_pointee(Acl::new(allow.to_vec())),
+            acl: ArcSwap::from_pointee(AdminAcl::of(acl)),
+            connections: Arc::new(Connections::new("admin")),
+            strangers: Arc::new(Connections::new("admin_probes")),
         }
     }
 
-    /// Puts a reloaded `[admin] allow` in place.
-    pub fn set_allow(&self, allow: &[IpNet]) {
-        self.allow.store(Arc::new(Acl::new(allow.to_vec())));
+    /// Puts a reloaded `[admin] allow` and `control_allow` in place.
+    pub fn set_acl(&self, acl: &AdminConfig) {
+        self.acl.store(Arc::new(AdminAcl::of(acl)));
+    }
+
+    /// Whether `peer` may have more than the probes.
+    fn knows(&self, peer: SocketAddr) -> bool {
+        let acl = self.acl.load();
+        acl.read.allows(peer.ip()) || acl.control.allows(peer.ip())
+    }
+
+    /// Whether `peer` may have `path`; if not, the 403 to send.
+    fn refusal(&self, path: &str, peer: SocketAddr) -> Option<Response<Full<Bytes>>> {
+        let acl = self.acl.load();
+        let (allowed, list) = match Access::of(path) {
+            Access::Probe => return None,
+            Access::Read => (acl.read.allows(peer.ip()), "allow"),
+            Access::Control => (acl.control.allows(peer.ip()), "control_allow"),
+        };
+        if allowed {
+            return None;
+        }
+        debug!(client = %peer, path, "admin request refused");
+        Some(reply(StatusCode::FORBIDDEN, "text/plain", format!("forbidden: outside [admin] {list}\n")))
     }
 
     /// Notes a (re)load of the config at `path`.
@@ -112,10 +232,8 @@ impl Admin {
 
     async fn respond(&self, request: &Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let path = request.uri().path();
-        let probe = matches!(path, "/healthz" | "/readyz");
-        if !probe && !self.allow.load().allows(peer.ip()) {
-            debug!(client = %peer, path, "admin request refused");
-            return reply(StatusCode::FORBIDDEN, "text/plain", "forbidden: outside [admin] allow\n".into());
+        if let Some(refused) = self.refusal(path, peer) {
+            return refused;
         }
         let method = request.method();
         let query = request.uri().query().unwrap_or("");
@@ -292,7 +410,8 @@ impl Params {
                 "name" => params.name = Some(value),
                 "type" => params.qtype = Some(value),
                 "zone" => params.zone = Some(value),
-                "all" => params.all = matches!(value.as_str(), "1" | "true" | "yes"),
+                "all" if value == "1" => params.all = true,
+                "all" => return Err(format!("all={value:?}: only all=1 flushes everything")),
                 "format" => params.format = Some(value),
                 other => return Err(format!("unknown parameter {other:?}")),
             }

@@ -128,11 +128,11 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
         }
     }
     let server = Arc::new(Server::new(&config, cache, Arc::clone(&metrics)));
-    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path, &config.admin.allow));
+    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path, &config.admin));
     let mut daemon = Daemon { config, server, admin, listeners: HashMap::new(), admin_listener: None };
 
     if let Some(addr) = daemon.config.admin.listen {
-        daemon.admin_listener = Some(daemon.bind_admin(addr).await?);
+        daemon.admin_listener = Some(daemon.bind_admin(addr)?);
     }
     let server_config = daemon.config.server.clone();
     for &addr in &server_config.listen {
@@ -351,8 +351,8 @@ impl Daemon {
         }
         self.server.apply(&self.config, &new);
         self.rebind_listeners(&new.server).await;
-        self.rebind_admin(new.admin.listen).await;
-        self.admin.set_allow(&new.admin.allow);
+        self.rebind_admin(new.admin.listen);
+        self.admin.set_acl(&new.admin);
         self.admin.loaded(&new.path);
         self.config = new;
         info!(config = %self.config.path.display(), upstreams = self.config.upstream.servers.len(), "config reloaded");
@@ -386,13 +386,13 @@ impl Daemon {
         }
     }
 
-    async fn rebind_admin(&mut self, admin: Option<SocketAddr>) {
+    fn rebind_admin(&mut self, admin: Option<SocketAddr>) {
         if self.admin_listener.as_ref().map(|(addr, _)| *addr) == admin {
             return;
         }
         match admin {
             None => self.admin_listener = None,
-            Some(addr) => match self.bind_admin(addr).await {
+            Some(addr) => match self.bind_admin(addr) {
                 Ok(bound) => self.admin_listener = Some(bound),
                 Err(error) => warn!(%error, "new admin address not bound; keeping the old one"),
             },
@@ -443,9 +443,15 @@ impl Daemon {
     }
 
     /// The admin endpoint on `addr` (the bound address is logged).
-    async fn bind_admin(&self, addr: SocketAddr) -> Result<(SocketAddr, Task), BindError> {
-        let listener =
-            TcpListener::bind(addr).await.map_err(|source| BindError { protocol: "admin tcp", addr, source })?;
+    fn bind_admin(&self, addr: SocketAddr) -> Result<(SocketAddr, Task), BindError> {
+        // The DNS listeners' backlog: a burst of connections (a flood, many
+        // scrapers at once) waits in the kernel instead of having SYNs dropped,
+        // which would hold a scrape up for the 1 s of a SYN resend.
+        let listener = bind::tcp(addr, false).and_then(TcpListener::from_std).map_err(|source| BindError {
+            protocol: "admin tcp",
+            addr,
+            source,
+        })?;
         let bound = listener.local_addr().unwrap_or(addr);
         info!(address = %bound, "admin endpoint listening");
         Ok((bound, Task(tokio::spawn(admin::serve(listener, Arc::clone(&self.admin))))))

@@ -115,4 +115,5 @@ pub(super) struct ServiceFile {
 pub(super) struct AdminFile {
     pub listen: Option<Spanned<String>>,
     pub allow: Option<Vec<Spanned<String>>>,
+    pub control_allow: Option<Vec<Spanned<String>>>,
 }

@@ -20,6 +20,23 @@ fn empty_file_takes_defaults_and_resolv_conf() {
     assert_eq!(c.persist, crate::config::PersistConfig::default());
     assert_eq!(c.admin.listen, None);
     assert_eq!(c.admin.allow, c.server.allow, "loopback only by default");
+    let hosts: Vec<ipnet::IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "::1/128".parse().unwrap()];
+    assert_eq!(c.admin.control_allow, hosts);
+}
+
+/// `control_allow` stays the host's own addresses when `allow` is widened
+/// for a Prometheus; a network that isn't one is reported where it is.
+#[test]
+fn control_allow_is_its_own_list() {
+    let c = parse("[admin]\nallow = [\"10.0.0.0/8\"]\n").unwrap();
+    assert_eq!(c.admin.control_allow, vec!["127.0.0.1/32".parse().unwrap(), "::1/128".parse().unwrap()]);
+    let c = parse("[admin]\ncontrol_allow = [\"192.0.2.7\", \"2001:db8::/32\"]\n").unwrap();
+    assert_eq!(c.admin.control_allow, vec!["192.0.2.7/32".parse().unwrap(), "2001:db8::/32".parse().unwrap()]);
+    let err = parse("[admin]\ncontrol_allow = [\"127.0.0.1/32\", \"10.0.0.0/33\"]\n").unwrap_err();
+    assert_eq!(
+        err.problems,
+        ["t.toml:2:34: admin.control_allow: \"10.0.0.0/33\" is not a network like \"127.0.0.0/8\" or an address"]
+    );
 }
 
 #[test]

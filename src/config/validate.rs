@@ -103,6 +103,10 @@ impl Validator<'_> {
                 Some(list) => list.iter().filter_map(|s| self.net(s, "admin.allow")).collect(),
                 None => loopback(),
             },
+            control_allow: match file.admin.control_allow {
+                Some(list) => list.iter().filter_map(|s| self.net(s, "admin.control_allow")).collect(),
+                None => loopback_hosts(),
+            },
         };
         Config {
             path: self.path.to_path_buf(),
@@ -622,6 +626,12 @@ impl Validator<'_> {
 /// The default of `server.allow` and `admin.allow`.
 fn loopback() -> Vec<IpNet> {
     vec!["127.0.0.0/8".parse().expect("a valid literal"), "::1/128".parse().expect("a valid literal")]
+}
+
+/// The default of `admin.control_allow`: the host's own addresses, not all
+/// of 127.0.0.0/8 (containers and sandboxes use other loopback addresses).
+fn loopback_hosts() -> Vec<IpNet> {
+    vec!["127.0.0.1/32".parse().expect("a valid literal"), "::1/128".parse().expect("a valid literal")]
 }
 
 /// Lower-case without the trailing dot: the form names are compared in.

@@ -13,7 +13,7 @@
 
 mod acl;
 mod clients;
-mod connections;
+pub mod connections;
 mod tcp;
 mod udp;
 
@@ -153,7 +153,7 @@ impl Server {
             resolver,
             metrics,
             tcp_limits: ArcSwap::from_pointee(TcpLimits::of(config)),
-            tcp_connections: Arc::default(),
+            tcp_connections: Arc::new(Connections::new("tcp")),
             loop_check: Arc::default(),
             in_flight: AtomicUsize::new(0),
             clients: Clients::default(),
