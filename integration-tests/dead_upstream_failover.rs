@@ -125,9 +125,10 @@ fn recovered_first_upstream_preferred_over_second() {
 }
 
 /// A real authoritative that is stopped and started again: its probe
-/// (`. NS`) is REFUSED by knotd, which is not authoritative for the root;
-/// that is a sign of life, so it is taken back and, listed first, answers
-/// again. Wildcards let every fresh name resolve on both servers.
+/// (`. NS`) is REFUSED by knotd, which is not authoritative for the root,
+/// but the probe also asks the first name it answered, which it answers
+/// again; so it is taken back and, listed first, answers again. Wildcards
+/// let every fresh name resolve on both servers.
 #[test]
 fn restarted_authoritative_taken_back_although_it_refuses_the_probe() {
     let mut first = Knot::start("* 300 IN A 192.0.2.1");

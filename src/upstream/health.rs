@@ -1,20 +1,48 @@
 //! Health of one upstream: a small state machine, up → down after
-//! `fail_after` consecutive failures, down → up on the first success (a
-//! background probe's or a query's). Reading "is it up" on the query path is
-//! one atomic load; transitions are returned so that the caller logs each
-//! one once and starts the probe (linkerd's failure-accrual breaker has the
-//! same shape). It also keeps what `/status` shows: since when, the last
-//! error, and a smoothed latency.
+//! `fail_after` consecutive failures, down → up when the server shows it is
+//! alive (the [`Verdict`] of a background probe, or an answer to a query).
+//! Reading "is it up" on the query path is one atomic load; transitions are
+//! returned so that the caller logs each one once and starts the probe
+//! (linkerd's failure-accrual breaker has the same shape). It also keeps
+//! what `/status` shows: since when, the last error, and a smoothed latency.
 //!
-//! No client can mark a healthy server down by what it asks: an answer
-//! about the question (REFUSED, SERVFAIL, another RCODE, a reply to another
-//! question) may be about those names only. When such failures help reach
-//! `fail_after`, the caller is told to [`Transition::Verify`] first: it asks
-//! the server again the last question it answered; an answer means the
-//! failures were about the names (the count starts over), a failure means
-//! the server is down. Timeouts and network errors are about the server and
-//! count at once, so a silent or refuse-everything server is still counted
-//! down within `fail_after` queries.
+//! No client can mark a healthy server down, or make it flap, by what it
+//! asks. Timeouts and network errors are about the server and count at
+//! once. A REFUSED, SERVFAIL, other RCODE or reply to another question may
+//! be about the names asked only, so when such failures help reach
+//! `fail_after` the caller is told to [`Transition::Verify`]: it asks the
+//! server two questions, never the one a client asked last, and the server
+//! is alive if it answers either:
+//! - the pool's probe question, `<zone> NS` (`. NS` for the default pool),
+//!   which the down probes ask too. No client controls the root, and a
+//!   recursive resolver answers it from its root priming (RFC 8109) whatever
+//!   happens to the zones its clients ask about: a client whose zone answers
+//!   once and then fails cannot fail this check;
+//! - the first question the server answered (CD clear), kept for the life
+//!   of its health and never renewed: renewed after failures, it would be
+//!   whatever a client asks next, the attacker's pick. It is there for
+//!   servers that refuse the root but serve names (an authoritative, a
+//!   forwarder limited to some zones), which answer only names their
+//!   operator serves. A client may have asked it first, but the root still
+//!   speaks for a recursive resolver: the check fails only if both fail.
+//!   The price of never renewing it: a server that refuses the root and
+//!   stops serving that name's zone is counted down by refusals of other
+//!   names, and comes back when it answers one of the two again (or a
+//!   query while no server of its pool is up).
+//!
+//! The verdict ([`Health::verdict`]): an answer to either means the failures
+//! were about the names (the count starts over). Failing a question it
+//! answered before (either one), or failing the probe question with
+//! SERVFAIL, a timeout or a broken reply, means the server is down. A server
+//! that has answered neither and refuses the probe question cannot be told
+//! from an authoritative asked for names outside its zones (a fresh start):
+//! its refusals never count it down; it is asked first and fails over at
+//! once. A down server comes back on the same verdict, asked by a probe
+//! every `probe_interval`: one that refuses or fails everything, both
+//! questions included, stays down, so its state changes at most once per
+//! probe interval. A refused probe question brings a server back only when
+//! it never answered either question (it went down for silence or errors and
+//! replies again, and nothing better is known to ask it).
 
 use std::{
     sync::{
@@ -36,11 +64,33 @@ pub enum Transition {
     /// The failure that reached `fail_after`: stop using the server, start probing it.
     WentDown,
     /// `fail_after` reached with failures that may be about the names asked:
-    /// ask the server this question (one it answered before) and report the
-    /// outcome with [`Health::verified`].
-    Verify(Box<[u8]>),
+    /// ask the server the probe question and [`Health::known_good`], judge
+    /// the replies with [`Health::verdict`] and report with [`Health::verified`].
+    Verify,
     /// The first success of a down server: use it again.
     CameUp,
+}
+
+/// What a server's replies to stubborn's own questions say about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It answered one of them: it serves names.
+    Answers,
+    /// It answered neither ever, and refuses the probe question: it
+    /// replies, but whether it serves names cannot be told.
+    Refuses,
+    /// It fails a question it answered before, or the probe question for
+    /// reasons about the server (SERVFAIL, a timeout, a broken reply).
+    Fails,
+    /// stubborn could not ask (a local error): nothing is learnt.
+    Unknown,
+}
+
+impl Verdict {
+    /// True when a down server may be used again.
+    pub fn is_alive(self) -> bool {
+        matches!(self, Verdict::Answers | Verdict::Refuses)
+    }
 }
 
 #[derive(Debug)]
@@ -72,8 +122,12 @@ struct State {
     about_names: bool,
     /// A check of those failures is running: no second one.
     verifying: bool,
-    /// A question the server answered (the first, renewed after failures): what a verification asks.
-    answered: Option<Box<[u8]>>,
+    /// The first question the server answered, never replaced: what a
+    /// check asks besides the probe question.
+    known_good: Option<Box<[u8]>>,
+    /// The server answered the probe question once: failing it later is
+    /// about the server, whatever the RCODE.
+    answered_probe: bool,
     since: SystemTime,
     last_error: Option<UpstreamError>,
     latency: Option<Duration>,
@@ -85,7 +139,8 @@ impl Health {
             failures: 0,
             about_names: false,
             verifying: false,
-            answered: None,
+            known_good: None,
+            answered_probe: false,
             since: SystemTime::now(),
             last_error: None,
             latency: None,
@@ -134,15 +189,13 @@ impl Health {
             return Transition::Unchanged;
         }
         let mut state = self.state.lock().expect("no panics while held");
-        let had_failures = state.failures > 0;
         state.failures = 0;
         state.about_names = false;
-        // One known-good question is enough; it is renewed only after
-        // failures, so a success costs no allocation.
+        // Kept from the first answer on, so a success costs no allocation.
         if let Some(question) = question
-            && (state.answered.is_none() || had_failures)
+            && state.known_good.is_none()
         {
-            state.answered = Some(question.into());
+            state.known_good = Some(question.into());
         }
         if let Some(sample) = latency {
             state.latency = Some(match state.latency {
@@ -170,21 +223,57 @@ impl Health {
         if state.failures < self.fail_after || !self.is_up() || state.verifying {
             return Transition::Unchanged;
         }
-        match state.answered.clone().filter(|_| state.about_names) {
-            Some(question) => {
-                state.verifying = true;
-                Transition::Verify(question)
-            }
-            None => self.went_down(&mut state),
+        if state.about_names {
+            state.verifying = true;
+            Transition::Verify
+        } else {
+            self.went_down(&mut state)
         }
     }
 
-    /// The outcome of a [`Transition::Verify`]: `answered` false means the
-    /// server fails a question it answered before, so it is down.
-    pub fn verified(&self, answered: bool) -> Transition {
+    /// The question a check asks besides the probe question: the first
+    /// one the server answered, if any.
+    pub fn known_good(&self) -> Option<Box<[u8]>> {
+        self.state.lock().expect("no panics while held").known_good.clone()
+    }
+
+    /// Judges a check: `probe` is the server's reply to the probe
+    /// question, `known_good` to [`Health::known_good`] (None when there
+    /// was none to ask). Notes an answered probe question for later checks.
+    pub fn verdict(&self, probe: Result<(), UpstreamError>, known_good: Option<Result<(), UpstreamError>>) -> Verdict {
+        let mut state = self.state.lock().expect("no panics while held");
+        let probe = match probe {
+            Ok(()) => {
+                state.answered_probe = true;
+                return Verdict::Answers;
+            }
+            Err(error) => error,
+        };
+        let known_good = match known_good {
+            Some(Ok(())) => return Verdict::Answers,
+            Some(Err(error)) => Some(error),
+            None => None,
+        };
+        let local = |error: &UpstreamError| matches!(error, UpstreamError::Local(_));
+        if known_good.as_ref().is_some_and(|e| !local(e)) || (state.answered_probe && !local(&probe)) {
+            return Verdict::Fails;
+        }
+        if local(&probe) || known_good.is_some() {
+            // A question could not be asked; the other proves nothing.
+            return Verdict::Unknown;
+        }
+        match probe {
+            UpstreamError::Refused | UpstreamError::Rcode(_) => Verdict::Refuses,
+            _ => Verdict::Fails,
+        }
+    }
+
+    /// The outcome of a [`Transition::Verify`]: only [`Verdict::Fails`] counts
+    /// the server down; otherwise the failures were about the names.
+    pub fn verified(&self, verdict: Verdict) -> Transition {
         let mut state = self.state.lock().expect("no panics while held");
         state.verifying = false;
-        if answered {
+        if verdict != Verdict::Fails {
             state.failures = 0;
             state.about_names = false;
             Transition::Unchanged
@@ -225,6 +314,17 @@ mod tests {
     use super::*;
 
     const TIMEOUT: UpstreamError = UpstreamError::Timeout;
+    const REFUSED: Result<(), UpstreamError> = Err(UpstreamError::Refused);
+    const SERVFAIL: Result<(), UpstreamError> = Err(UpstreamError::ServFail);
+    const ANSWERED: Result<(), UpstreamError> = Ok(());
+
+    /// Fails `fail_after` times with `error`; the last one asks for a check.
+    fn failed_to_a_check(h: &Health, error: &UpstreamError) {
+        for _ in 1..h.fail_after() {
+            assert_eq!(h.failure(error), Transition::Unchanged);
+        }
+        assert_eq!(h.failure(error), Transition::Verify);
+    }
 
     #[test]
     fn down_after_fail_after_consecutive_failures_only() {
@@ -264,29 +364,116 @@ mod tests {
     fn refusals_about_names_are_verified_before_a_down_mark() {
         let h = Health::new(3);
         h.success(Some(b"good"), None);
-        assert_eq!(h.failure(&UpstreamError::Refused), Transition::Unchanged);
-        assert_eq!(h.failure(&UpstreamError::Refused), Transition::Unchanged);
-        assert_eq!(h.failure(&UpstreamError::Refused), Transition::Verify(b"good".as_slice().into()));
+        failed_to_a_check(&h, &UpstreamError::Refused);
         assert_eq!(h.failure(&UpstreamError::Refused), Transition::Unchanged, "one verification at a time");
         assert!(h.is_up());
-        assert_eq!(h.verified(true), Transition::Unchanged);
+        assert_eq!(h.known_good().as_deref(), Some(b"good".as_slice()));
+        let verdict = h.verdict(REFUSED, Some(ANSWERED));
+        assert_eq!(verdict, Verdict::Answers);
+        assert_eq!(h.verified(verdict), Transition::Unchanged);
         assert!(h.is_up(), "it answered the known-good question: the refusals were about the names");
-        for _ in 0..2 {
-            h.failure(&UpstreamError::ServFail);
-        }
-        assert!(matches!(h.failure(&UpstreamError::ServFail), Transition::Verify(_)));
-        assert_eq!(h.verified(false), Transition::WentDown, "it refuses what it answered before: down");
+        failed_to_a_check(&h, &UpstreamError::ServFail);
+        let verdict = h.verdict(REFUSED, Some(REFUSED));
+        assert_eq!(verdict, Verdict::Fails, "it refuses what it answered before");
+        assert_eq!(h.verified(verdict), Transition::WentDown);
         assert!(!h.is_up());
     }
 
+    /// A client makes a name of its own zone answer once, right after a
+    /// failure, then fail: the check never asks that name, and a recursive
+    /// answers the probe question.
     #[test]
-    fn timeouts_alone_and_a_server_that_never_answered_go_down_at_once() {
+    fn no_client_picks_the_question_that_checks_the_server() {
+        let h = Health::new(3);
+        h.success(Some(b"first"), None);
+        h.failure(&UpstreamError::ServFail);
+        h.success(Some(b"evil"), None);
+        assert_eq!(h.known_good().as_deref(), Some(b"first".as_slice()), "not renewed after a failure");
+        for _ in 0..5 {
+            failed_to_a_check(&h, &UpstreamError::ServFail);
+            let verdict = h.verdict(ANSWERED, Some(SERVFAIL));
+            assert_eq!(verdict, Verdict::Answers, "the probe question is answered");
+            assert_eq!(h.verified(verdict), Transition::Unchanged);
+        }
+        assert!(h.is_up());
+    }
+
+    /// A fresh start: an authoritative refuses the root and the names
+    /// outside its zones; nothing tells it from a server refusing all.
+    #[test]
+    fn refusals_before_any_answer_never_count_down() {
+        let h = Health::new(3);
+        for _ in 0..10 {
+            failed_to_a_check(&h, &UpstreamError::Refused);
+            let verdict = h.verdict(REFUSED, None);
+            assert_eq!(verdict, Verdict::Refuses);
+            assert_eq!(h.verified(verdict), Transition::Unchanged);
+        }
+        assert!(h.is_up());
+        assert!(verdict_of_fresh(Err(UpstreamError::Rcode(4))).is_alive(), "NOTIMP for the root: a policy too");
+    }
+
+    /// With nothing answered before, the probe question decides: failing it
+    /// (not refusing it) is about the server; an answer is learnt.
+    #[test]
+    fn the_probe_question_alone_decides_before_any_answer() {
+        assert_eq!(verdict_of_fresh(SERVFAIL), Verdict::Fails);
+        assert_eq!(verdict_of_fresh(Err(TIMEOUT)), Verdict::Fails);
+        assert_eq!(verdict_of_fresh(Err(UpstreamError::Mismatch)), Verdict::Fails);
+        assert_eq!(verdict_of_fresh(Err(UpstreamError::Local(std::io::ErrorKind::Other))), Verdict::Unknown);
+        let h = Health::new(1);
+        assert_eq!(h.verdict(ANSWERED, None), Verdict::Answers);
+        assert_eq!(h.verdict(REFUSED, None), Verdict::Fails, "it refuses what it answered before");
+    }
+
+    fn verdict_of_fresh(probe: Result<(), UpstreamError>) -> Verdict {
+        Health::new(1).verdict(probe, None)
+    }
+
+    #[test]
+    fn a_local_error_decides_nothing() {
+        let local = || Err(UpstreamError::Local(std::io::ErrorKind::Other));
+        let h = Health::new(1);
+        h.success(Some(b"good"), None);
+        assert_eq!(h.verdict(REFUSED, Some(local())), Verdict::Unknown);
+        assert_eq!(h.verdict(local(), Some(REFUSED)), Verdict::Fails, "it refuses what it answered before");
+        assert_eq!(h.verified(Verdict::Unknown), Transition::Unchanged);
+        assert!(h.is_up());
+        assert!(!Verdict::Unknown.is_alive(), "no probe brings a server back on it");
+    }
+
+    /// A server that refuses everything, its known-good question included:
+    /// down at the first check and down at every probe after it, so one
+    /// change, until it answers again.
+    #[test]
+    fn a_server_refusing_everything_goes_down_once_and_stays_down() {
+        let h = Health::new(3);
+        h.success(Some(b"good"), None);
+        let mut changes = Vec::new();
+        for _ in 0..20 {
+            for _ in 0..3 {
+                match h.failure(&UpstreamError::Refused) {
+                    Transition::Verify => changes.push(h.verified(h.verdict(REFUSED, Some(REFUSED)))),
+                    transition => changes.push(transition),
+                }
+            }
+            let probe = h.verdict(REFUSED, Some(REFUSED));
+            assert!(!probe.is_alive(), "a refused probe brings nothing back");
+        }
+        changes.retain(|t| *t != Transition::Unchanged);
+        assert_eq!(changes, [Transition::WentDown]);
+        assert!(h.verdict(ANSWERED, Some(REFUSED)).is_alive());
+        assert_eq!(h.success(None, None), Transition::CameUp);
+    }
+
+    #[test]
+    fn timeouts_alone_go_down_without_a_check() {
         let h = Health::new(2);
         h.success(Some(b"good"), None);
         h.failure(&TIMEOUT);
         assert_eq!(h.failure(&TIMEOUT), Transition::WentDown);
-        let never = Health::new(2);
-        never.failure(&UpstreamError::Refused);
-        assert_eq!(never.failure(&UpstreamError::Refused), Transition::WentDown, "nothing to verify with");
+        let fresh = Health::new(2);
+        fresh.failure(&TIMEOUT);
+        assert_eq!(fresh.failure(&TIMEOUT), Transition::WentDown);
     }
 }

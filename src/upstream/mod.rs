@@ -5,11 +5,11 @@
 //! - try the servers that are up, in the configured order, each with
 //!   `timeout`; the first answer (NOERROR or NXDOMAIN) wins;
 //! - a failure counts against the server; after `fail_after` in a row it is
-//!   down: skipped by queries and probed every `probe_interval` in the
-//!   background (`<zone> NS`; any well-formed matching reply but SERVFAIL
-//!   means it is alive, so an authoritative that refuses the root comes back
-//!   too) until it answers, then it is up and, being earlier in the list,
-//!   preferred again;
+//!   down (REFUSED and SERVFAIL only if a check of stubborn's own questions
+//!   fails too: [`health`]): skipped by queries and checked every
+//!   `probe_interval` in the background (`<zone> NS` and the first question
+//!   it answered) until it answers one of them, then it is up and, being
+//!   earlier in the list, preferred again;
 //! - when no server is up, all are tried in order anyway rather than failing
 //!   without asking;
 //! - when a whole resolution fails (every server tried failed, whether or
@@ -49,7 +49,7 @@ use encrypted::Encrypted;
 pub use error::UpstreamError;
 pub use exchange::Ask;
 pub use health::HealthReport;
-use health::{Health, Transition};
+use health::{Health, Transition, Verdict};
 pub use loop_check::LoopCheck;
 use udp_sockets::UdpSockets;
 
@@ -140,12 +140,15 @@ impl Upstream {
         self.metrics.latency.observe(started.elapsed().as_secs_f64());
         self.metrics.result(result.as_ref().map_or_else(UpstreamError::result, |_| UpstreamResult::Ok)).inc();
         match &result {
-            Ok(_) => self.record_success(Some(ask.question), Some(started.elapsed())),
+            // A question asked with CD may fail without it: never the one kept for checks.
+            Ok(_) => {
+                self.record_success(Some(ask.question).filter(|_| !ask.checking_disabled), Some(started.elapsed()))
+            }
             Err(UpstreamError::Local(_)) => {}
             Err(error) => match self.health.failure(error) {
                 Transition::WentDown => self.went_down(error, timing, probe_question),
-                Transition::Verify(question) => {
-                    tokio::spawn(verify(Arc::clone(self), question, timing.clone(), Arc::clone(probe_question)));
+                Transition::Verify => {
+                    tokio::spawn(verify(Arc::clone(self), timing.clone(), Arc::clone(probe_question)));
                 }
                 Transition::Unchanged | Transition::CameUp => {}
             },
@@ -176,6 +179,11 @@ impl Upstream {
         }
         self.metrics.up.set(0);
         tokio::spawn(probe_until_up(Arc::downgrade(self), timing.clone(), Arc::clone(probe_question)));
+    }
+
+    /// Asks a question of stubborn's own; only whether it was answered counts.
+    async fn ask_plain(&self, question: &[u8], deadline: Instant) -> Result<(), UpstreamError> {
+        self.exchange(&Ask::plain(question), deadline).await.map(drop)
     }
 
     async fn exchange(&self, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
@@ -227,18 +235,16 @@ impl Upstream {
     }
 }
 
-/// Checks failures that may have been about the names asked: asks `upstream`
-/// `question`, which it answered before. An answer keeps it up; a failure
-/// marks it down.
-async fn verify(upstream: Arc<Upstream>, question: Box<[u8]>, timing: Timing, probe_question: Arc<[u8]>) {
-    let ask = Ask::plain(&question);
-    let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
-    let answered = result.is_ok() || matches!(result, Err(UpstreamError::Local(_)));
-    if upstream.health.verified(answered) == Transition::WentDown {
-        let error = result.err().unwrap_or(UpstreamError::Timeout);
+/// Checks failures that may have been about the names asked: asks
+/// `upstream` stubborn's own questions ([`check`]); only a server that
+/// fails them is marked down.
+async fn verify(upstream: Arc<Upstream>, timing: Timing, probe_question: Arc<[u8]>) {
+    let verdict = check(&upstream, &probe_question, &timing).await;
+    if upstream.health.verified(verdict) == Transition::WentDown {
+        let error = upstream.health.report().last_error.unwrap_or(UpstreamError::Timeout);
         upstream.went_down(&error, &timing, &probe_question);
-    } else if answered {
-        debug!(upstream = %upstream.addr.label, "failures were about the names asked; the server answers others");
+    } else if verdict != Verdict::Fails {
+        debug!(upstream = %upstream.addr.label, ?verdict, "failures checked: not counted down");
     }
 }
 
@@ -250,16 +256,24 @@ async fn sleep_until_or_never(at: Option<Instant>) {
     }
 }
 
-/// A probe's verdict: any well-formed reply for our question but SERVFAIL
-/// means the server is alive (an authoritative may refuse the root).
-async fn probe(upstream: &Upstream, question: &[u8], timing: &Timing) -> bool {
-    let ask = Ask::plain(question);
-    let result = upstream.exchange(&ask, Instant::now() + timing.timeout).await;
-    matches!(result, Ok(_) | Err(UpstreamError::Refused | UpstreamError::Rcode(_)))
+/// Asks `upstream` the probe question and the first question it answered
+/// (at once, so a check takes at most one `timeout`), and judges the
+/// replies ([`Health::verdict`]). Used by verifications and probes alike.
+async fn check(upstream: &Upstream, probe_question: &[u8], timing: &Timing) -> Verdict {
+    let deadline = Instant::now() + timing.timeout;
+    let known_good = upstream.health.known_good();
+    let known_good = async {
+        match &known_good {
+            Some(question) => Some(upstream.ask_plain(question, deadline).await),
+            None => None,
+        }
+    };
+    let (probe, known_good) = tokio::join!(upstream.ask_plain(probe_question, deadline), known_good);
+    upstream.health.verdict(probe, known_good)
 }
 
-/// Runs while the server is down: asks it `probe_question` every
-/// `probe_interval` until it answers, or until a reload has dropped it.
+/// Runs while the server is down: [`check`]s it every `probe_interval`
+/// until it is alive, or until a reload has dropped it.
 async fn probe_until_up(upstream: Weak<Upstream>, timing: Timing, probe_question: Arc<[u8]>) {
     loop {
         tokio::time::sleep(timing.probe_interval).await;
@@ -267,7 +281,7 @@ async fn probe_until_up(upstream: Weak<Upstream>, timing: Timing, probe_question
         if upstream.health.is_up() {
             return;
         }
-        if probe(&upstream, &probe_question, &timing).await {
+        if check(&upstream, &probe_question, &timing).await.is_alive() {
             upstream.record_success(None, None);
             return;
         }
@@ -294,7 +308,7 @@ async fn recheck_until_answered(
             loop {
                 tokio::time::sleep(timing.probe_interval).await;
                 let server = server.upgrade()?;
-                if !server.health.is_looped() && probe(&server, &question, &timing).await {
+                if !server.health.is_looped() && check(&server, &question, &timing).await.is_alive() {
                     return Some(server);
                 }
             }
