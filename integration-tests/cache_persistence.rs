@@ -6,7 +6,11 @@
 //! (INTERFACE.md `[cache] persist`); one that cannot be created is fatal
 //! (exit 1, the directory and the OS error named). A flush is written to
 //! the snapshot within seconds, so `kill -9` after it cannot bring the
-//! flushed name back.
+//! flushed name back. Nothing at the snapshot path stalls or swamps the
+//! start (a FIFO, a symlink to `/dev/zero`, a 1 GB file): it is refused
+//! unread. A snapshot written ahead of the clock (the clock stepped back
+//! since: a router without a real-time clock, a restored VM) is served
+//! stale, never fresh for the TTLs it was stored with.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -17,7 +21,7 @@ use hickory_proto::rr::RecordType;
 
 use crate::harness::dns::EDE_STALE_ANSWER;
 use crate::harness::stubborn::run_to_exit;
-use crate::harness::{Ask, Config, Knot, Stubborn, wait};
+use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";
 
@@ -182,4 +186,92 @@ fn a_reload_moving_the_snapshot_creates_its_directory() {
     stubborn.signal("TERM");
     assert_eq!(stubborn.wait_exit(Duration::from_secs(3)).expect("exit after SIGTERM").code(), Some(0));
     assert!(moved.exists(), "snapshot written to the new place");
+}
+
+/// Each of these at the snapshot path used to hang the start before any
+/// socket was bound (a FIFO: reading waits for a writer), read until memory
+/// ran out (`/dev/zero`) or cost a gigabyte (a 1 GB file): now each is
+/// refused with a warning, and stubborn serves within a second.
+#[test]
+fn nothing_at_the_snapshot_path_stalls_or_swamps_the_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("fifo.snapshot");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", fifo.display());
+    let zero = dir.path().join("zero.snapshot");
+    std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink to /dev/zero");
+    let sparse = dir.path().join("sparse.snapshot");
+    let file = std::fs::File::create(&sparse).expect("create the sparse file");
+    file.set_len(1 << 30).expect("a 1 GB sparse file");
+    let fake = FakeUpstream::start(Mode::Answer);
+    for (path, why) in
+        [(&fifo, "is not a regular file"), (&zero, "is not a regular file"), (&sparse, "bytes, more than")]
+    {
+        let config = Config::new(&[fake.server()]).set_str("cache", "persist", &path.display().to_string());
+        let starting = Instant::now();
+        let stubborn = Stubborn::start(config);
+        let started = starting.elapsed();
+        let reply = stubborn.ask(&Ask::new(WEB, RecordType::A));
+        assert_eq!(reply.rcode(), ResponseCode::NoError, "{}: {}", path.display(), reply.summary());
+        assert!(started < Duration::from_secs(1), "{}: serving after {started:?}", path.display());
+        let log = stubborn.log();
+        let warning = log.lines().find(|l| l.contains("cache snapshot ignored"));
+        assert!(warning.is_some_and(|l| l.contains("WARN") && l.contains(why)), "{}: {log}", path.display());
+        let peak = stubborn.memory_kib("VmHWM");
+        assert!(peak < 64 << 10, "{}: peak RSS {peak} KiB", path.display());
+    }
+}
+
+/// The snapshot's layout (version 1), to move its times as a clock stepped
+/// back would see them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    written_unix_ms: u64,
+    entries: Vec<SavedEntry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedEntry {
+    key: Vec<u8>,
+    rcode: u8,
+    authentic_data: bool,
+    counts: [u16; 3],
+    sections: Vec<u8>,
+    stored_unix_ms: u64,
+}
+
+/// Moves every time in the snapshot at `path` `ms` milliseconds ahead.
+fn date_ahead(path: &Path, ms: u64) {
+    let bytes = std::fs::read(path).expect("read the snapshot");
+    assert_eq!(&bytes[..12], b"STUBCACH\x01\x00\x00\x00", "a version 1 snapshot");
+    let mut snapshot: Snapshot = postcard::from_bytes(&bytes[24..]).expect("a snapshot payload");
+    snapshot.written_unix_ms += ms;
+    for entry in &mut snapshot.entries {
+        entry.stored_unix_ms += ms;
+    }
+    let payload = postcard::to_stdvec(&snapshot).expect("encode");
+    let mut file = bytes[..12].to_vec();
+    file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    file.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    file.extend_from_slice(&payload);
+    std::fs::write(path, file).expect("write the snapshot");
+}
+
+/// A snapshot written a day ahead of the clock: how long ago is unknown,
+/// so its 300 s answer is served stale (EDE 3) in an outage, not as fresh
+/// for 300 s more (its stored time "in the future" made it age 0).
+#[test]
+fn a_snapshot_written_ahead_of_the_clock_is_served_stale() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let snapshot = dir.path().join("cache.snapshot");
+    let mut knot = Knot::start("web 300 IN A 192.0.2.80");
+    let first = Stubborn::start(config(&knot, &snapshot, "1h"));
+    first.ask(&Ask::new(WEB, RecordType::A));
+    first.signal("TERM");
+    assert_eq!(first.wait_exit(Duration::from_secs(3)).expect("exit after SIGTERM").code(), Some(0));
+    date_ahead(&snapshot, 86_400_000);
+    knot.stop();
+    let second = Stubborn::start(config(&knot, &snapshot, "1h"));
+    assert!(second.log().contains("restored=1"), "{}", second.log());
+    assert_served_stale(&second);
 }

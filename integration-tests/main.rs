@@ -46,6 +46,7 @@ mod recovery;
 mod reload;
 mod resolv_file;
 mod rfc2308_negative_cache;
+mod rfc5452_source_ports;
 mod rfc8767_serve_stale;
 mod rfc8767_silent_outage;
 mod rfc8767_slow_upstream;

@@ -11,7 +11,7 @@ use hickory_proto::rr::RecordType;
 use std::io::Write;
 
 use crate::harness::dns::read_tcp_message;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const ZONE: &str = "www 300 IN A 192.0.2.1\nwww 300 IN AAAA 2001:db8::1\napi 300 IN A 192.0.2.7";
 
@@ -141,5 +141,36 @@ fn idle_timeout_and_limit_follow_the_config() {
     assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.summary());
     let status: serde_json::Value = serde_json::from_str(&stubborn.get("/status").1).expect("status is JSON");
     assert!(status["tcp"]["connections"].as_u64().is_some_and(|n| n <= 3), "{status}");
+    drop(held);
+}
+
+/// 600 connections each announce a 65 535-byte message and send 10 bytes of
+/// it: stubborn's memory grows with the bytes sent, not with the lengths
+/// announced (which took 64 KiB a connection, 32 MiB at the 512-connection
+/// limit, for anyone who may open TCP connections).
+#[test]
+fn announced_lengths_cost_no_memory_until_the_bytes_arrive() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    let warm = stubborn.ask(&Ask::new("www.example.test.", RecordType::A).tcp());
+    assert_eq!(warm.rcode(), ResponseCode::NoError, "{}", warm.summary());
+    let before = stubborn.memory_kib("VmRSS");
+    let mut announced = [0u8; 12];
+    announced[..2].copy_from_slice(&u16::MAX.to_be_bytes());
+    let held: Vec<TcpStream> = (0..600)
+        .map(|i| {
+            let mut stream = TcpStream::connect_timeout(&stubborn.dns, Duration::from_secs(2))
+                .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+            stream.write_all(&announced).unwrap_or_else(|e| panic!("connection {i}: {e}"));
+            stream
+        })
+        .collect();
+    wait::until("stubborn to hold 512 connections", Duration::from_secs(10), || {
+        let status: serde_json::Value = serde_json::from_str(&stubborn.get("/status").1).ok()?;
+        (status["tcp"]["connections"].as_u64()? >= 512).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300)); // each connection's reader at its bytes
+    let grown = stubborn.memory_kib("VmRSS").saturating_sub(before);
+    assert!(grown < 5 * 1024, "RSS grew by {grown} KiB for 600 connections of 12 bytes each");
     drop(held);
 }

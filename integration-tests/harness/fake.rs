@@ -3,8 +3,9 @@
 //! a wrong question, answer late, or truncate over UDP.
 //!
 //! One fake listens on UDP and TCP of the same 127.0.0.1 port, counts every
-//! query it receives (in total, per protocol and per lowercased name) and can
-//! be switched to another mode or other data while it runs.
+//! query it receives (in total, per protocol and per lowercased name), notes
+//! the source port of each UDP query, and can be switched to another mode or
+//! other data while it runs.
 //!
 //! A script ([`FakeUpstream::set_script`]) may rewrite each good answer
 //! before it goes out: act as a validator (SERVFAIL unless CD), add records
@@ -65,6 +66,8 @@ struct State {
     udp: AtomicU64,
     tcp: AtomicU64,
     per_name: Mutex<HashMap<String, u64>>,
+    /// The source port of every UDP query, in arrival order.
+    udp_ports: Mutex<Vec<u16>>,
     /// EDNS (payload, DO bit) of the last query per name; `None`: no OPT.
     last_edns: Mutex<HashMap<String, Option<(u16, bool)>>>,
     script: Mutex<Option<Script>>,
@@ -105,6 +108,7 @@ impl FakeUpstream {
             udp: AtomicU64::new(0),
             tcp: AtomicU64::new(0),
             per_name: Mutex::new(HashMap::new()),
+            udp_ports: Mutex::new(Vec::new()),
             last_edns: Mutex::new(HashMap::new()),
             script: Mutex::new(None),
             stop: AtomicBool::new(false),
@@ -162,6 +166,11 @@ impl FakeUpstream {
         self.state.tcp.load(Ordering::SeqCst)
     }
 
+    /// The source port of every UDP query so far, in arrival order.
+    pub fn udp_source_ports(&self) -> Vec<u16> {
+        self.state.udp_ports.lock().expect("udp-ports lock").clone()
+    }
+
     /// Queries received for `name` (any type, any letter case; trailing dot optional).
     pub fn queries_for(&self, name: &str) -> u64 {
         *self.state.per_name.lock().expect("per-name lock").get(&name_key(name)).unwrap_or(&0)
@@ -215,6 +224,7 @@ fn serve_udp(socket: UdpSocket, state: Arc<State>) {
         let Some(query) = note_query(&state, &buf[..n], false) else {
             continue;
         };
+        state.udp_ports.lock().expect("udp-ports lock").push(peer.port());
         let mode = state.mode.lock().expect("mode lock").clone();
         match mode {
             Mode::Blackhole => {}

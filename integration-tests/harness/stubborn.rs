@@ -206,6 +206,15 @@ impl Stubborn {
         self.child.lock().expect("child lock").as_ref().expect("stubborn was started").id()
     }
 
+    /// A memory figure of the process from `/proc/PID/status`, in KiB:
+    /// `"VmRSS"` (resident now) or `"VmHWM"` (the most it has been).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("read /proc/PID/status");
+        let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')));
+        let line = line.unwrap_or_else(|| panic!("no {field} in /proc/PID/status:\n{status}"));
+        line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    }
+
     /// Sends a signal by name (e.g. "TERM") to the process.
     pub fn signal(&self, signal: &str) {
         let status =

@@ -13,10 +13,24 @@
 //! The snapshot lists every name the host has looked up, so it is created
 //! readable by its owner only (0600), and a directory stubborn creates for it
 //! is 0700 ([`create_dir`]).
+//!
+//! Reading comes before any socket is bound, so nothing at the path may
+//! stall or swamp the start: the file is opened without blocking (a FIFO
+//! would wait for a writer), refused unless it is a regular file (a symlink
+//! to `/dev/zero` reads without end) no larger than [`max_file_len`], and
+//! its header is checked before the payload is read.
+//!
+//! Times: each entry's age is counted from the wall clock, which may have
+//! been stepped back since the snapshot was written (a router without a
+//! real-time clock before NTP, a restored VM). An entry is never dated after
+//! the snapshot's write time, and when the clock is behind that time, how
+//! long ago it was written is unknown: the entries are taken as expired, so
+//! they are served only stale (RFC 8767) until an upstream answers, never
+//! as fresh for their whole TTL.
 
 use std::{
-    fs::{self, DirBuilder, OpenOptions},
-    io::{self, Write},
+    fs::{self, DirBuilder, File, OpenOptions},
+    io::{self, Read, Write},
     os::unix::fs::{DirBuilderExt, OpenOptionsExt},
     path::{Path, PathBuf},
     sync::Arc,
@@ -40,6 +54,10 @@ pub enum PersistError {
     Io { path: PathBuf, source: io::Error },
     #[error("{0} is not a stubborn cache snapshot")]
     Foreign(PathBuf),
+    #[error("{0} is not a regular file")]
+    NotRegular(PathBuf),
+    #[error("{path} is {size} bytes, more than a snapshot of this cache can be ({limit})")]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
     #[error("{path} is snapshot format {found}, this build reads {VERSION}")]
     Version { path: PathBuf, found: u32 },
     #[error("{0} is truncated or corrupt")]
@@ -100,50 +118,114 @@ pub fn save(cache: &Cache, path: &Path) -> Result<usize, PersistError> {
         })
         .collect();
     let count = entries.len();
-    let payload = postcard::to_stdvec(&Snapshot { written_unix_ms: unix_ms(wall_now), entries })
-        .map_err(|error| PersistError::Encode(error.to_string()))?;
+    let file = encode(&Snapshot { written_unix_ms: unix_ms(wall_now), entries })?;
+    write_atomically(path, &file).map_err(|source| PersistError::Io { path: path.to_path_buf(), source })?;
+    Ok(count)
+}
+
+/// The file's bytes: header, then `snapshot` (postcard).
+fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, PersistError> {
+    let payload = postcard::to_stdvec(snapshot).map_err(|error| PersistError::Encode(error.to_string()))?;
     let mut file = Vec::with_capacity(HEADER_LEN + payload.len());
     file.extend_from_slice(MAGIC);
     file.extend_from_slice(&VERSION.to_le_bytes());
     file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     file.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     file.extend_from_slice(&payload);
-    write_atomically(path, &file).map_err(|source| PersistError::Io { path: path.to_path_buf(), source })?;
-    Ok(count)
+    Ok(file)
+}
+
+/// The largest snapshot file a cache under `config` is read from.
+///
+/// A saved entry is its key and record sections plus at most 26 octets of
+/// postcard framing, while the same entry counts [`Entry::bytes`] (400
+/// octets of overhead, key, sections, TTL table) against `max_memory`, which
+/// bounds their sum: a snapshot this cache wrote is smaller than
+/// `max_memory`. Twice that leaves room for moka's eviction running behind
+/// inserts and for a `max_memory` halved since the file was written. (The
+/// entry count says less: `capacity` entries of up to 64 KiB each.)
+pub fn max_file_len(config: &crate::config::CacheConfig) -> u64 {
+    (HEADER_LEN as u64).saturating_add(config.max_memory.saturating_mul(2))
 }
 
 /// Loads the snapshot at `path` into `cache`; returns how many entries were restored.
 pub fn load(cache: &Cache, path: &Path) -> Result<usize, PersistError> {
-    let bytes = fs::read(path).map_err(|source| PersistError::Io { path: path.to_path_buf(), source })?;
-    load_bytes(cache, &bytes, path)
+    let io_error = |source| PersistError::Io { path: path.to_path_buf(), source };
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; a regular file ignores it.
+    let mut file = OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    if !metadata.is_file() {
+        return Err(PersistError::NotRegular(path.to_path_buf()));
+    }
+    let limit = max_file_len(&cache.config());
+    if metadata.len() > limit {
+        return Err(PersistError::TooLarge { path: path.to_path_buf(), size: metadata.len(), limit });
+    }
+    let mut header = [0u8; HEADER_LEN];
+    match file.read_exact(&mut header) {
+        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            return Err(PersistError::Foreign(path.to_path_buf()));
+        }
+        read => read.map_err(io_error)?,
+    }
+    let (len, crc) = read_header(&header, path)?;
+    if metadata.len().checked_sub(HEADER_LEN as u64) != Some(len) {
+        return Err(PersistError::Corrupt(path.to_path_buf()));
+    }
+    let payload = read_payload(&mut file, len).map_err(io_error)?;
+    load_payload(cache, &payload, crc, path)
+}
+
+/// `len` octets from `file`, fewer if it ends first.
+fn read_payload(file: &mut File, len: u64) -> io::Result<Vec<u8>> {
+    let mut payload = Vec::with_capacity(usize::try_from(len).unwrap_or(usize::MAX));
+    file.take(len).read_to_end(&mut payload)?;
+    Ok(payload)
 }
 
 /// Loads the snapshot `bytes`, read from `path` (named in errors), into
 /// `cache`; returns how many entries were restored. [`load`] without the
 /// file, for the fuzzer.
 pub fn load_bytes(cache: &Cache, bytes: &[u8], path: &Path) -> Result<usize, PersistError> {
-    let corrupt = || PersistError::Corrupt(path.to_path_buf());
-    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+    let Some((header, payload)) = bytes.split_first_chunk::<HEADER_LEN>() else {
+        return Err(PersistError::Foreign(path.to_path_buf()));
+    };
+    let (len, crc) = read_header(header, path)?;
+    if payload.len() as u64 != len {
+        return Err(PersistError::Corrupt(path.to_path_buf()));
+    }
+    load_payload(cache, payload, crc, path)
+}
+
+/// The payload's length and CRC-32, from a header whose magic and version check out.
+fn read_header(header: &[u8; HEADER_LEN], path: &Path) -> Result<(u64, u32), PersistError> {
+    if &header[..8] != MAGIC {
         return Err(PersistError::Foreign(path.to_path_buf()));
     }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
     if version != VERSION {
         return Err(PersistError::Version { path: path.to_path_buf(), found: version });
     }
-    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-    let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
-    let payload = &bytes[HEADER_LEN..];
-    if payload.len() as u64 != len || crc32fast::hash(payload) != crc {
+    let len = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(header[20..24].try_into().expect("4 bytes"));
+    Ok((len, crc))
+}
+
+/// Checks `payload` against the header's `crc` and restores its entries.
+fn load_payload(cache: &Cache, payload: &[u8], crc: u32, path: &Path) -> Result<usize, PersistError> {
+    let corrupt = || PersistError::Corrupt(path.to_path_buf());
+    if crc32fast::hash(payload) != crc {
         return Err(corrupt());
     }
     let snapshot: Snapshot = postcard::from_bytes(payload).map_err(|_| corrupt())?;
 
     let config = cache.config();
-    let (now, wall_now) = (Instant::now(), SystemTime::now());
+    let clock =
+        Clock { now: Instant::now(), wall_now: SystemTime::now(), written: unix_time(snapshot.written_unix_ms) };
     let mut restored = 0;
     for saved in snapshot.entries {
-        let Some(entry) = restore(&saved, &config, now, wall_now) else { continue };
-        if entry.within_max_stale(now, config.policy_for(super::key_name(&saved.key)).max_stale) {
+        let Some(entry) = restore(&saved, &config, &clock) else { continue };
+        if entry.within_max_stale(clock.now, config.policy_for(super::key_name(&saved.key)).max_stale) {
             cache.insert(saved.key.into_boxed_slice(), Arc::new(entry));
             restored += 1;
         }
@@ -151,19 +233,29 @@ pub fn load_bytes(cache: &Cache, bytes: &[u8], path: &Path) -> Result<usize, Per
     Ok(restored)
 }
 
-/// Rebuilds the reply the entry came from and reads it again; None if it does not check out.
-fn restore(
-    saved: &SavedEntry,
-    config: &crate::config::CacheConfig,
+/// The times a snapshot is read at: the monotonic and wall clocks now, and
+/// when the snapshot was written.
+struct Clock {
     now: Instant,
     wall_now: SystemTime,
-) -> Option<Entry> {
+    written: SystemTime,
+}
+
+/// Rebuilds the reply the entry came from and reads it again; None if it
+/// does not check out. Dated as the module doc says ("Times").
+fn restore(saved: &SavedEntry, config: &crate::config::CacheConfig, clock: &Clock) -> Option<Entry> {
     let question = saved.key.get(..saved.key.len().checked_sub(1)?)?;
     let qtype = u16::from_be_bytes([*question.get(question.len().checked_sub(4)?)?, question[question.len() - 3]]);
     let reply = rebuild_reply(question, saved.rcode, saved.authentic_data, saved.counts, &saved.sections);
-    let age = wall_now.duration_since(UNIX_EPOCH + Duration::from_millis(saved.stored_unix_ms)).unwrap_or_default();
-    let stored_at = now.checked_sub(age)?;
-    Entry::from_reply(&reply, question.len(), qtype, config, stored_at).ok()
+    let mut entry = Entry::from_reply(&reply, question.len(), qtype, config, clock.now).ok()?;
+    let stored = unix_time(saved.stored_unix_ms).min(clock.written);
+    let age = match clock.wall_now.duration_since(clock.written) {
+        Ok(_) => clock.wall_now.duration_since(stored).unwrap_or_default(),
+        // The clock is behind the write time: at least as old as then, and expired.
+        Err(_) => clock.written.duration_since(stored).unwrap_or_default().max(entry.ttl),
+    };
+    entry.stored_at = clock.now.checked_sub(age)?;
+    Some(entry)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -184,6 +276,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 fn unix_ms(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The inverse of [`unix_ms`] (any u64 of milliseconds fits a `SystemTime`: 64-bit seconds).
+fn unix_time(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
 }
 
 #[cfg(test)]
@@ -262,6 +359,76 @@ mod tests {
 
         fs::write(&path, b"hello").unwrap();
         assert!(matches!(load(&cache, &path), Err(PersistError::Foreign(_))));
+        assert!(cache.is_empty());
+    }
+
+    /// Rewrites the snapshot at `path` with its write time moved by
+    /// `written` and each entry's time by `stored` (milliseconds).
+    fn shift_times(path: &Path, written: i64, stored: i64) {
+        let bytes = fs::read(path).unwrap();
+        let mut snapshot: Snapshot = postcard::from_bytes(&bytes[HEADER_LEN..]).unwrap();
+        snapshot.written_unix_ms = snapshot.written_unix_ms.checked_add_signed(written).unwrap();
+        for saved in &mut snapshot.entries {
+            saved.stored_unix_ms = saved.stored_unix_ms.checked_add_signed(stored).unwrap();
+        }
+        fs::write(path, encode(&snapshot).unwrap()).unwrap();
+    }
+
+    const DAY_MS: i64 = 86_400_000;
+
+    /// The wall clock stepped back a day since the write (or the file says
+    /// so): the entry is of unknown age, so expired, never fresh for its TTL.
+    #[test]
+    fn a_snapshot_written_ahead_of_the_clock_loads_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.snapshot");
+        save(&cache_with_one_entry(), &path).unwrap();
+        shift_times(&path, DAY_MS, DAY_MS);
+        let cache = Cache::new(&CacheConfig::default());
+        assert_eq!(load(&cache, &path).unwrap(), 1);
+        assert!(matches!(cache.lookup(KEY, Instant::now()), Lookup::Stale(_)), "restored stale");
+    }
+
+    /// An entry dated after its snapshot was written counts from the write time.
+    #[test]
+    fn an_entry_is_never_younger_than_its_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.snapshot");
+        save(&cache_with_one_entry(), &path).unwrap();
+        // Written 400 s ago (past the 300 s TTL), the entry "stored" a day from now.
+        shift_times(&path, -400_000, DAY_MS);
+        let cache = Cache::new(&CacheConfig::default());
+        assert_eq!(load(&cache, &path).unwrap(), 1);
+        let Lookup::Stale(entry) = cache.lookup(KEY, Instant::now()) else { panic!("restored stale") };
+        assert!(entry.age_secs(Instant::now()) >= 400);
+    }
+
+    /// Nothing at the path may block the start or be read whole first: a
+    /// FIFO (opening it would wait for a writer), a device (`/dev/zero`
+    /// reads without end) and a file larger than this cache could have
+    /// written are refused without reading them.
+    #[test]
+    fn fifos_devices_and_oversized_files_are_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = CacheConfig { max_memory: 16 << 10, ..CacheConfig::default() };
+        let cache = Cache::new(&config);
+
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(matches!(load(&cache, &fifo), Err(PersistError::NotRegular(_))));
+
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert!(matches!(load(&cache, &zero), Err(PersistError::NotRegular(_))));
+
+        let large = dir.path().join("large");
+        save(&cache_with_one_entry(), &large).unwrap();
+        fs::OpenOptions::new().write(true).open(&large).unwrap().set_len(max_file_len(&config) + 1).unwrap();
+        let error = load(&cache, &large).unwrap_err();
+        assert!(matches!(error, PersistError::TooLarge { limit, .. } if limit == 24 + (32 << 10)), "{error}");
+        // Within the limit, a length that disagrees with the header is corruption.
+        fs::OpenOptions::new().write(true).open(&large).unwrap().set_len(max_file_len(&config)).unwrap();
+        assert!(matches!(load(&cache, &large), Err(PersistError::Corrupt(_))));
         assert!(cache.is_empty());
     }
 

@@ -4,7 +4,9 @@
 //! miss); idle connections closed after `tcp_idle_timeout`; and at most
 //! `tcp_connections` open, the one idle longest closed to admit a new one
 //! ([`super::connections`]), so a flood of idle connections can't exhaust
-//! memory or fds nor lock new clients out.
+//! memory or fds nor lock new clients out. A message's buffer grows with the
+//! bytes that arrive, not with the length its prefix announces, so a
+//! connection that announces 64 KiB and sends a few bytes holds a few bytes.
 //!
 //! A connection is a reader (this task: frames in, cache hits answered
 //! inline, misses spawned) and a writer task that frames and sends every
@@ -12,6 +14,7 @@
 //! miss have dropped their senders, so no reply is lost on close.
 
 use std::{
+    io,
     net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
@@ -30,6 +33,9 @@ use super::{InFlight, Server, Step, Via, connections::Admitted};
 /// Queries of one connection waiting on upstream at once; past it, the
 /// connection is not read until one is answered (back-pressure on the client).
 const MAX_PENDING: usize = 64;
+/// Room made for a message before its bytes arrive: a query fits, and a
+/// larger message grows the buffer as it comes.
+const FIRST_READ: usize = 512;
 
 pub async fn serve(listener: TcpListener, server: Arc<Server>) {
     loop {
@@ -56,7 +62,7 @@ async fn connection(
     client: SocketAddr,
     server: &Arc<Server>,
     admitted: &Admitted,
-) -> std::io::Result<()> {
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (mut reader, writer) = stream.into_split();
     let (replies, outbox) = mpsc::channel(MAX_PENDING);
@@ -69,8 +75,13 @@ async fn connection(
             () = admitted.close.notified() => break, // closed to make room for a new connection
         };
         let Ok(Ok(len)) = len else { break }; // idle, or closed by the client
-        let mut packet = vec![0u8; usize::from(len)];
-        timeout(idle_timeout, reader.read_exact(&mut packet)).await.map_err(|_| std::io::ErrorKind::TimedOut)??;
+        // Grown as the bytes arrive, not to the length announced (module doc).
+        let mut packet = Vec::with_capacity(usize::from(len).min(FIRST_READ));
+        let mut message = (&mut reader).take(u64::from(len));
+        let read = timeout(idle_timeout, message.read_to_end(&mut packet)).await;
+        if read.map_err(|_| io::ErrorKind::TimedOut)?? < usize::from(len) {
+            return Err(io::ErrorKind::UnexpectedEof.into()); // closed by the client mid-message
+        }
         admitted.active();
         let received_at = Instant::now();
         match server.reply_now(&packet, client, Via::Tcp) {
@@ -102,7 +113,7 @@ async fn connection(
 }
 
 /// Frames (RFC 1035 §4.2.2) and sends each reply in the order they become ready.
-async fn write_replies(mut writer: OwnedWriteHalf, mut outbox: mpsc::Receiver<Vec<u8>>) -> std::io::Result<()> {
+async fn write_replies(mut writer: OwnedWriteHalf, mut outbox: mpsc::Receiver<Vec<u8>>) -> io::Result<()> {
     while let Some(reply) = outbox.recv().await {
         let len = u16::try_from(reply.len()).expect("TCP replies are built within the 16-bit length limit");
         let mut framed = Vec::with_capacity(reply.len() + 2);

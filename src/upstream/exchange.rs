@@ -4,7 +4,7 @@
 //! a connection per query with a random ID. A reply counts only with our ID,
 //! QR set and our question; others are ignored until the deadline (RFC 5452 §9.1).
 
-use std::net::SocketAddr;
+use std::{io, net::SocketAddr};
 
 use hickory_proto::op::Message;
 use tokio::{
@@ -15,6 +15,10 @@ use tokio::{
 
 use super::{UpstreamError, udp_sockets::UdpSockets};
 use crate::wire::{self, CD, HEADER_LEN, NOERROR, NXDOMAIN, QR, RD, REFUSED, SERVFAIL, TC};
+
+/// Room made for a TCP reply before its bytes arrive; a larger one grows
+/// the buffer as it comes.
+const FIRST_READ: usize = 4096;
 
 /// What is asked upstream: the question (lower-cased) and the client's EDNS wishes.
 pub struct Ask<'a> {
@@ -87,9 +91,12 @@ pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
         framed.extend_from_slice(&packet);
         stream.write_all(&framed).await?;
         loop {
-            let len = usize::from(stream.read_u16().await?);
-            let mut reply = vec![0u8; len];
-            stream.read_exact(&mut reply).await?;
+            let len = stream.read_u16().await?;
+            // Grown as the bytes arrive, not to the length announced.
+            let mut reply = Vec::with_capacity(usize::from(len).min(FIRST_READ));
+            if (&mut stream).take(u64::from(len)).read_to_end(&mut reply).await? < usize::from(len) {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
             if is_ours(&reply, id, ask.question) {
                 return valid(reply);
             }
