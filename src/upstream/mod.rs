@@ -262,14 +262,36 @@ async fn sleep_until_or_never(at: Option<Instant>) {
 async fn check(upstream: &Upstream, probe_question: &[u8], timing: &Timing) -> Verdict {
     let deadline = Instant::now() + timing.timeout;
     let known_good = upstream.health.known_good();
+    let probe = upstream.ask_plain(probe_question, deadline);
     let known_good = async {
         match &known_good {
             Some(question) => Some(upstream.ask_plain(question, deadline).await),
             None => None,
         }
     };
-    let (probe, known_good) = tokio::join!(upstream.ask_plain(probe_question, deadline), known_good);
-    upstream.health.verdict(probe, known_good)
+    tokio::pin!(probe, known_good);
+    // An answer to either settles it at once: a server still loading a zone
+    // may drop one question until its timeout, which must not delay the other.
+    let (mut probed, mut known) = (None, None);
+    loop {
+        tokio::select! {
+            result = &mut probe, if probed.is_none() => {
+                if result.is_ok() {
+                    return upstream.health.verdict(result, None);
+                }
+                probed = Some(result);
+            }
+            result = &mut known_good, if known.is_none() => {
+                if matches!(result, Some(Ok(()))) {
+                    return Verdict::Answers;
+                }
+                known = Some(result);
+            }
+        }
+        if let (Some(probe), Some(known_good)) = (&probed, &known) {
+            return upstream.health.verdict(probe.clone(), known_good.clone());
+        }
+    }
 }
 
 /// Runs while the server is down: [`check`]s it every `probe_interval`
