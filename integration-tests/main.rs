@@ -43,6 +43,7 @@ mod prefetch;
 mod readme_configs;
 mod rebind_protection;
 mod recovery;
+mod redis_harness;
 mod reload;
 mod resolv_file;
 mod rfc2308_negative_cache;

@@ -1,7 +1,9 @@
 //! Free loopback ports for the processes that cannot bind port 0 and say
-//! which port they got: knotd (its port is in its config), the cloud
-//! stand-ins (one port on several 127.0.0.x addresses), and addresses a test
-//! moves stubborn to. stubborn and the fake upstreams bind port 0 instead.
+//! which port they got: knotd and redis-server (their ports are in their
+//! configs; a Redis Cluster node also listens on its cluster bus, port +
+//! 10000), the cloud stand-ins (one port on several 127.0.0.x addresses),
+//! and addresses a test moves stubborn to. stubborn and the fake upstreams
+//! bind port 0 instead.
 //!
 //! A port is picked at random *below* the kernel's ephemeral range, so that
 //! the source ports stubborn, knotd and the clients pick for their own
@@ -18,14 +20,31 @@ static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 /// A port on 127.0.0.1 that is free for UDP and TCP right now.
 pub fn free_port() -> u16 {
     let low = ephemeral_low().clamp(12_000, 32_768);
+    pick(low, 0)
+}
+
+/// A port `p` such that `p` and `p + offset` are both free right now (a
+/// Redis Cluster node: `p` for clients, `p + 10000` for its cluster bus).
+/// Both are below the ephemeral range when it leaves room for that.
+pub fn free_port_pair(offset: u16) -> u16 {
+    assert!(offset > 0 && offset < 40_000, "offset {offset} out of range");
+    let low = ephemeral_low().clamp(12_000, 32_768);
+    let high = if low > 12_000 + offset { low - offset } else { u16::MAX - offset };
+    pick(high, offset)
+}
+
+/// A random port in 10000..`high` that, with `port + offset` when `offset`
+/// is not 0, is free and was not handed out before; both are handed out.
+fn pick(high: u16, offset: u16) -> u16 {
     for _ in 0..2_000 {
-        let port: u16 = rand::random_range(10_000..low);
+        let port: u16 = rand::random_range(10_000..high);
+        let ports: &[u16] = if offset == 0 { &[port] } else { &[port, port + offset] };
         let mut taken = HANDED_OUT.lock().expect("port set lock poisoned");
-        if taken.contains(&port) {
+        if ports.iter().any(|p| taken.contains(p)) {
             continue;
         }
-        if is_free(port) {
-            taken.insert(port);
+        if ports.iter().all(|&p| is_free(p)) {
+            taken.extend(ports);
             return port;
         }
     }
