@@ -1,8 +1,8 @@
 //! The outage drill: a DNS outage replayed on loopback, in one command.
 //!
 //! ```text
-//! scripts/drill [--names N] [--outage SECS] [--short]
-//! cargo run --release --example drill -- [--names N] [--outage SECS] [--short]
+//! scripts/drill [--names N] [--outage SECS] [--short] [--flood N [--flood-shape SHAPE]]
+//! cargo run --release --example drill -- [--names N] [--outage SECS] [--short] [--flood N [--flood-shape SHAPE]]
 //! ```
 //!
 //! 1. starts a real authoritative server (Knot DNS, `knotd`) with a zone of N
@@ -19,12 +19,18 @@
 //!    served (EDE 3 in the replies and `stubborn_answers_total{source="stale"}`),
 //!    the recovery time, and what the plain forwarder answered.
 //!
-//! With `--flood N`, N unique names that do not exist (a random-subdomain
-//! flood, answered NXDOMAIN by knotd) are sent to stubborn after the
-//! warm-up, from [`FLOOD_THREADS`] sockets with [`FLOOD_WINDOW`] queries in
-//! flight on each; progress lines show stubborn's RSS and cache entries, and
-//! the outage then shows whether the warmed names are still there to be
-//! answered stale (issue 8, INTERFACE.md "Cache pressure").
+//! With `--flood N`, N unique names are sent to stubborn after the warm-up,
+//! from [`FLOOD_THREADS`] sockets with [`FLOOD_WINDOW`] queries in flight on
+//! each; progress lines show stubborn's RSS and cache entries, and the
+//! outage then shows whether the warmed names are still there to be
+//! answered stale (README "Cache pressure"). `--flood-shape` picks the
+//! names and how often each is asked ([`FloodShape`]): `nxdomain` (the
+//! default: a random-subdomain flood under a name that does not exist,
+//! answered NXDOMAIN), `answered` (names a wildcard answers, each asked
+//! once), `answered-twice` (each asked twice back to back: the second ask
+//! after the first reply came, so a cache hit) and `answered-10x` (the whole
+//! flood sent in ten rounds, each name's ten asks spanning at least
+//! [`FLOOD_SPREAD`]).
 //!
 //! Exit status: 0 when stubborn answered every query during the outage, 1 when
 //! it did not, 2 when the drill could not run (no knotd, no stubborn binary,
@@ -81,6 +87,14 @@ const FLOOD_THREADS: usize = 4;
 const FLOOD_WINDOW: usize = 64;
 /// A flood stops after this long, however many names are left.
 const FLOOD_LIMIT: Duration = Duration::from_secs(900);
+/// `answered-10x`: round k of ten starts no earlier than k/9 of this after
+/// the first, so that each name's asks span at least this long.
+const FLOOD_SPREAD: Duration = Duration::from_secs(60);
+/// The wildcard under which the answered floods ask: `*.w.drill.test.`,
+/// with a TTL longer than any flood, so that a name asked again while it is
+/// still cached is a cache hit.
+const WILDCARD_TTL: u32 = 3600;
+const WILDCARD_ADDR: &str = "192.0.2.1";
 
 /// Replays a DNS outage on loopback: knotd behind stubborn, then knotd killed.
 #[derive(Parser, Debug)]
@@ -98,9 +112,64 @@ struct Args {
     /// Keep the temp dir (configs, zone, logs of knotd and both stubborns) and print its path.
     #[arg(long)]
     keep: bool,
-    /// Before the outage, send stubborn this many unique names that do not exist (NXDOMAIN).
+    /// Before the outage, send stubborn this many unique names (see --flood-shape).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     flood: u64,
+    /// The flood's names and how often each is asked: nxdomain (names that do not
+    /// exist, once each), answered (names a wildcard answers, once each),
+    /// answered-twice (twice back to back), answered-10x (ten times over a minute).
+    #[arg(long, value_enum, default_value_t = FloodShape::Nxdomain)]
+    flood_shape: FloodShape,
+}
+
+/// What a flood asks for, and how often.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FloodShape {
+    /// Unique names under `nx.drill.test.`, which does not exist: NXDOMAIN.
+    #[default]
+    Nxdomain,
+    /// Unique names under `w.drill.test.`, answered by the wildcard `*.w`.
+    Answered,
+    /// Like `answered`, each name asked twice back to back.
+    AnsweredTwice,
+    /// Like `answered`, each name asked ten times spread over [`FLOOD_SPREAD`].
+    #[value(name = "answered-10x")]
+    Answered10x,
+}
+
+impl FloodShape {
+    /// The `--flood-shape` value.
+    pub fn label(self) -> &'static str {
+        match self {
+            FloodShape::Nxdomain => "nxdomain",
+            FloodShape::Answered => "answered",
+            FloodShape::AnsweredTwice => "answered-twice",
+            FloodShape::Answered10x => "answered-10x",
+        }
+    }
+
+    /// The names and their asks, in words.
+    fn describe(self) -> String {
+        let spread = FLOOD_SPREAD.as_secs();
+        match self {
+            FloodShape::Nxdomain => "under nx.drill.test. (does not exist), each asked once".to_string(),
+            FloodShape::Answered => "under w.drill.test. (a wildcard answers), each asked once".to_string(),
+            FloodShape::AnsweredTwice => {
+                "under w.drill.test. (a wildcard answers), each asked twice back to back".to_string()
+            }
+            FloodShape::Answered10x => {
+                format!("under w.drill.test. (a wildcard answers), each asked 10 times over >= {spread} s (10 rounds)")
+            }
+        }
+    }
+
+    /// The wire form of the name the flood's names are under.
+    fn zone(self) -> &'static [u8] {
+        match self {
+            FloodShape::Nxdomain => b"\x02nx\x05drill\x04test\x00",
+            _ => b"\x01w\x05drill\x04test\x00",
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -114,6 +183,7 @@ fn main() -> ExitCode {
         recovery: true,
         free_port: None,
         flood: args.flood as usize,
+        flood_shape: args.flood_shape,
     };
     let mut out = io::stdout();
     match run(&options, &mut out) {
@@ -143,8 +213,10 @@ pub struct Options {
     /// Where free ports come from (a test passes its harness's, so that
     /// tests running beside the drill never get the same port).
     pub free_port: Option<fn() -> u16>,
-    /// Unique NXDOMAIN names sent to stubborn after the warm-up (0: none).
+    /// Unique names sent to stubborn after the warm-up (0: none).
     pub flood: usize,
+    /// What those names are, and how often each is asked.
+    pub flood_shape: FloodShape,
 }
 
 impl Options {
@@ -158,6 +230,7 @@ impl Options {
             recovery: false,
             free_port: None,
             flood: 0,
+            flood_shape: FloodShape::Nxdomain,
         }
     }
 }
@@ -210,13 +283,13 @@ pub struct Report {
     pub flood: Option<Flood>,
 }
 
-/// A flood of unique NXDOMAIN names sent to stubborn after the warm-up.
+/// A flood of unique names sent to stubborn after the warm-up.
 #[derive(Clone, Debug, Default)]
 pub struct Flood {
+    pub shape: FloodShape,
     pub names: usize,
-    /// Replies that came back, and how many of them were NXDOMAIN.
-    pub replies: usize,
-    pub nxdomain: usize,
+    /// Queries sent, and the replies that came back by RCODE.
+    pub counts: FloodCounts,
     pub took: Duration,
     /// stubborn's resident memory before and after, in MiB.
     pub rss_before: f64,
@@ -226,6 +299,41 @@ pub struct Flood {
     pub entries_after: f64,
     pub negative_evictions: f64,
     pub positive_evictions: f64,
+}
+
+/// Queries a flood sent, and the replies by RCODE.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FloodCounts {
+    pub sent: usize,
+    pub noerror: usize,
+    pub nxdomain: usize,
+    pub servfail: usize,
+    /// Any other RCODE (REFUSED, FORMERR, ...).
+    pub other: usize,
+}
+
+impl FloodCounts {
+    pub fn replies(&self) -> usize {
+        self.noerror + self.nxdomain + self.servfail + self.other
+    }
+
+    fn add(&mut self, o: FloodCounts) {
+        self.sent += o.sent;
+        self.noerror += o.noerror;
+        self.nxdomain += o.nxdomain;
+        self.servfail += o.servfail;
+        self.other += o.other;
+    }
+
+    /// Counts one reply by the RCODE in its header.
+    fn count(&mut self, reply: &[u8]) {
+        match reply.get(3).map(|b| b & 0x0f) {
+            Some(0) => self.noerror += 1,
+            Some(2) => self.servfail += 1,
+            Some(3) => self.nxdomain += 1,
+            _ => self.other += 1,
+        }
+    }
 }
 
 impl Report {
@@ -306,7 +414,11 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
             plain.log_tail()
         );
     }
-    let flooded = if options.flood > 0 { Some(flood_stubborn(&stubborn, options.flood, out)?) } else { None };
+    let flooded = if options.flood > 0 {
+        Some(flood_stubborn(&stubborn, options.flood, options.flood_shape, out)?)
+    } else {
+        None
+    };
     let wait = Duration::from_secs(u64::from(RECORD_TTL) + 1);
     say(out, &format!("waiting {} s for every record's TTL ({RECORD_TTL} s) to run out", wait.as_secs()));
     std::thread::sleep(wait);
@@ -415,16 +527,24 @@ pub fn render(r: &Report) -> String {
         r.names
     );
     if let Some(f) = &r.flood {
+        let c = &f.counts;
         let _ = writeln!(
             t,
-            "flood before the outage: {} unique NXDOMAIN names in {:.1} s ({:.0}/s; {} replies, {} NXDOMAIN)\n  \
+            "flood before the outage: --flood-shape {}: {} unique names {}\n  \
+             {} queries in {:.1} s ({:.0}/s); replies by RCODE: {} NOERROR, {} NXDOMAIN, {} SERVFAIL, {} other; {} without a reply\n  \
              stubborn RSS {:.1} MiB before, {:.1} MiB after; {} cache entries after; \
              evictions: {} negative, {} positive",
+            f.shape.label(),
             f.names,
+            f.shape.describe(),
+            c.sent,
             f.took.as_secs_f64(),
-            f.names as f64 / f.took.as_secs_f64(),
-            f.replies,
-            f.nxdomain,
+            c.sent as f64 / f.took.as_secs_f64(),
+            c.noerror,
+            c.nxdomain,
+            c.servfail,
+            c.other,
+            c.sent.saturating_sub(c.replies()),
             f.rss_before,
             f.rss_after,
             f.entries_after,
@@ -490,33 +610,46 @@ pub fn render(r: &Report) -> String {
 
 // === flooding
 
-/// Sends `count` unique names under `nx.drill.test.` (none exists) to
-/// stubborn, in ten steps with a progress line each; bounded by
-/// [`FLOOD_LIMIT`].
-fn flood_stubborn(stubborn: &Stubborn, count: usize, out: &mut dyn Write) -> anyhow::Result<Flood> {
+/// Sends `count` unique names of `shape` to stubborn, in ten steps with a
+/// progress line each: ten tenths of the names (`answered-twice`: each
+/// asked twice back to back), or for `answered-10x` ten rounds of every
+/// name, spread over [`FLOOD_SPREAD`]. Bounded by [`FLOOD_LIMIT`].
+fn flood_stubborn(stubborn: &Stubborn, count: usize, shape: FloodShape, out: &mut dyn Write) -> anyhow::Result<Flood> {
     let evictions = |kind: &str| stubborn.metric("stubborn_cache_evictions_total", &format!("kind=\"{kind}\""));
     let (negative_before, positive_before) = (evictions("negative")?, evictions("positive")?);
-    let mut f = Flood { names: count, rss_before: stubborn.rss_mib(), ..Flood::default() };
+    let mut f = Flood { shape, rss_before: stubborn.rss_mib(), ..Flood::default() };
     let start = Instant::now();
     let deadline = start + FLOOD_LIMIT;
     let step = count.div_ceil(10);
-    let mut sent = 0;
-    while sent < count && Instant::now() < deadline {
-        let to = (sent + step).min(count);
-        let [replies, nxdomain] = flood(stubborn.config.dns, sent..to, deadline)?;
-        (f.replies, f.nxdomain, sent) = (f.replies + replies, f.nxdomain + nxdomain, to);
+    let back_to_back = if shape == FloodShape::AnsweredTwice { 2 } else { 1 };
+    for k in 0..10 {
+        // (names, not before): a tenth of the names at once, or every name in round k.
+        let (range, not_before) = if shape == FloodShape::Answered10x {
+            (0..count, start + FLOOD_SPREAD * k / 9)
+        } else {
+            ((k as usize * step).min(count)..((k as usize + 1) * step).min(count), start)
+        };
+        if range.is_empty() || not_before >= deadline || Instant::now() >= deadline {
+            break;
+        }
+        sleep_until(not_before);
+        f.names = f.names.max(range.end);
+        f.counts.add(flood(stubborn.config.dns, range, shape.zone(), back_to_back, deadline)?);
         let entries = stubborn.metric("stubborn_cache_entries", "")?;
+        let round = if shape == FloodShape::Answered10x { format!("round {}/10: ", k + 1) } else { String::new() };
         say(
             out,
             &format!(
-                "flood: {sent}/{count} names sent in {:.1} s, {} NXDOMAIN replies; stubborn RSS {:.1} MiB, {entries} cache entries",
+                "flood: {round}{}/{count} names, {} queries sent in {:.1} s, {} NOERROR and {} NXDOMAIN replies; stubborn RSS {:.1} MiB, {entries} cache entries",
+                f.names,
+                f.counts.sent,
                 start.elapsed().as_secs_f64(),
-                f.nxdomain,
+                f.counts.noerror,
+                f.counts.nxdomain,
                 stubborn.rss_mib()
             ),
         );
     }
-    f.names = sent;
     f.took = start.elapsed();
     f.rss_after = stubborn.rss_mib();
     f.entries_after = stubborn.metric("stubborn_cache_entries", "")?;
@@ -525,51 +658,61 @@ fn flood_stubborn(stubborn: &Stubborn, count: usize, out: &mut dyn Write) -> any
     Ok(f)
 }
 
-/// Sends the names numbered `range` from [`FLOOD_THREADS`] sockets,
-/// [`FLOOD_WINDOW`] in flight on each; returns [replies, NXDOMAIN replies].
-fn flood(server: SocketAddr, range: std::ops::Range<usize>, deadline: Instant) -> io::Result<[usize; 2]> {
+/// Sends the names numbered `range` under `zone` (wire form) from
+/// [`FLOOD_THREADS`] sockets, [`FLOOD_WINDOW`] in flight on each; each
+/// window is sent `back_to_back` times, each time once the replies to the
+/// last came (or 2 s passed). Returns the queries sent and the replies by RCODE.
+fn flood(
+    server: SocketAddr,
+    range: std::ops::Range<usize>,
+    zone: &'static [u8],
+    back_to_back: usize,
+    deadline: Instant,
+) -> io::Result<FloodCounts> {
     let threads: Vec<_> = (0..FLOOD_THREADS)
         .map(|t| {
             let names: Vec<usize> = range.clone().skip(t).step_by(FLOOD_THREADS).collect();
-            std::thread::spawn(move || -> io::Result<[usize; 2]> {
+            std::thread::spawn(move || -> io::Result<FloodCounts> {
                 let socket = UdpSocket::bind("127.0.0.1:0")?;
                 socket.connect(server)?;
                 socket.set_read_timeout(Some(Duration::from_secs(2)))?;
-                let (mut counts, mut buf) = ([0; 2], [0u8; 1500]);
+                let (mut counts, mut buf) = (FloodCounts::default(), [0u8; 1500]);
                 for window in names.chunks(FLOOD_WINDOW) {
                     if Instant::now() > deadline {
                         break;
                     }
-                    for &i in window {
-                        socket.send(&nxdomain_query(i))?;
-                    }
-                    for _ in window {
-                        let Ok(n) = socket.recv(&mut buf) else { break };
-                        counts[0] += 1;
-                        counts[1] += usize::from(n > 3 && buf[3] & 0x0f == 3);
+                    for _ in 0..back_to_back {
+                        for &i in window {
+                            socket.send(&flood_query(i, zone))?;
+                            counts.sent += 1;
+                        }
+                        for _ in window {
+                            let Ok(n) = socket.recv(&mut buf) else { break };
+                            counts.count(&buf[..n]);
+                        }
                     }
                 }
                 Ok(counts)
             })
         })
         .collect();
-    let mut total = [0; 2];
+    let mut total = FloodCounts::default();
     for thread in threads {
-        let [replies, nxdomain] = thread.join().map_err(|_| io::Error::other("a flood thread panicked"))??;
-        total = [total[0] + replies, total[1] + nxdomain];
+        total.add(thread.join().map_err(|_| io::Error::other("a flood thread panicked"))??);
     }
     Ok(total)
 }
 
-/// `f{i}.nx.drill.test. A`, no EDNS, by hand: a flood builds millions.
-fn nxdomain_query(i: usize) -> Vec<u8> {
+/// `f{i}.` + `zone` A, no EDNS, by hand: a flood builds millions.
+fn flood_query(i: usize, zone: &[u8]) -> Vec<u8> {
     let label = format!("f{i}");
     let mut q = Vec::with_capacity(40);
     q.extend_from_slice(&(i as u16).to_be_bytes());
     q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
     q.push(label.len() as u8);
     q.extend_from_slice(label.as_bytes());
-    q.extend_from_slice(b"\x02nx\x05drill\x04test\x00\x00\x01\x00\x01");
+    q.extend_from_slice(zone);
+    q.extend_from_slice(&[0x00, 0x01, 0x00, 0x01]);
     q
 }
 
@@ -701,7 +844,8 @@ fn sorted_latencies(outcomes: &[Outcome]) -> Vec<Duration> {
 
 // === the processes
 
-/// knotd serving [`ORIGIN`] with `host0` .. `hostN-1`, each an A record.
+/// knotd serving [`ORIGIN`] with `host0` .. `hostN-1`, each an A record,
+/// and the wildcard `*.w` that answers the answered floods.
 struct Knot {
     bin: PathBuf,
     dir: PathBuf,
@@ -725,7 +869,8 @@ impl Knot {
         );
         fs::write(dir.join("knot.conf"), config).context("write knot.conf")?;
         let mut zone = format!(
-            "$ORIGIN {ORIGIN}\n$TTL {RECORD_TTL}\n@ 60 IN SOA ns hostmaster 1 3600 900 604800 60\n@ 60 IN NS ns\nns 60 IN A 127.0.0.1\n"
+            "$ORIGIN {ORIGIN}\n$TTL {RECORD_TTL}\n@ 60 IN SOA ns hostmaster 1 3600 900 604800 60\n@ 60 IN NS ns\nns 60 IN A 127.0.0.1\n\
+             *.w {WILDCARD_TTL} IN A {WILDCARD_ADDR}\n"
         );
         for i in 0..names {
             // Addresses from 198.18.0.0/15 (RFC 2544, benchmarking): data only, never contacted.
