@@ -28,6 +28,8 @@ mod drill;
 mod edns_passthrough;
 #[cfg(feature = "encrypted")]
 mod encrypted_upstreams;
+#[cfg(feature = "fleet")]
+mod fleet;
 mod forwarding_loop;
 mod garbage_packets;
 mod health_not_flapped_by_clients;

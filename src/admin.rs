@@ -335,7 +335,7 @@ impl Admin {
             all_services.push(json!({ "service": service.name(), "active": active, "targets": targets }));
         }
         let cache = resolver.cache();
-        json!({
+        let mut status = json!({
             "version": env!("STUBBORN_VERSION"),
             "started": rfc3339(self.started),
             "uptime_seconds": SystemTime::now().duration_since(self.started).unwrap_or_default().as_secs(),
@@ -354,7 +354,11 @@ impl Admin {
                 "upstreams_down": down,
                 "services_not_on_primary": not_on_primary,
             },
-        })
+        });
+        if let Some(fleet) = resolver.fleet() {
+            status["fleet"] = fleet.status();
+        }
+        status
     }
 }
 
@@ -540,7 +544,7 @@ fn degraded_json(name: &DegradedName) -> Value {
     })
 }
 
-fn rfc3339(time: SystemTime) -> String {
+pub fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
 

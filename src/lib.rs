@@ -10,8 +10,10 @@
 //! - [`upstream`]: upstream pools in priority order, health, probes
 //! - [`resolver`]: what to answer with: cache, upstream, stale, last-known-good
 //! - [`degraded`]: the names recently answered stale or kept-positive
+//! - `fleet`: the last-known-good store shared by a fleet of stubborns (Redis/Valkey; feature `fleet`)
 //! - [`server`]: UDP and TCP listeners, ACL
 //! - [`bind`]: opening listening sockets (v6only, freebind, reuse)
+//! - [`bucket`]: a token bucket (client rates, fleet store writes)
 //! - [`service`]: health-checked multi-cloud failover names
 //! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status, cache control) and every metric
 //! - [`cli`]: the command line (clap), shared by `main` and the man page and completion generator
@@ -34,11 +36,17 @@ pub(crate) use std::sync::atomic::AtomicU64;
 
 pub mod admin;
 pub mod bind;
+pub mod bucket;
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod ctl;
 pub mod degraded;
+#[cfg(feature = "fleet")]
+pub mod fleet;
+#[cfg(not(feature = "fleet"))]
+#[path = "fleet/off.rs"]
+pub mod fleet;
 pub mod metrics;
 pub mod query;
 pub mod rate_limit;

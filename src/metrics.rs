@@ -73,6 +73,10 @@ pub struct Metrics {
     pub rebind_blocked: Counter,
     /// `stubborn_rate_limited_total`: queries dropped by `client_rate`.
     pub rate_limited: Counter,
+    /// `stubborn_fleet_up`: 1 while the fleet store answers.
+    pub fleet_up: Gauge,
+    pub fleet_published: FleetPublished,
+    pub fleet_reads: FleetReads,
 }
 
 /// `stubborn_responses_total`: one counter per RCODE, made on first use
@@ -224,6 +228,30 @@ pub struct Answers {
     pub refused: Counter,
     pub servfail: Counter,
     pub service: Counter,
+    /// Answered from the fleet store.
+    pub fleet: Counter,
+}
+
+/// `stubborn_fleet_published_total` by `result`.
+#[derive(Clone, Default)]
+pub struct FleetPublished {
+    pub ok: Counter,
+    /// Over `publish_rate`, or the queue to the publisher full.
+    pub dropped: Counter,
+    pub error: Counter,
+}
+
+/// `stubborn_fleet_reads_total` by `result`.
+#[derive(Clone, Default)]
+pub struct FleetReads {
+    pub hit: Counter,
+    pub miss: Counter,
+    /// The store was down, slow or failed the read.
+    pub error: Counter,
+    /// A value without a valid HMAC tag where `key_file` asks for one.
+    pub rejected: Counter,
+    /// A value that does not decode, or not into an entry stubborn would cache.
+    pub invalid: Counter,
 }
 
 /// One counter per kind of cache entry (`positive`: holds records of the
@@ -366,6 +394,16 @@ impl Metrics {
         );
         let rate_limited = Counter::default();
         registry.register("stubborn_rate_limited", "Queries dropped by client_rate", rate_limited.clone());
+        let fleet_up = Gauge::default();
+        registry.register("stubborn_fleet_up", "1 while the fleet store answers ([fleet])", fleet_up.clone());
+        let fleet_published = Family::<Labels, Counter>::default();
+        registry.register(
+            "stubborn_fleet_published",
+            "Answers published to the fleet store, by result",
+            fleet_published.clone(),
+        );
+        let fleet_reads = Family::<Labels, Counter>::default();
+        registry.register("stubborn_fleet_reads", "Reads of the fleet store, by result", fleet_reads.clone());
         let build_info = Family::<Labels, Gauge>::default();
         registry.register(
             "stubborn_build_info",
@@ -391,6 +429,7 @@ impl Metrics {
                 refused: counter(&answers, "source", "refused"),
                 servfail: counter(&answers, "source", "servfail"),
                 service: counter(&answers, "source", "service"),
+                fleet: counter(&answers, "source", "fleet"),
             },
             kept_positive,
             cache_evictions: {
@@ -419,6 +458,19 @@ impl Metrics {
             scrubbed_records,
             rebind_blocked,
             rate_limited,
+            fleet_up,
+            fleet_published: FleetPublished {
+                ok: counter(&fleet_published, "result", "ok"),
+                dropped: counter(&fleet_published, "result", "dropped"),
+                error: counter(&fleet_published, "result", "error"),
+            },
+            fleet_reads: FleetReads {
+                hit: counter(&fleet_reads, "result", "hit"),
+                miss: counter(&fleet_reads, "result", "miss"),
+                error: counter(&fleet_reads, "result", "error"),
+                rejected: counter(&fleet_reads, "result", "rejected"),
+                invalid: counter(&fleet_reads, "result", "invalid"),
+            },
             registry,
         }
     }
@@ -592,6 +644,10 @@ mod tests {
             "stubborn_scrubbed_records_total 0",
             "stubborn_rebind_blocked_total 0",
             "stubborn_rate_limited_total 0",
+            "stubborn_fleet_up 0",
+            "stubborn_fleet_published_total{result=\"dropped\"} 0",
+            "stubborn_fleet_reads_total{result=\"rejected\"} 0",
+            "stubborn_answers_total{source=\"fleet\"} 0",
             "process_cpu_seconds_total ",
             "process_open_fds ",
             "stubborn_build_info{version=\"",

@@ -41,10 +41,10 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use hickory_proto::{op::Message, rr::Record};
 use tokio::{sync::watch, time::Instant};
 use tracing::{debug, warn};
@@ -53,6 +53,7 @@ use crate::{
     cache::{Cache, Entry, KeyParts, Lookup, Selection, key_name},
     config::AnswerPolicy,
     degraded::{Degraded, Reason},
+    fleet::Fleet,
     metrics::Metrics,
     query::{Query, QueryName},
     rate_limit::OncePerName,
@@ -106,10 +107,21 @@ pub struct Resolver {
     inflight: Mutex<HashMap<Box<[u8]>, Fetch, foldhash::fast::RandomState>>,
     /// Names whose private addresses rebind protection removed, logged once each.
     rebind_logged: OncePerName,
+    /// The fleet store (`[fleet]`), when there is one; swapped on reload.
+    fleet: ArcSwapOption<Fleet>,
 }
 
 /// Where the queries sharing a fetch wait for it; `None` until it ends.
 type Waiter = watch::Receiver<Option<Fetched>>;
+
+/// How the fetch `waiter` waits on ended, if it did by `deadline`; None
+/// also when its task was cancelled (shutdown).
+async fn wait_for(mut waiter: Waiter, deadline: Instant) -> Option<Fetched> {
+    match tokio::time::timeout_at(deadline, waiter.wait_for(Option::is_some)).await {
+        Ok(Ok(fetched)) => fetched.clone(),
+        Ok(Err(_)) | Err(_) => None,
+    }
+}
 
 /// A fetch in flight.
 #[derive(Clone)]
@@ -177,6 +189,7 @@ impl Resolver {
             degraded: Degraded::default(),
             inflight: Mutex::default(),
             rebind_logged: OncePerName::default(),
+            fleet: ArcSwapOption::empty(),
         }
     }
 
@@ -196,6 +209,23 @@ impl Resolver {
     /// Puts new upstream pools in place (reload); fetches in flight finish on the old ones.
     pub fn set_upstreams(&self, upstreams: Upstreams) {
         self.upstreams.store(Arc::new(upstreams));
+    }
+
+    /// Puts a fleet store in place (start, reload), or takes it away.
+    pub fn set_fleet(&self, fleet: Option<Fleet>) {
+        self.fleet.store(fleet.map(Arc::new));
+    }
+
+    /// The fleet store, if any.
+    pub fn fleet(&self) -> Option<Arc<Fleet>> {
+        self.fleet.load_full()
+    }
+
+    /// The fleet store, where `query`'s zone may be answered from it (it
+    /// serves stale answers).
+    fn fleet_for(&self, query: &Query) -> Option<Arc<Fleet>> {
+        let fleet = self.fleet.load_full()?;
+        self.cache.config().policy_for(query.name_wire()).serve_stale.then_some(fleet)
     }
 
     pub fn degraded(&self) -> &Degraded {
@@ -284,45 +314,122 @@ impl Resolver {
     /// between costs at most one more upstream query.
     pub async fn answer_after(self: &Arc<Self>, query: &Query, unanswered: Unanswered, limit: usize) -> Vec<u8> {
         let stale = match unanswered {
-            Unanswered::Stale(entry) => Some(entry),
-            Unanswered::Missing => None,
+            Unanswered::Stale(entry) => entry,
+            Unanswered::Missing => return self.answer_missing(query, limit).await,
         };
-        let wait = match &stale {
-            Some(_) => self.policy.load().stale_answer_after,
-            None => {
-                let upstreams = self.upstreams.load();
-                let pool = upstreams.pool_for(query.name_wire());
-                // Every server counted down: the client waits only until an
-                // answer is due from one that is back, then gets SERVFAIL;
-                // the fetch goes on and caches a late answer for its retry.
-                if pool.any_up() { pool.worst_case() + MISS_SLACK } else { pool.down_wait() }
-            }
-        };
+        let wait = self.policy.load().stale_answer_after;
         let fetched = match self.fetch(query) {
-            Some(mut fetch) => match tokio::time::timeout(wait, fetch.wait_for(Option::is_some)).await {
-                Ok(Ok(fetched)) => fetched.clone(),
-                // Err(_): no answer in time; Ok(Err(_)): the fetch task was cancelled (shutdown).
-                Ok(Err(_)) | Err(_) => None,
-            },
+            Some(fetch) => wait_for(fetch, Instant::now() + wait).await,
             None => {
-                debug!(qname = %query.name(), limit = MAX_FETCHES, "too many upstream fetches in flight");
-                self.metrics.fetches_shed.inc();
+                self.note_shed(query);
                 None
             }
         };
-        match (fetched, stale) {
-            (Some(Fetched::Answer(entry)), _) => {
+        match fetched {
+            Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => self.fetched(query, answered, limit),
+            Some(Fetched::Failed) | None => self.stale(query, &stale, limit),
+        }
+    }
+
+    /// The reply to `query` when the cache holds nothing for it: the
+    /// upstream's answer, else the fleet store's (read where the answer
+    /// would otherwise be SERVFAIL: at once when the pool is counted down,
+    /// else once `stale_answer_after` has passed or the fetch failed),
+    /// else SERVFAIL.
+    async fn answer_missing(self: &Arc<Self>, query: &Query, limit: usize) -> Vec<u8> {
+        let started = Instant::now();
+        let (pool_down, wait) = {
+            let upstreams = self.upstreams.load();
+            let pool = upstreams.pool_for(query.name_wire());
+            // Every server counted down: the client waits only until an
+            // answer is due from one that is back, then gets SERVFAIL; the
+            // fetch goes on and caches a late answer for its retry.
+            if pool.any_up() { (false, pool.worst_case() + MISS_SLACK) } else { (true, pool.down_wait()) }
+        };
+        let deadline = started + wait;
+        let fleet = self.fleet_for(query);
+        let Some(fetch) = self.fetch(query) else {
+            self.note_shed(query);
+            return self.fleet_answer(query, fleet, limit).await.unwrap_or_else(|| self.servfail(query));
+        };
+        let Some(fleet) = fleet else {
+            return match wait_for(fetch, deadline).await {
+                Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => {
+                    self.fetched(query, answered, limit)
+                }
+                Some(Fetched::Failed) | None => self.servfail(query),
+            };
+        };
+        if pool_down {
+            // The read starts at once, beside the fetch: no wait is added to the SERVFAIL.
+            let read = self.fleet_answer(query, Some(fleet), limit);
+            tokio::pin!(read);
+            let fetched = tokio::select! {
+                fetched = wait_for(fetch.clone(), deadline) => fetched,
+                read = &mut read => match read {
+                    Some(reply) => return reply,
+                    None => wait_for(fetch, deadline).await,
+                },
+            };
+            return match fetched {
+                Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => {
+                    self.fetched(query, answered, limit)
+                }
+                Some(Fetched::Failed) | None => read.await.unwrap_or_else(|| self.servfail(query)),
+            };
+        }
+        let first = deadline.min(started + self.policy.load().stale_answer_after);
+        match wait_for(fetch.clone(), first).await {
+            Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => self.fetched(query, answered, limit),
+            failed => match self.fleet_answer(query, Some(fleet), limit).await {
+                Some(reply) => reply,
+                None if failed.is_none() => match wait_for(fetch, deadline).await {
+                    Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => {
+                        self.fetched(query, answered, limit)
+                    }
+                    Some(Fetched::Failed) | None => self.servfail(query),
+                },
+                None => self.servfail(query),
+            },
+        }
+    }
+
+    /// The reply from what a fetch brought: a new answer, or last-known-good over an empty one.
+    fn fetched(&self, query: &Query, fetched: Fetched, limit: usize) -> Vec<u8> {
+        match fetched {
+            Fetched::Answer(entry) => {
                 self.metrics.answers.upstream.inc();
                 reply::answer(query, &entry, Ttl::CountDown { age: entry.age_secs(Instant::now()) }, None, limit)
             }
-            (Some(Fetched::KeptPositive(entry)), _) => {
+            Fetched::KeptPositive(entry) => {
                 self.metrics.answers.kept_positive.inc();
                 self.note_degraded(query, Reason::KeptPositive);
                 reply::answer(query, &entry, self.stale_ttl(query), Some(EDE_STALE), limit)
             }
-            (_, Some(entry)) => self.stale(query, &entry, limit),
-            (Some(Fetched::Failed) | None, None) => self.servfail(query),
+            Fetched::Failed => self.servfail(query),
         }
+    }
+
+    /// The fleet store's answer for `query` as a stale reply, cached
+    /// locally as stale (so later queries in the outage are answered from
+    /// memory); None without a fleet or an answer there.
+    async fn fleet_answer(&self, query: &Query, fleet: Option<Arc<Fleet>>, limit: usize) -> Option<Vec<u8>> {
+        let mut entry = fleet?.read(&query.key, &self.cache.config()).await?;
+        // Answered as stale whatever is left of its TTL: no upstream vouches for it now.
+        let now = Instant::now();
+        if entry.is_fresh(now) {
+            entry.stored_at = now.checked_sub(entry.ttl + Duration::from_millis(1))?;
+        }
+        let entry = Arc::new(entry);
+        self.cache.insert(query.key.clone(), Arc::clone(&entry));
+        self.metrics.answers.fleet.inc();
+        self.note_degraded(query, Reason::Stale);
+        Some(reply::answer(query, &entry, self.stale_ttl(query), Some(EDE_STALE), limit))
+    }
+
+    fn note_shed(&self, query: &Query) {
+        debug!(qname = %query.name(), limit = MAX_FETCHES, "too many upstream fetches in flight");
+        self.metrics.fetches_shed.inc();
     }
 
     /// The reply to a miss that may not wait on upstream (its client has
@@ -472,9 +579,13 @@ impl Resolver {
         };
         if !entry.has_records
             && !keep_positive.is_zero()
-            && let Some(known) = self.cache.last_known_good(&query.key, now)
+            && let Some(known) = self.last_known_good(query, now).await
         {
-            let (since, first) = known.empty_seen(now);
+            let (local_since, first) = known.empty_seen(now);
+            let since = match self.fleet_for(query) {
+                Some(fleet) => self.fleet_first_empty(&fleet, query, &known, local_since, keep_positive).await,
+                None => local_since,
+            };
             if now.saturating_duration_since(since) < keep_positive {
                 if first {
                     warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, rcode = entry.rcode,
@@ -489,10 +600,51 @@ impl Resolver {
             self.cache.remove(&query.key);
         }
         let entry = Arc::new(entry);
-        let _stores = self.inflight.lock().expect("no panics while held");
-        if !flushed.load(Ordering::Relaxed) {
-            self.cache.insert(query.key.clone(), Arc::clone(&entry));
+        let stored = {
+            let _stores = self.inflight.lock().expect("no panics while held");
+            let stored = !flushed.load(Ordering::Relaxed);
+            if stored {
+                self.cache.insert(query.key.clone(), Arc::clone(&entry));
+            }
+            stored
+        };
+        if stored
+            && entry.has_records
+            && let Some(fleet) = self.fleet_for(query)
+        {
+            let max_stale = self.cache.config().policy_for(query.name_wire()).max_stale;
+            fleet.publish(&query.key, &entry, entry.ttl + max_stale);
         }
         Fetched::Answer(entry)
+    }
+
+    /// The records an empty answer for `query` must not replace: the
+    /// cache's (fresh, or stale within `max_stale`), else the fleet
+    /// store's, which are then cached here too.
+    async fn last_known_good(&self, query: &Query, now: Instant) -> Option<Arc<Entry>> {
+        if let Some(known) = self.cache.last_known_good(&query.key, now) {
+            return Some(known);
+        }
+        let known = Arc::new(self.fleet_for(query)?.read(&query.key, &self.cache.config()).await?);
+        self.cache.insert(query.key.clone(), Arc::clone(&known));
+        Some(known)
+    }
+
+    /// When the fleet first saw empty answers for `query` over `known`'s
+    /// records: the store's time, recorded now (this node's `local_since`)
+    /// if it held none; this node's time alone while the store is down.
+    async fn fleet_first_empty(
+        &self,
+        fleet: &Fleet,
+        query: &Query,
+        known: &Entry,
+        local_since: Instant,
+        keep_positive: Duration,
+    ) -> Instant {
+        let (now, wall_now) = (Instant::now(), SystemTime::now());
+        let seen = wall_now - now.saturating_duration_since(local_since);
+        let Some(first) = fleet.first_empty(&query.key, seen, keep_positive * 2).await else { return local_since };
+        let ago = wall_now.duration_since(first).unwrap_or_default();
+        now.checked_sub(ago).map_or(local_since, |at| known.empty_seen_since(at))
     }
 }

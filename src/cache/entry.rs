@@ -279,6 +279,17 @@ impl Entry {
         }
     }
 
+    /// Notes that the fleet saw empty answers for this entry's key from
+    /// `at` (fleet store); returns when they began, the earlier of that and
+    /// what this node saw.
+    pub fn empty_seen_since(&self, at: Instant) -> Instant {
+        let encoded = Moment::encode(self.stored_at, at);
+        let earliest = |old: u64| Some(if old == Moment::NONE { encoded } else { old.min(encoded) });
+        let previous = self.empty_since.fetch_update(Ordering::Relaxed, Ordering::Relaxed, earliest).unwrap_or(encoded);
+        let since = if previous == Moment::NONE { encoded } else { previous.min(encoded) };
+        Moment::decode(self.stored_at, since).unwrap_or(at)
+    }
+
     /// When upstream answers began to come back empty for this positive
     /// entry (last-known-good), if they have.
     pub fn empty_since(&self) -> Option<Instant> {

@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::{Cache, Entry, entry::rebuild_reply};
+use crate::config::CacheConfig;
 
 const MAGIC: &[u8; 8] = b"STUBCACH";
 /// Bumped whenever the payload's layout changes; other versions are ignored.
@@ -91,15 +92,39 @@ struct Snapshot {
     entries: Vec<SavedEntry>,
 }
 
+/// One entry as saved, with its key: in the snapshot, and as the fleet
+/// store's value.
 #[derive(Serialize, Deserialize)]
-struct SavedEntry {
-    /// The cache key: lower-cased question + DO byte.
-    key: Vec<u8>,
+pub struct SavedEntry {
+    /// The cache key: lower-cased question + DNSSEC byte.
+    pub key: Vec<u8>,
     rcode: u8,
     authentic_data: bool,
     counts: [u16; 3],
     sections: Vec<u8>,
-    stored_unix_ms: u64,
+    /// When the answer arrived, wall clock.
+    pub stored_unix_ms: u64,
+}
+
+impl SavedEntry {
+    /// `entry` under `key`, dated by the wall clock `wall_now` at `now`.
+    pub fn of(key: Vec<u8>, entry: &Entry, now: Instant, wall_now: SystemTime) -> SavedEntry {
+        SavedEntry {
+            key,
+            rcode: entry.rcode,
+            authentic_data: entry.authentic_data,
+            counts: entry.counts,
+            sections: entry.sections().to_vec(),
+            stored_unix_ms: unix_ms(wall_now - now.saturating_duration_since(entry.stored_at)),
+        }
+    }
+
+    /// The entry again, checked like a fresh reply (`Entry::from_reply`) and
+    /// dated as the module doc says ("Times"), `written` being when it was
+    /// saved at the latest; None if it does not check out.
+    pub fn restore(&self, config: &CacheConfig, written: SystemTime) -> Option<Entry> {
+        restore(self, config, &Clock { now: Instant::now(), wall_now: SystemTime::now(), written })
+    }
 }
 
 /// Writes every servable entry of `cache` to `path`, atomically; returns how many.
@@ -108,14 +133,7 @@ pub fn save(cache: &Cache, path: &Path) -> Result<usize, PersistError> {
     let entries: Vec<SavedEntry> = cache
         .entries(now)
         .into_iter()
-        .map(|(key, entry)| SavedEntry {
-            key: key.into_vec(),
-            rcode: entry.rcode,
-            authentic_data: entry.authentic_data,
-            counts: entry.counts,
-            sections: entry.sections().to_vec(),
-            stored_unix_ms: unix_ms(wall_now - now.saturating_duration_since(entry.stored_at)),
-        })
+        .map(|(key, entry)| SavedEntry::of(key.into_vec(), &entry, now, wall_now))
         .collect();
     let count = entries.len();
     let file = encode(&Snapshot { written_unix_ms: unix_ms(wall_now), entries })?;
@@ -243,7 +261,7 @@ struct Clock {
 
 /// Rebuilds the reply the entry came from and reads it again; None if it
 /// does not check out. Dated as the module doc says ("Times").
-fn restore(saved: &SavedEntry, config: &crate::config::CacheConfig, clock: &Clock) -> Option<Entry> {
+fn restore(saved: &SavedEntry, config: &CacheConfig, clock: &Clock) -> Option<Entry> {
     let question = saved.key.get(..saved.key.len().checked_sub(1)?)?;
     let qtype = u16::from_be_bytes([*question.get(question.len().checked_sub(4)?)?, question[question.len() - 3]]);
     let reply = rebuild_reply(question, saved.rcode, saved.authentic_data, saved.counts, &saved.sections);
@@ -274,12 +292,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn unix_ms(time: SystemTime) -> u64 {
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn unix_ms(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The inverse of [`unix_ms`] (any u64 of milliseconds fits a `SystemTime`: 64-bit seconds).
-fn unix_time(ms: u64) -> SystemTime {
+pub fn unix_time(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 

@@ -21,6 +21,7 @@ pub(super) struct File {
     pub service: Vec<ServiceFile>,
     #[serde(default)]
     pub admin: AdminFile,
+    pub fleet: Option<FleetFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,4 +117,17 @@ pub(super) struct AdminFile {
     pub listen: Option<Spanned<String>>,
     pub allow: Option<Vec<Spanned<String>>>,
     pub control_allow: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FleetFile {
+    pub store: Spanned<Vec<Spanned<String>>>,
+    pub password_file: Option<Spanned<String>>,
+    pub key_prefix: Option<Spanned<String>>,
+    pub key_file: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub publish_interval: Option<Spanned<String>>,
+    pub publish_rate: Option<Spanned<u64>>,
+    pub timeout: Option<Spanned<String>>,
 }

@@ -10,6 +10,7 @@
 //! apart from the problems.
 
 mod file;
+mod fleet;
 mod http_check;
 mod serde_errors;
 #[cfg(test)]
@@ -27,7 +28,7 @@ use ipnet::IpNet;
 
 use crate::wire;
 
-pub use self::{http_check::HttpCheck, validate::nameservers_of};
+pub use self::{fleet::FleetConfig, http_check::HttpCheck, validate::nameservers_of};
 
 /// Where the file is looked for when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/stubborn/stubborn.toml";
@@ -48,6 +49,8 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     /// The admin HTTP endpoint.
     pub admin: AdminConfig,
+    /// The fleet store, when `[fleet]` is there.
+    pub fleet: Option<FleetConfig>,
     /// Things worth saying that do not make the config invalid, each as
     /// `PATH:LINE:COL: key: what`; `stubborn check` prints them.
     pub warnings: Vec<String>,

@@ -469,6 +469,7 @@ fn man_page_lists_every_config_key() {
         ("[[cache.rule]]", "[[cache.rule]]\nzone = \"a.test\"\nUNKNOWN"),
         ("[[service]]", "[[service]]\nname = \"a.test\"\nprimary = \"192.0.2.1\"\nUNKNOWN"),
         ("[admin]", "[admin]\nUNKNOWN"),
+        ("[fleet]", "[fleet]\nstore = []\nUNKNOWN"),
     ];
     let top = accepted_keys("UNKNOWN");
     let mut headings: Vec<&str> = tables.iter().map(|(h, _)| *h).collect();

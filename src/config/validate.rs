@@ -64,7 +64,7 @@ fn in_file_order(mut found: Vec<(usize, String)>) -> Vec<String> {
 }
 
 /// Collects problems and warnings with their positions in the file.
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
     /// Each with the byte offset it is at.
@@ -73,7 +73,7 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn problem(&mut self, span: Range<usize>, key: &str, what: &str) {
+    pub(super) fn problem(&mut self, span: Range<usize>, key: &str, what: &str) {
         let line = (span.start, self.at(span, key, what));
         self.problems.push(line);
     }
@@ -108,6 +108,16 @@ impl Validator<'_> {
                 None => loopback_hosts(),
             },
         };
+        let fleet = file.fleet.map(|fleet| {
+            if cfg!(not(feature = "fleet")) {
+                self.problem(
+                    fleet.store.span(),
+                    "fleet",
+                    "this build has no fleet store (built without the `fleet` feature)",
+                );
+            }
+            super::fleet::validate(self, fleet)
+        });
         Config {
             path: self.path.to_path_buf(),
             server,
@@ -117,6 +127,7 @@ impl Validator<'_> {
             persist,
             services,
             admin,
+            fleet,
             warnings: Vec::new(),
         }
     }
@@ -250,7 +261,7 @@ impl Validator<'_> {
         let burst = count(burst, "server.client_burst", 1).unwrap_or(rate);
         let exempt = match exempt {
             Some(list) => list.iter().filter_map(|s| self.net(s, "server.client_rate_exempt")).collect(),
-            None => vec!["127.0.0.1/32".parse().expect("a valid literal"), "::1/128".parse().expect("a valid literal")],
+            None => loopback_hosts(),
         };
         ClientRate { rate, burst, exempt }
     }
@@ -537,7 +548,13 @@ impl Validator<'_> {
         policy
     }
 
-    fn duration(&mut self, value: Option<Spanned<String>>, key: &str, default: Duration, nonzero: bool) -> Duration {
+    pub(super) fn duration(
+        &mut self,
+        value: Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+        nonzero: bool,
+    ) -> Duration {
         let Some(value) = value else { return default };
         match humantime::parse_duration(value.get_ref()) {
             Ok(d) if nonzero && d.is_zero() => {

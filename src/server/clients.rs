@@ -25,7 +25,7 @@ use std::{
 
 use tokio::time::Instant;
 
-use crate::{config::ClientRate, resolver::MAX_FETCHES};
+use crate::{bucket::Bucket, config::ClientRate, resolver::MAX_FETCHES};
 
 /// Queries waiting on upstream that one client may have at once: a quarter
 /// of the fetches stubborn runs at once, so that three floods leave room.
@@ -53,10 +53,8 @@ impl ClientKey {
 
 #[derive(Debug)]
 struct Client {
-    /// Tokens left; one query takes one.
-    tokens: f64,
-    /// When the tokens were last topped up.
-    refilled: Instant,
+    /// One query takes one token.
+    bucket: Bucket,
     /// Queries of this client waiting on upstream now.
     in_flight: u32,
 }
@@ -75,17 +73,7 @@ impl Clients {
             return true;
         }
         let now = Instant::now();
-        self.with(ip, now, f64::from(limit.burst), |client| {
-            let elapsed = now.saturating_duration_since(client.refilled).as_secs_f64();
-            client.tokens = (client.tokens + elapsed * f64::from(limit.rate)).min(f64::from(limit.burst));
-            client.refilled = now;
-            if client.tokens >= 1.0 {
-                client.tokens -= 1.0;
-                true
-            } else {
-                false
-            }
-        })
+        self.with(ip, now, limit.burst, |client| client.bucket.take(now, limit.rate, limit.burst))
     }
 
     /// True when `ip` has its whole [`SHARE`] of queries waiting on upstream.
@@ -97,7 +85,7 @@ impl Clients {
 
     /// One more query of `ip` waits on upstream.
     pub fn started(&self, ip: IpAddr) {
-        self.with(ip, Instant::now(), f64::MAX, |client| client.in_flight += 1);
+        self.with(ip, Instant::now(), u32::MAX, |client| client.in_flight += 1);
     }
 
     /// A query of `ip` that waited on upstream has its answer.
@@ -109,14 +97,14 @@ impl Clients {
         }
     }
 
-    /// Runs `f` on `ip`'s entry, made (with `tokens`) if there is none.
-    fn with<T>(&self, ip: IpAddr, now: Instant, tokens: f64, f: impl FnOnce(&mut Client) -> T) -> T {
+    /// Runs `f` on `ip`'s entry, made (with a full bucket of `burst`) if there is none.
+    fn with<T>(&self, ip: IpAddr, now: Instant, burst: u32, f: impl FnOnce(&mut Client) -> T) -> T {
         let key = ClientKey::of(ip);
         let mut shard = self.shard(key).lock().expect("no panics while held");
         if shard.len() >= CLIENTS_PER_SHARD && !shard.contains_key(&key) {
             shard.retain(|_, client| client.in_flight > 0);
         }
-        f(shard.entry(key).or_insert(Client { tokens, refilled: now, in_flight: 0 }))
+        f(shard.entry(key).or_insert(Client { bucket: Bucket::full(burst, now), in_flight: 0 }))
     }
 
     fn shard(&self, key: ClientKey) -> &Mutex<HashMap<ClientKey, Client>> {

@@ -38,6 +38,7 @@ pub use udp::serve as serve_udp;
 use crate::{
     cache::Cache,
     config::{ClientRate, Config, UpstreamConfig},
+    fleet::Fleet,
     metrics::Metrics,
     query::{Query, Rejection},
     reply,
@@ -146,6 +147,7 @@ impl Server {
     pub fn new(config: &Config, cache: Cache, metrics: Arc<Metrics>) -> Server {
         let upstreams = Upstreams::new(&config.upstream, &metrics, None);
         let resolver = Arc::new(Resolver::new(cache, config.answers.clone(), upstreams, Arc::clone(&metrics)));
+        resolver.set_fleet(config.fleet.clone().map(|fleet| Fleet::start(fleet, Arc::clone(&metrics))));
         let services = Services::new(&config.services, &Services::default(), &metrics, &resolver);
         Server {
             acl: ArcSwap::from_pointee(Acl::new(config.server.allow.clone())),
@@ -170,6 +172,10 @@ impl Server {
     pub fn apply(&self, old: &Config, new: &Config) {
         self.resolver.cache().reconfigure(&new.cache);
         self.resolver.set_policy(new.answers.clone());
+        if new.fleet != old.fleet {
+            // A new store, connected afresh; the old one's tasks end with it.
+            self.resolver.set_fleet(new.fleet.clone().map(|fleet| Fleet::start(fleet, Arc::clone(&self.metrics))));
+        }
         if new.upstream != old.upstream {
             self.apply_upstreams(&new.upstream);
         } else {
