@@ -132,10 +132,9 @@ fn exposition_lints_clean() {
     assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with # EOF:\n{text}");
     let problems = lint(&text);
     assert!(problems.is_empty(), "{}\n/metrics:\n{text}", problems.join("\n"));
-    let interface = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/INTERFACE.md"))
-        .or_else(|_| std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")))
-        .expect("INTERFACE.md or README.md");
-    for line in interface.lines().filter(|l| l.starts_with("| `stubborn_")) {
+    let reference =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md")).expect("docs/reference.md");
+    for line in reference.lines().filter(|l| l.starts_with("| `stubborn_")) {
         let name = line.split('`').nth(1).expect("a metric name");
         let family = name.trim_end_matches("_total");
         assert!(
