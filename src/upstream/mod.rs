@@ -30,6 +30,8 @@ mod error;
 mod exchange;
 mod health;
 mod loop_check;
+#[cfg(test)]
+pub mod scripted;
 mod udp_sockets;
 
 use std::{
@@ -187,6 +189,10 @@ impl Upstream {
     }
 
     async fn exchange(&self, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
+        #[cfg(test)]
+        if let Some(script) = scripted::find(&self.addr) {
+            return script.exchange(ask, deadline).await;
+        }
         if let Some(encrypted) = &self.encrypted {
             return encrypted.exchange(ask, deadline).await;
         }

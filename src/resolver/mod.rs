@@ -648,3 +648,6 @@ impl Resolver {
         now.checked_sub(ago).map_or(local_since, |at| known.empty_seen_since(at))
     }
 }
+
+#[cfg(test)]
+mod tests;
