@@ -455,8 +455,7 @@ fn accepted_keys(table_toml: &str) -> Vec<String> {
 /// stubborn.toml(5) (`doc/stubborn.toml.5`, written by hand from
 /// INTERFACE.md) names every key the parser accepts, as a `.TP` item
 /// (`\fBkey\fR ...`) under its table's `.SS` heading; and every key it
-/// describes is one the parser accepts. Issue 13: one source of truth for
-/// the man page.
+/// describes is one the parser accepts: one source of truth for the keys.
 #[test]
 fn man_page_lists_every_config_key() {
     let man =
@@ -554,4 +553,45 @@ fn mutated_configs_give_problems_never_a_panic() {
             }
         }
     }
+}
+
+/// Every default stubborn.toml(5) writes as a TOML value (`\fBkey\fR =
+/// "1h"`) is the parser's: the key set to it gives the same config as the
+/// key left out. Defaults written in words ("none", "as [cache]") are the
+/// page's to explain.
+#[test]
+fn man_page_defaults_are_the_parsers() {
+    let man =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/doc/stubborn.toml.5")).expect("read man page");
+    let bases = [
+        ("[server]", "[server]\n"),
+        ("[upstream]", "[upstream]\n"),
+        ("[cache]", "[cache]\n"),
+        ("[[cache.rule]]", "[[cache.rule]]\nzone = \"a.test\"\n"),
+        ("[[service]]", "[[service]]\nname = \"a.test\"\nprimary = \"192.0.2.1\"\n"),
+        ("[admin]", "[admin]\n"),
+        ("[fleet]", "[fleet]\nstore = [\"redis://127.0.0.1:6379/0\"]\n"),
+    ];
+    let mut checked = 0;
+    for (heading, base) in bases {
+        let section = man.split(".SS ").find(|s| s.lines().next() == Some(heading)).expect("a section");
+        let section = section.split(".SH ").next().unwrap_or_default();
+        for item in section.split(".TP\n").skip(1) {
+            let Some((key, rest)) = item.strip_prefix("\\fB").and_then(|item| item.split_once("\\fR = ")) else {
+                continue;
+            };
+            let default = rest.lines().next().unwrap_or_default();
+            if toml::from_str::<toml::Table>(&format!("v = {default}")).is_err() {
+                continue;
+            }
+            let left_out = parse(base).unwrap_or_else(|e| panic!("{heading}: {e}"));
+            let mut written =
+                parse(&format!("{base}{key} = {default}\n")).unwrap_or_else(|e| panic!("{heading} {key}: {e}"));
+            // Whether `listen` was written is remembered (for the [::1] warning); the addresses are what count.
+            written.server.default_listen = left_out.server.default_listen;
+            assert_eq!(written, left_out, "stubborn.toml(5) says {heading} {key} = {default}, the parser does not");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 35, "only {checked} defaults checked");
 }
