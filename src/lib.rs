@@ -22,6 +22,7 @@
 //! - [`watch`]: noticing that a file changed (config, resolv file)
 //! - [`systemd`]: readiness and reload notifications, journald priorities
 //! - [`tls`]: what TLS clients trust (system roots + ca_file) and why a handshake failed
+//! - [`moment`]: an optional instant in one atomic word
 //! - [`rate_limit`]: log lines a misbehaving peer could repeat, limited
 
 #![forbid(unsafe_code)]
@@ -48,6 +49,7 @@ pub mod fleet;
 #[path = "fleet/off.rs"]
 pub mod fleet;
 pub mod metrics;
+pub mod moment;
 pub mod query;
 pub mod rate_limit;
 pub mod reply;

@@ -21,8 +21,8 @@ use tokio::time::Instant;
 use hickory_proto::{op::Message, rr::Record};
 
 use crate::{
-    AtomicU64,
     config::{CacheConfig, ZonePolicy},
+    moment::AtomicMoment,
     wire::{
         AD, HEADER_LEN, Malformed, QR, RA, RCODE_MASK, RD, Records, TYPE_ANY, TYPE_OPT, TYPE_SOA, u16_at, write_header,
     },
@@ -64,26 +64,10 @@ pub struct Entry {
     /// was first cached, which decides whether it has earned protection
     /// from floods (`cache/mod.rs`). Fits in the struct's padding.
     cached_before: AtomicU32,
-    /// The last refresh that failed (RFC 8767 §5 failure recheck), as a [`Moment`].
-    refresh_failed_at: AtomicU64,
-    /// When upstream answers first came back empty for this positive entry, as a [`Moment`].
-    empty_since: AtomicU64,
-}
-
-/// An instant at or after an entry's `stored_at`, in an atomic: nanoseconds
-/// since `stored_at` plus one; zero for none. Written rarely, read on the stale path.
-struct Moment;
-
-impl Moment {
-    const NONE: u64 = 0;
-
-    fn encode(stored_at: Instant, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(stored_at).as_nanos()).unwrap_or(u64::MAX - 1) + 1
-    }
-
-    fn decode(stored_at: Instant, value: u64) -> Option<Instant> {
-        value.checked_sub(1).map(|nanos| stored_at + Duration::from_nanos(nanos))
-    }
+    /// The last refresh that failed (RFC 8767 §5 failure recheck), after `stored_at`.
+    refresh_failed_at: AtomicMoment,
+    /// When upstream answers first came back empty for this positive entry, after `stored_at`.
+    empty_since: AtomicMoment,
 }
 
 /// Octets of one TTL table row: offset (u16) and stored TTL (u32).
@@ -194,8 +178,8 @@ impl Entry {
             ttl: Duration::from_secs(u64::from(ttl)),
             has_records,
             cached_before: AtomicU32::new(0),
-            refresh_failed_at: AtomicU64::new(Moment::NONE),
-            empty_since: AtomicU64::new(Moment::NONE),
+            refresh_failed_at: AtomicMoment::default(),
+            empty_since: AtomicMoment::default(),
         })
     }
 
@@ -259,41 +243,34 @@ impl Entry {
 
     /// Notes that a refresh failed at `now`.
     pub fn refresh_failed(&self, now: Instant) {
-        self.refresh_failed_at.store(Moment::encode(self.stored_at, now), Ordering::Relaxed);
+        self.refresh_failed_at.store(self.stored_at, now);
     }
 
     /// True when a refresh failed less than `recheck` ago and no upstream
     /// has come back up since (`recovered`): serve stale at once.
     pub fn refresh_failed_within(&self, now: Instant, recheck: Duration, recovered: Option<Instant>) -> bool {
-        Moment::decode(self.stored_at, self.refresh_failed_at.load(Ordering::Relaxed))
+        self.refresh_failed_at
+            .load(self.stored_at)
             .is_some_and(|at| now.saturating_duration_since(at) < recheck && recovered.is_none_or(|up| up < at))
     }
 
     /// Notes an empty upstream answer for this positive entry; returns when
     /// empty answers began and whether this is the first.
     pub fn empty_seen(&self, now: Instant) -> (Instant, bool) {
-        let encoded = Moment::encode(self.stored_at, now);
-        match self.empty_since.compare_exchange(Moment::NONE, encoded, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => (Moment::decode(self.stored_at, encoded).unwrap_or(now), true),
-            Err(earlier) => (Moment::decode(self.stored_at, earlier).unwrap_or(now), false),
-        }
+        self.empty_since.store_first(self.stored_at, now)
     }
 
     /// Notes that the fleet saw empty answers for this entry's key from
     /// `at` (fleet store); returns when they began, the earlier of that and
     /// what this node saw.
     pub fn empty_seen_since(&self, at: Instant) -> Instant {
-        let encoded = Moment::encode(self.stored_at, at);
-        let earliest = |old: u64| Some(if old == Moment::NONE { encoded } else { old.min(encoded) });
-        let previous = self.empty_since.fetch_update(Ordering::Relaxed, Ordering::Relaxed, earliest).unwrap_or(encoded);
-        let since = if previous == Moment::NONE { encoded } else { previous.min(encoded) };
-        Moment::decode(self.stored_at, since).unwrap_or(at)
+        self.empty_since.store_earliest(self.stored_at, at)
     }
 
     /// When upstream answers began to come back empty for this positive
     /// entry (last-known-good), if they have.
     pub fn empty_since(&self) -> Option<Instant> {
-        Moment::decode(self.stored_at, self.empty_since.load(Ordering::Relaxed))
+        self.empty_since.load(self.stored_at)
     }
 
     /// The entry's records (answer, authority, additional) with the TTLs a

@@ -55,7 +55,7 @@ use health::{Health, Transition, Verdict};
 pub use loop_check::LoopCheck;
 use udp_sockets::UdpSockets;
 
-use crate::AtomicU64;
+use crate::moment::AtomicMoment;
 use crate::{
     config::{Transport, UpstreamAddr, UpstreamConfig},
     metrics::{Metrics, UpstreamMetrics, UpstreamResult},
@@ -98,27 +98,23 @@ const HEDGE_UNKNOWN: Duration = Duration::from_millis(40);
 pub struct Recovered {
     /// What `at` counts from.
     base: Instant,
-    /// Nanoseconds after `base` plus one; 0 while nothing has recovered.
-    at: AtomicU64,
+    /// None while nothing has recovered.
+    at: AtomicMoment,
 }
 
 impl Default for Recovered {
     fn default() -> Self {
-        Recovered { base: Instant::now(), at: AtomicU64::new(0) }
+        Recovered { base: Instant::now(), at: AtomicMoment::default() }
     }
 }
 
 impl Recovered {
     pub fn last(&self) -> Option<Instant> {
-        match self.at.load(Ordering::Relaxed) {
-            0 => None,
-            at => Some(self.base + Duration::from_nanos(at - 1)),
-        }
+        self.at.load(self.base)
     }
 
     fn mark(&self) {
-        let since_base = Instant::now().saturating_duration_since(self.base).as_nanos();
-        self.at.store(u64::try_from(since_base).unwrap_or(u64::MAX - 1) + 1, Ordering::Relaxed);
+        self.at.store(self.base, Instant::now());
     }
 }
 
