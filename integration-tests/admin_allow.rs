@@ -3,8 +3,8 @@
 //! 127.0.0.1/32): it gets 403 and nothing else — no status, no metrics, no
 //! flush — while /healthz and /readyz answer everyone, since probes come
 //! from the node, one request per connection. A client let in by `allow`
-//! but outside `[admin] control_allow` reads /metrics and /status, and gets
-//! 403 on every control path.
+//! but outside `[admin] control_allow` reads /metrics, /status and the
+//! status page (/), and gets 403 on every control path.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -57,7 +57,7 @@ fn with_admin_allow(allow: &str) -> (Knot, Stubborn) {
 fn admin_allow_refuses_other_addresses_except_probes() {
     let (_knot, stubborn) = with_admin_allow(r#"["127.0.0.1/32"]"#);
     let admin = stubborn.admin;
-    for path in ["/status", "/metrics", "/cache/lookup?name=www.example.test", "/cache/dump"] {
+    for path in ["/status", "/", "/metrics", "/cache/lookup?name=www.example.test", "/cache/dump"] {
         assert_eq!(request_from("127.0.0.2", admin, "GET", path), 403, "GET {path} from 127.0.0.2");
         assert_eq!(request_from("127.0.0.1", admin, "GET", path), 200, "GET {path} from 127.0.0.1");
     }
@@ -77,13 +77,13 @@ fn admin_allow_refuses_other_addresses_except_probes() {
 
 /// 127.0.0.2 is in `allow` (127.0.0.0/8) but not in `control_allow` (by
 /// default 127.0.0.1 and ::1, whatever `allow` says): it scrapes /metrics
-/// and reads /status, and gets 403 on the cache control paths, and on
+/// and reads /status and /, and gets 403 on the cache control paths, and on
 /// /reload and /log, and nothing is flushed; 127.0.0.1 has them all.
 #[test]
 fn control_paths_answer_only_control_allow() {
     let (_knot, stubborn) = with_admin_allow(r#"["127.0.0.0/8"]"#);
     let admin = stubborn.admin;
-    for path in ["/metrics", "/status", "/healthz", "/readyz"] {
+    for path in ["/metrics", "/status", "/", "/healthz", "/readyz"] {
         assert_eq!(request_from("127.0.0.2", admin, "GET", path), 200, "GET {path} from 127.0.0.2");
     }
     let lookup = "/cache/lookup?name=www.example.test";

@@ -63,6 +63,7 @@ mod service_reload;
 mod service_stale;
 mod signals;
 mod status;
+mod status_page;
 mod systemd_notify;
 mod tcp;
 mod truncation;

@@ -1,13 +1,14 @@
 //! The admin HTTP endpoint (`[admin] listen`): `/metrics` (Prometheus text),
 //! `/healthz` (200 while the process serves), `/readyz` (200 once every
 //! listen address is bound), `/status` (JSON: upstreams, cache, and what is
-//! degraded right now — schema in the README), and cache control for
+//! degraded right now — schema in the README), `/` (the same as an HTML
+//! page for a person: [`status_page`]), and cache control for
 //! operators: `GET /cache/lookup`, `POST /cache/flush`, `GET /cache/dump`
 //! (`stubborn ctl` is their client). Plain HTTP/1.1 over hyper; one task per
 //! connection.
 //!
 //! Who gets what: /healthz and /readyz answer everyone (probes come from the
-//! node, and those two disclose nothing); /metrics and /status answer
+//! node, and those two disclose nothing); /, /metrics and /status answer
 //! `[admin] allow`; every other path, cache control included, answers only
 //! `[admin] control_allow`, so that a path added later is control until it
 //! is listed as readable. Everyone else gets 403.
@@ -62,6 +63,7 @@ use crate::{
         Acl, Server,
         connections::{Admitted, Connections},
     },
+    status_page::{self, History, Sampler},
     upstream::HealthReport,
     wire::rcode_name,
 };
@@ -99,11 +101,13 @@ pub struct Admin {
     connections: Arc<Connections>,
     /// Connections from everyone else, for [`STRANGER_CONNECTIONS`].
     strangers: Arc<Connections>,
+    /// Answer counters of the last minutes, for the status page's chart.
+    history: Arc<History>,
 }
 
 /// Who may have which paths.
 struct AdminAcl {
-    /// `[admin] allow`: /metrics and /status.
+    /// `[admin] allow`: /, /metrics and /status.
     read: Acl,
     /// `[admin] control_allow`: every path but those and the probes.
     control: Acl,
@@ -119,7 +123,7 @@ impl AdminAcl {
 enum Access {
     /// /healthz and /readyz: everyone.
     Probe,
-    /// /metrics and /status: `allow`.
+    /// /, /metrics and /status: `allow`.
     Read,
     /// Everything else: `control_allow`.
     Control,
@@ -129,13 +133,14 @@ impl Access {
     fn of(path: &str) -> Access {
         match path {
             "/healthz" | "/readyz" => Access::Probe,
-            "/metrics" | "/status" => Access::Read,
+            "/" | "/metrics" | "/status" => Access::Read,
             _ => Access::Control,
         }
     }
 }
 
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
+    let _sampling = Sampler::start(Arc::clone(&admin.history), Arc::clone(&admin.metrics));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -196,6 +201,7 @@ impl Admin {
             acl: ArcSwap::from_pointee(AdminAcl::of(acl)),
             connections: Arc::new(Connections::new("admin")),
             strangers: Arc::new(Connections::new("admin_probes")),
+            history: Arc::default(),
         }
     }
 
@@ -266,6 +272,11 @@ impl Admin {
                 }
             }
             "/status" => json_reply(&self.status()),
+            "/" => reply(
+                StatusCode::OK,
+                status_page::CONTENT_TYPE,
+                status_page::page(&self.status(), &self.history, &self.metrics),
+            ),
             "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
             "/readyz" if self.ready.load(Ordering::Relaxed) => reply(StatusCode::OK, "text/plain", "ready\n".into()),
             "/readyz" => reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n".into()),

@@ -16,6 +16,7 @@
 //! - [`bucket`]: a token bucket (client rates, fleet store writes)
 //! - [`service`]: health-checked multi-cloud failover names
 //! - [`admin`], [`metrics`]: the HTTP endpoint (metrics, health, status, cache control) and every metric
+//! - [`status_page`]: `/status` as an HTML page with a chart of answers by source
 //! - [`cli`]: the command line (clap), shared by `main` and the man page and completion generator
 //! - [`ctl`]: `stubborn ctl`, the operator's client of the admin endpoint
 //! - [`run`]: start, reload, snapshot, graceful stop
@@ -58,6 +59,7 @@ pub mod run;
 pub mod scrub;
 pub mod server;
 pub mod service;
+pub mod status_page;
 pub mod systemd;
 pub mod tls;
 pub mod upstream;

@@ -61,10 +61,10 @@ pub struct Config {
 pub struct AdminConfig {
     /// Its address, when one is wanted.
     pub listen: Option<SocketAddr>,
-    /// Who may read it (/metrics, /status); others get 403, except on
-    /// /healthz and /readyz (probes come from the node, and those disclose
-    /// nothing). `/status` lists the names recently asked, and the endpoint
-    /// is often bound to 0.0.0.0 in containers.
+    /// Who may read it (/metrics, /status, the status page /); others get
+    /// 403, except on /healthz and /readyz (probes come from the node, and
+    /// those disclose nothing). `/status` lists the names recently asked,
+    /// and the endpoint is often bound to 0.0.0.0 in containers.
     pub allow: Vec<IpNet>,
     /// Who may use every other path (`/cache/*` and whatever control comes
     /// later), whatever `allow` says: a lookup shows which names were asked
