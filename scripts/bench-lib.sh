@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/bench-extras and scripts/profile: the authoritative side
 # of their measurements, an NSD config and the zone bench.example (as the
 # shared harness serves it): nK.bench.example A for K < NAMES, and a wildcard
