@@ -24,7 +24,8 @@ use crate::{
     config::{CacheConfig, ZonePolicy},
     moment::AtomicMoment,
     wire::{
-        AD, HEADER_LEN, Malformed, QR, RA, RCODE_MASK, RD, Records, TYPE_ANY, TYPE_OPT, TYPE_SOA, u16_at, write_header,
+        self, AD, HEADER_LEN, Malformed, QR, RA, RCODE_MASK, RD, Records, TYPE_ANY, TYPE_OPT, TYPE_SOA, u16_at,
+        write_header,
     },
 };
 
@@ -70,6 +71,147 @@ pub struct Entry {
     empty_since: AtomicMoment,
 }
 
+/// The TTL bounds of an entry's zone, in seconds.
+struct Clamps {
+    min: u32,
+    max: u32,
+    negative_max: u32,
+}
+
+impl Clamps {
+    /// A record's TTL as stored, `min_ttl` to `max_ttl`.
+    fn record(&self, ttl: u32) -> u32 {
+        ttl.clamp(self.min, self.max)
+    }
+
+    /// RFC 2308 §5: a negative answer's TTL is min(SOA TTL, SOA MINIMUM), to `negative_max_ttl`.
+    fn negative(&self, ttl: u32, minimum: u32) -> u32 {
+        ttl.min(minimum).clamp(self.min, self.negative_max.max(self.min))
+    }
+}
+
+/// What a walk of an upstream reply's records found: where each TTL sits
+/// and what it is stored as, how many records each section keeps, and the
+/// TTL of the answer.
+struct Walked {
+    /// (offset in the sections, stored TTL), in order.
+    ttls: Vec<(usize, u32)>,
+    kept: [u16; 3],
+    /// Where the kept records end in the reply.
+    end: usize,
+    answer_ttl: Option<u32>,
+    negative_ttl: Option<u32>,
+    has_records: bool,
+}
+
+impl Walked {
+    /// Walks the records of `reply` from `start` (past the question), each
+    /// checked to read the same in any reply ([`wire::Record::points_back_to`]),
+    /// its TTL clamped as `clamps` say.
+    fn of(reply: &[u8], start: usize, qtype: u16, clamps: &Clamps) -> Result<Walked, Malformed> {
+        let [ancount, nscount, arcount] = [6, 8, 10].map(|at| usize::from(u16_at(reply, at)));
+        // Counts come from the wire: sum them wide, and never reserve more records than the bytes could hold.
+        let records = ancount + nscount + arcount;
+        let mut walked = Walked {
+            ttls: Vec::with_capacity(records.min(reply.len() / 11)),
+            kept: [0; 3],
+            // Bytes after the last counted record are not DNS (hickory-proto
+            // ignores them), and would sit between the records and our OPT.
+            end: start,
+            answer_ttl: None,
+            negative_ttl: None,
+            has_records: false,
+        };
+        for (index, record) in Records::new(reply, start, records).enumerate() {
+            let record = record?;
+            if record.rtype == TYPE_OPT {
+                // The OPT record is per hop, never cached; what follows it is dropped too
+                // so that no compression pointer can point past a gap.
+                break;
+            }
+            if !record.points_back_to(reply, &|read| walked.outside_ttls(start, &record, read)) {
+                return Err(Malformed);
+            }
+            let section = if index < ancount {
+                0
+            } else if index < ancount + nscount {
+                1
+            } else {
+                2
+            };
+            let stored = walked.stored_ttl(reply, &record, section, qtype, clamps)?;
+            walked.kept[section] += 1;
+            walked.ttls.push((record.ttl_at - start, stored));
+            walked.end = record.rdata.end;
+        }
+        Ok(walked)
+    }
+
+    /// The entry is sent after other headers and with other TTLs: a name
+    /// read from the header or from a TTL (through a pointer; or forward,
+    /// which hickory-proto rejects first) would read differently there. TTL
+    /// fields come in order: the first one ending past a stretch's start is
+    /// the only one that can overlap it.
+    fn outside_ttls(&self, start: usize, record: &wire::Record, read: Range<usize>) -> bool {
+        let overlaps = |ttl_at: usize| ttl_at < read.end && read.start < ttl_at + 4;
+        let next = self.ttls.partition_point(|&(at, _)| start + at + 4 <= read.start);
+        !overlaps(record.ttl_at) && !self.ttls.get(next).is_some_and(|&(at, _)| overlaps(start + at))
+    }
+
+    /// The TTL `record` (in `section`) is stored with; notes what it says of the answer.
+    fn stored_ttl(
+        &mut self,
+        reply: &[u8],
+        record: &wire::Record,
+        section: usize,
+        qtype: u16,
+        clamps: &Clamps,
+    ) -> Result<u32, Malformed> {
+        // RFC 2181 §8: a TTL with the top bit set counts as zero.
+        let ttl = if record.ttl > i32::MAX as u32 { 0 } else { record.ttl };
+        Ok(match section {
+            0 => {
+                self.has_records |= record.rtype == qtype || qtype == TYPE_ANY;
+                let t = clamps.record(ttl);
+                self.answer_ttl = Some(self.answer_ttl.map_or(t, |a| a.min(t)));
+                t
+            }
+            1 if record.rtype == TYPE_SOA => {
+                // MINIMUM ends the SOA's RDATA.
+                let minimum = record.rdata.end.checked_sub(4).filter(|&at| at >= record.rdata.start);
+                let minimum = minimum.map(|at| &reply[at..at + 4]).ok_or(Malformed)?;
+                let t = clamps.negative(ttl, u32::from_be_bytes([minimum[0], minimum[1], minimum[2], minimum[3]]));
+                self.negative_ttl = Some(self.negative_ttl.map_or(t, |n| n.min(t)));
+                t
+            }
+            _ => clamps.record(ttl),
+        })
+    }
+
+    /// How long the answer is fresh.
+    fn ttl(&self) -> u32 {
+        match (self.has_records, self.negative_ttl) {
+            (true, _) => self.answer_ttl.unwrap_or(0),
+            // A CNAME chain ending in NXDOMAIN/NODATA: the shorter of the two.
+            (false, Some(negative)) => self.answer_ttl.map_or(negative, |a| a.min(negative)),
+            // RFC 2308 §5: a negative answer without an SOA is not cached.
+            (false, None) => 0,
+        }
+    }
+
+    /// The entry's one allocation: the kept record sections, then the TTL table.
+    fn pack(&self, reply: &[u8], start: usize) -> Result<Box<[u8]>, Malformed> {
+        let mut data = Vec::with_capacity(self.end - start + self.ttls.len() * TTL_ROW);
+        data.extend_from_slice(&reply[start..self.end]);
+        for &(at, stored) in &self.ttls {
+            // A TTL lies within the sections, which fit in a 64 KiB message.
+            data.extend_from_slice(&u16::try_from(at).map_err(|_| Malformed)?.to_le_bytes());
+            data.extend_from_slice(&stored.to_le_bytes());
+        }
+        Ok(data.into_boxed_slice())
+    }
+}
+
 /// Octets of one TTL table row: offset (u16) and stored TTL (u32).
 const TTL_ROW: usize = 6;
 
@@ -87,96 +229,22 @@ impl Entry {
         if reply.len() < HEADER_LEN + question_len {
             return Err(Malformed);
         }
-        let rcode = reply[3] & RCODE_MASK;
-        let [ancount, nscount, arcount] = [6, 8, 10].map(|at| usize::from(u16_at(reply, at)));
         let start = HEADER_LEN + question_len;
         let policy = config.policy_for(&reply[HEADER_LEN..HEADER_LEN + question_len.saturating_sub(4)]);
-        let min_ttl = secs(policy.min_ttl);
-        let max_ttl = secs(policy.max_ttl);
-        let negative_max = secs(config.negative_max_ttl);
-
-        // Counts come from the wire: sum them wide, and never reserve more records than the bytes could hold.
-        let records = ancount + nscount + arcount;
-        let mut ttls = Vec::with_capacity(records.min(reply.len() / 11));
-        let mut kept = [0u16; 3];
-        let mut answer_ttl: Option<u32> = None;
-        let mut negative_ttl: Option<u32> = None;
-        let mut has_records = false;
-        // Where the kept records end: bytes after the last counted record are not DNS
-        // (hickory-proto ignores them), and would sit between the records and our OPT.
-        let mut end = start;
-        for (index, record) in Records::new(reply, start, records).enumerate() {
-            let record = record?;
-            if record.rtype == TYPE_OPT {
-                // The OPT record is per hop, never cached; what follows it is dropped too
-                // so that no compression pointer can point past a gap.
-                break;
-            }
-            // The entry is sent after other headers and with other TTLs: a name read from the
-            // header or from a TTL (through a pointer; or forward, which hickory-proto rejects
-            // first) would read differently there. TTL fields come in order: the first one
-            // ending past a stretch's start is the only one that can overlap it.
-            let outside_ttls = |read: Range<usize>| {
-                let overlaps = |ttl_at: usize| ttl_at < read.end && read.start < ttl_at + 4;
-                let next = ttls.partition_point(|&(at, _)| start + at + 4 <= read.start);
-                !overlaps(record.ttl_at) && !ttls.get(next).is_some_and(|&(at, _)| overlaps(start + at))
-            };
-            if !record.points_back_to(reply, &outside_ttls) {
-                return Err(Malformed);
-            }
-            // RFC 2181 §8: a TTL with the top bit set counts as zero.
-            let ttl = if record.ttl > i32::MAX as u32 { 0 } else { record.ttl };
-            let section = if index < ancount {
-                0
-            } else if index < ancount + nscount {
-                1
-            } else {
-                2
-            };
-            let stored = match section {
-                0 => {
-                    has_records |= record.rtype == qtype || qtype == TYPE_ANY;
-                    let t = ttl.clamp(min_ttl, max_ttl);
-                    answer_ttl = Some(answer_ttl.map_or(t, |a| a.min(t)));
-                    t
-                }
-                1 if record.rtype == TYPE_SOA => {
-                    // RFC 2308 §5: the negative TTL is min(SOA TTL, SOA MINIMUM), MINIMUM ending the RDATA.
-                    let minimum = record.rdata.end.checked_sub(4).filter(|&at| at >= record.rdata.start);
-                    let minimum = minimum.map(|at| &reply[at..at + 4]).ok_or(Malformed)?;
-                    let minimum = u32::from_be_bytes([minimum[0], minimum[1], minimum[2], minimum[3]]);
-                    let t = ttl.min(minimum).clamp(min_ttl, negative_max.max(min_ttl));
-                    negative_ttl = Some(negative_ttl.map_or(t, |n| n.min(t)));
-                    t
-                }
-                _ => ttl.clamp(min_ttl, max_ttl),
-            };
-            kept[section] += 1;
-            ttls.push((record.ttl_at - start, stored));
-            end = record.rdata.end;
-        }
-        let ttl = match (has_records, negative_ttl) {
-            (true, _) => answer_ttl.unwrap_or(0),
-            // A CNAME chain ending in NXDOMAIN/NODATA: the shorter of the two.
-            (false, Some(negative)) => answer_ttl.map_or(negative, |a| a.min(negative)),
-            // RFC 2308 §5: a negative answer without an SOA is not cached.
-            (false, None) => 0,
+        let clamps = Clamps {
+            min: secs(policy.min_ttl),
+            max: secs(policy.max_ttl),
+            negative_max: secs(config.negative_max_ttl),
         };
-        let mut data = Vec::with_capacity(end - start + ttls.len() * TTL_ROW);
-        data.extend_from_slice(&reply[start..end]);
-        for (at, stored) in ttls {
-            // A TTL lies within the sections, which fit in a 64 KiB message.
-            data.extend_from_slice(&u16::try_from(at).map_err(|_| Malformed)?.to_le_bytes());
-            data.extend_from_slice(&stored.to_le_bytes());
-        }
+        let walked = Walked::of(reply, start, qtype, &clamps)?;
         Ok(Entry {
-            rcode,
+            rcode: reply[3] & RCODE_MASK,
             authentic_data: reply[3] & AD != 0,
-            counts: kept,
-            data: data.into_boxed_slice(),
+            counts: walked.kept,
+            data: walked.pack(reply, start)?,
             stored_at: now,
-            ttl: Duration::from_secs(u64::from(ttl)),
-            has_records,
+            ttl: Duration::from_secs(u64::from(walked.ttl())),
+            has_records: walked.has_records,
             cached_before: AtomicU32::new(0),
             refresh_failed_at: AtomicMoment::default(),
             empty_since: AtomicMoment::default(),
