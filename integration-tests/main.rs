@@ -38,6 +38,7 @@ mod last_known_good;
 mod malformed_queries;
 mod max_stale;
 mod metrics;
+mod monitoring_rules;
 mod netns_binding;
 mod openwrt_jail;
 mod packaging;
