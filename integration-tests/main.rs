@@ -40,6 +40,7 @@ mod max_stale;
 mod metrics;
 mod monitoring_rules;
 mod netns_binding;
+mod openwrt_init;
 mod openwrt_jail;
 mod packaging;
 mod prefetch;
