@@ -1,14 +1,16 @@
 //! The OpenWrt jail shows stubborn every path its config names. On OpenWrt
 //! 21.02 and later with the capabilities file installed, procd runs
-//! stubborn in a ujail that holds only what `deploy/openwrt/stubborn.init`
-//! mounts; a path left out is simply not there, and a jailed router
-//! stubborn without its resolv file never finds an upstream.
+//! stubborn in a ujail that holds only what the init script
+//! (`deploy/openwrt/stubborn/files/stubborn.init`) mounts; a path left out
+//! is simply not there, and a jailed router stubborn without its resolv
+//! file never finds an upstream.
 //!
 //! No procd or ujail runs here: the init's `jail_mounts` function is run
 //! under `sh` with `procd_add_jail_mount` and `procd_add_jail_mount_rw`
-//! stubbed to print their arguments, for each shipped `deploy/**/*.toml`
-//! copied to a directory of its own (the config "in use"). Checked against
-//! the config as TOML: the config's directory and the resolv file's are
+//! stubbed to print their arguments, for each shipped `deploy/**/*.toml` and
+//! the config the init renders from the shipped `/etc/config/stubborn`,
+//! each copied to a directory of its own (the config "in use"). Checked
+//! against the config as TOML: the config's directory and the resolv file's are
 //! mounted (both files are replaced by rename: an editor or a uci-style
 //! write; netifd), every `ca_file` is, and the snapshot's directory is
 //! mounted writable.
@@ -22,7 +24,7 @@ fn repo() -> &'static Path {
 }
 
 fn init_script() -> PathBuf {
-    repo().join("deploy/openwrt/stubborn.init")
+    repo().join("deploy/openwrt/stubborn/files/stubborn.init")
 }
 
 /// The system's certificate store, which the init mounts when it exists.
@@ -140,18 +142,16 @@ fn assert_jail_holds_what_it_names(origin: &str, text: &str) -> Vec<&'static str
 #[test]
 fn the_jail_holds_every_path_each_shipped_config_names() {
     let configs = crate::deploy_manifests::files(&repo().join("deploy"), ".toml");
-    let router = repo().join("deploy/openwrt/stubborn.toml");
-    assert!(configs.contains(&router), "expected the OpenWrt config among {configs:?}");
     for path in &configs {
         let origin = path.strip_prefix(repo()).unwrap_or(path).display().to_string();
         let text = fs::read_to_string(path).expect("read config");
-        let checked = assert_jail_holds_what_it_names(&origin, &text);
-        if *path == router {
-            // The config the init ships with: nothing of it may be left out.
-            for key in ["resolv_file", "persist"] {
-                assert!(checked.contains(&key), "{origin}: expected it to name {key}; checked {checked:?}");
-            }
-        }
+        assert_jail_holds_what_it_names(&origin, &text);
+    }
+    // The config the init ships with: nothing of it may be left out.
+    let router = crate::openwrt_init::rendered_router_config();
+    let checked = assert_jail_holds_what_it_names("the rendered /etc/config/stubborn", &router);
+    for key in ["resolv_file", "persist"] {
+        assert!(checked.contains(&key), "the router config: expected it to name {key}; checked {checked:?}");
     }
 }
 
@@ -199,12 +199,12 @@ ca_file = "/srv/service-ca.pem"
 }
 
 /// A config that names neither a resolv file nor a snapshot gets the
-/// shipped router config's: the init's defaults are that config's paths.
+/// router config's: the init's defaults are the paths the shipped
+/// `/etc/config/stubborn` renders to.
 #[test]
 fn without_the_keys_the_jail_mounts_the_router_configs_paths() {
     let router: toml::Table =
-        toml::from_str(&fs::read_to_string(repo().join("deploy/openwrt/stubborn.toml")).expect("read router config"))
-            .expect("router config is TOML");
+        toml::from_str(&crate::openwrt_init::rendered_router_config()).expect("router config is TOML");
     let resolv = string_at(&router, "upstream", "resolv_file").expect("router config names resolv_file");
     let persist = string_at(&router, "cache", "persist").expect("router config names persist");
 

@@ -6,6 +6,7 @@
 //! logged with PATH:LINE:COL and the running config keeps serving; series
 //! of upstreams the reload removed leave /metrics (issue 4
 //! "Reload"; INTERFACE.md "Signals").
+//! Each reload is counted by its result in `stubborn_config_reloads_total`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use hickory_proto::rr::RecordType;
 
 use crate::harness::ports::free_port;
+use crate::harness::stubborn::metric_in;
 use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";
@@ -44,6 +46,8 @@ fn sighup_switches_to_the_new_upstream_list_and_keeps_the_cache() {
     let metrics = stubborn.metrics();
     assert!(!metrics.contains(&first.server()), "series of the removed upstream remain:\n{metrics}");
     assert!(metrics.contains(&format!("stubborn_upstream_up{{upstream=\"{}\"}} 1", second.server())), "{metrics}");
+    assert_eq!(metric_in(&metrics, r#"stubborn_config_reloads_total{result="ok"}"#), 1.0, "{metrics}");
+    assert_eq!(metric_in(&metrics, r#"stubborn_config_reloads_total{result="error"}"#), 0.0, "{metrics}");
 }
 
 /// Editors and uci-style writes do not rewrite the file: they write a new
@@ -112,4 +116,7 @@ fn sighup_with_a_broken_file_logs_where_and_keeps_serving() {
     assert!(logged.contains(&format!("{path}:")), "problem with its PATH:LINE:COL: {logged}");
     assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 1)]);
     assert!(stubborn.exit_status().is_none(), "still running");
+    let metrics = stubborn.metrics();
+    assert_eq!(metric_in(&metrics, r#"stubborn_config_reloads_total{result="error"}"#), 1.0, "{metrics}");
+    assert_eq!(metric_in(&metrics, r#"stubborn_config_reloads_total{result="ok"}"#), 0.0, "{metrics}");
 }

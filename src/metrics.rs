@@ -77,6 +77,8 @@ pub struct Metrics {
     pub fleet_up: Gauge,
     pub fleet_published: FleetPublished,
     pub fleet_reads: FleetReads,
+    /// `stubborn_config_reloads_total` by `result`.
+    pub config_reloads: ConfigReloads,
 }
 
 /// `stubborn_responses_total`: one counter per RCODE, made on first use
@@ -254,6 +256,15 @@ pub struct FleetReads {
     pub invalid: Counter,
 }
 
+/// `stubborn_config_reloads_total` by `result`: reloads of the config
+/// (SIGHUP, `watch_config`) that took effect (`ok`) or were rejected, the
+/// old config serving on (`error`).
+#[derive(Clone, Default)]
+pub struct ConfigReloads {
+    pub ok: Counter,
+    pub error: Counter,
+}
+
 /// One counter per kind of cache entry (`positive`: holds records of the
 /// asked type; `negative`: NXDOMAIN or NODATA) and reason it left the cache
 /// (`size`: pushed out by newer entries; `expired`: older than its TTL plus
@@ -404,6 +415,12 @@ impl Metrics {
         );
         let fleet_reads = Family::<Labels, Counter>::default();
         registry.register("stubborn_fleet_reads", "Reads of the fleet store, by result", fleet_reads.clone());
+        let config_reloads = Family::<Labels, Counter>::default();
+        registry.register(
+            "stubborn_config_reloads",
+            "Config reloads, by result (ok: in effect; error: rejected, the old config serving on)",
+            config_reloads.clone(),
+        );
         let build_info = Family::<Labels, Gauge>::default();
         registry.register(
             "stubborn_build_info",
@@ -470,6 +487,10 @@ impl Metrics {
                 error: counter(&fleet_reads, "result", "error"),
                 rejected: counter(&fleet_reads, "result", "rejected"),
                 invalid: counter(&fleet_reads, "result", "invalid"),
+            },
+            config_reloads: ConfigReloads {
+                ok: counter(&config_reloads, "result", "ok"),
+                error: counter(&config_reloads, "result", "error"),
             },
             registry,
         }
@@ -619,6 +640,7 @@ mod tests {
         metrics.responses.count(3);
         metrics.request_duration_udp.record(Duration::from_micros(70), 32);
         metrics.request_duration_udp.record(Duration::from_secs(9), 1);
+        metrics.config_reloads.error.inc();
         let text = metrics.render(7, 4096);
         for line in [
             "stubborn_queries_total{protocol=\"udp\"} 0",
@@ -648,6 +670,8 @@ mod tests {
             "stubborn_fleet_published_total{result=\"dropped\"} 0",
             "stubborn_fleet_reads_total{result=\"rejected\"} 0",
             "stubborn_answers_total{source=\"fleet\"} 0",
+            "stubborn_config_reloads_total{result=\"ok\"} 0",
+            "stubborn_config_reloads_total{result=\"error\"} 1",
             "process_cpu_seconds_total ",
             "process_open_fds ",
             "stubborn_build_info{version=\"",

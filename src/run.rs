@@ -105,6 +105,7 @@ struct Daemon {
     config: Config,
     server: Arc<Server>,
     admin: Arc<Admin>,
+    metrics: Arc<Metrics>,
     /// UDP and TCP tasks of each listen address, by the address bound (a
     /// configured port 0 is the port the kernel gave, so a reload of the
     /// config with that port written in keeps the socket).
@@ -129,7 +130,7 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
     }
     let server = Arc::new(Server::new(&config, cache, Arc::clone(&metrics)));
     let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path, &config.admin));
-    let mut daemon = Daemon { config, server, admin, listeners: HashMap::new(), admin_listener: None };
+    let mut daemon = Daemon { config, server, admin, metrics, listeners: HashMap::new(), admin_listener: None };
 
     if let Some(addr) = daemon.config.admin.listen {
         daemon.admin_listener = Some(daemon.bind_admin(addr)?);
@@ -329,14 +330,24 @@ impl Daemon {
         }
     }
 
+    /// Reloads the config, counted in `stubborn_config_reloads_total`.
     async fn reload(&mut self) {
+        let reloaded = self.try_reload().await;
+        let reloads = &self.metrics.config_reloads;
+        let counter = if reloaded { &reloads.ok } else { &reloads.error };
+        counter.inc();
+    }
+
+    /// Puts the config file's new content in place; false (and the running
+    /// config untouched) when it is rejected.
+    async fn try_reload(&mut self) -> bool {
         let mut new = match Config::load(&self.config.path) {
             Ok(new) => new,
             Err(error) => {
                 for problem in &error.problems {
                     warn!(%problem, "reload rejected; the running config stays");
                 }
-                return;
+                return false;
             }
         };
         if new.upstream.resolv_file.is_some() && new.upstream.servers.is_empty() {
@@ -347,7 +358,7 @@ impl Daemon {
             && let Err(error) = create_snapshot_dir(path)
         {
             warn!(%error, "reload rejected; the running config stays");
-            return;
+            return false;
         }
         self.server.apply(&self.config, &new);
         self.rebind_listeners(&new.server).await;
@@ -356,6 +367,7 @@ impl Daemon {
         self.admin.loaded(&new.path);
         self.config = new;
         info!(config = %self.config.path.display(), upstreams = self.config.upstream.servers.len(), "config reloaded");
+        true
     }
 
     /// Binds the addresses new in `listen` and closes the ones gone, unless

@@ -538,7 +538,9 @@ fn every_problem_is_reported_in_one_go() {
 fn mutated_configs_give_problems_never_a_panic() {
     const SIGNIFICANT: &[u8] = b"[]=\"'.,#\n 0123456789abcxyz-_{}";
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/");
-    for file in ["conf/stubborn.toml", "deploy/systemd/stubborn.toml", "deploy/openwrt/stubborn.toml"] {
+    for file in
+        ["conf/stubborn.toml", "deploy/systemd/stubborn.toml", "deploy/kubernetes/overlays/cluster/stubborn.toml"]
+    {
         let valid = std::fs::read_to_string(format!("{dir}{file}")).expect("a shipped config");
         for _ in 0..1500 {
             let mut bytes = valid.clone().into_bytes();
