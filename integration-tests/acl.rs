@@ -1,7 +1,7 @@
 //! Scenario: `allow = ["10.0.0.0/8"]`, so the test client on 127.0.0.1 is
 //! outside it: every query gets REFUSED (ID echoed), over UDP and TCP, and
 //! nothing is resolved for it: the upstream never sees the name. A client
-//! inside `allow` is served (issue 2, "ACL REFUSED"; INTERFACE.md
+//! inside `allow` is served (docs/reference.md
 //! `[server] allow`).
 
 use std::thread::sleep;

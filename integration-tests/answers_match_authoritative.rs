@@ -1,8 +1,7 @@
 //! Scenario: stubborn forwards to one Knot DNS authoritative; for A, AAAA, MX
 //! and TXT its answer section equals what knotd itself answers (owner, type,
 //! data), with TTLs no larger than the authoritative's; a second query comes
-//! from the cache with the TTL counted down (issue 2, "answers equal the
-//! authoritative's"; INTERFACE.md "Fresh hit").
+//! from the cache with the TTL counted down (docs/reference.md "Fresh hit").
 
 use std::thread::sleep;
 use std::time::{Duration, Instant};

@@ -3,8 +3,7 @@
 //! next upstream is tried and answers; with no other upstream the client gets
 //! a clean SERVFAIL (its own ID, its question), never the bad bytes; and
 //! nothing is cached from the failure, so once the upstream is fixed the very
-//! next query for that name gets the real answer (issue 2, "bad replies never
-//! cached"; RFC 5452 section 9.1 for ID and question matching; INTERFACE.md
+//! next query for that name gets the real answer (RFC 5452 section 9.1 for ID and question matching; docs/reference.md
 //! "Answers").
 
 use std::net::Ipv4Addr;

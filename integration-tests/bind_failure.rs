@@ -1,7 +1,6 @@
 //! Scenario: the listen address is already taken (UDP, or TCP) by another
 //! socket: stubborn exits with status 2 and its message names the address
-//! (INTERFACE.md "Exit status: ... 2 cannot bind a listen address"; issue 2,
-//! "exit code 2 on a busy port").
+//! (docs/reference.md "Exit status: ... 2 cannot bind a listen address").
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! stale or kept-positive, and when the flush races a fetch in flight.
 //! `GET /cache/lookup` reports each entry's state (fresh, negative, stale,
 //! kept_positive) and `GET /cache/dump` lists every entry once
-//! (INTERFACE.md "Admin endpoint"; issue 10).
+//! (docs/reference.md "Admin endpoint").
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};

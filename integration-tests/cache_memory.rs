@@ -2,9 +2,9 @@
 //! about 4 KiB each; stubborn, with `[cache] max_memory = "64KiB"` and a
 //! `capacity` of 1000, is asked for every one (fetched over TCP after
 //! truncation, then cached). `stubborn_cache_bytes` stays within 64 KiB all
-//! along, and the cache holds far fewer than 60 of them (issue 12: "a cache
+//! along, and the cache holds far fewer than 60 of them (a cache
 //! bounded in bytes as well as entries, so one huge TXT set can't inflate
-//! it"). That small answers still fill `capacity` is the cache's unit test.
+//! it). That small answers still fill `capacity` is the cache's unit test.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;

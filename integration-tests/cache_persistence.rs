@@ -1,9 +1,8 @@
 //! Scenario: stubborn has answers cached, is stopped (SIGTERM, or `kill -9`
 //! after a periodic snapshot), and is started again while the authoritative
 //! is down: the old names are answered stale from the first query. A
-//! corrupt snapshot is logged and ignored, never fatal (issue 4 "Cache
-//! persistence"). A missing snapshot directory is created at start, 0700
-//! (INTERFACE.md `[cache] persist`); one that cannot be created is fatal
+//! corrupt snapshot is logged and ignored, never fatal. A missing snapshot directory is created at start, 0700
+//! (docs/reference.md `[cache] persist`); one that cannot be created is fatal
 //! (exit 1, the directory and the OS error named). A flush is written to
 //! the snapshot within seconds, so `kill -9` after it cannot bring the
 //! flushed name back. Nothing at the snapshot path stalls or swamps the

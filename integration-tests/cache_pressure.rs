@@ -5,8 +5,8 @@
 //! ten times over 20 s. Then the authoritative stops and the
 //! 200 names are asked again: at least 99 % of them are answered stale
 //! (EDE 3), and the cache has stayed within `capacity`. Before the fix, the
-//! flood's entries pushed the 200 out and they got SERVFAIL (issue 8,
-//! finding 1; INTERFACE.md "Cache pressure").
+//! flood's entries pushed the 200 out and they got SERVFAIL
+//! (docs/reference.md "Cache pressure").
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};

@@ -2,8 +2,7 @@
 //! for a valid one; exit 1 for an invalid one, each problem printed to stderr
 //! as `PATH:LINE:COL: ...` at the line of the offending key or value, never
 //! a panic or a debug dump; every problem is reported, not just the first
-//! (INTERFACE.md "Command line", "Unknown keys are an error"; issue 2,
-//! "`check` errors with line numbers").
+//! (docs/reference.md "Command line", "Unknown keys are an error").
 
 use crate::harness::stubborn::{Finished, check, reported_line};
 
@@ -119,7 +118,7 @@ fn shipped_default_config_passes_check() {
     assert_eq!(out.code, Some(0), "conf/stubborn.toml fails check; stderr:\n{}", out.stderr);
 }
 
-/// INTERFACE.md `[cache] persist`: "A missing directory is created (with
+/// docs/reference.md `[cache] persist`: "A missing directory is created (with
 /// parents) at start; `check` only warns about it and creates nothing."
 #[test]
 fn check_warns_about_a_missing_persist_directory_and_creates_nothing() {
@@ -165,7 +164,7 @@ fn check_reports_min_ttl_above_max_ttl_at_min_ttl() {
     assert_invalid_at(&toml, 18, &["cache.min_ttl"]);
 }
 
-/// INTERFACE.md: capacity 1 to 100000000, else a config error (it was clamped).
+/// docs/reference.md: capacity 1 to 100000000, else a config error (it was clamped).
 #[test]
 fn check_rejects_a_capacity_out_of_range_at_the_key() {
     for bad in ["0", "100000001", "5000000000"] {

@@ -1,8 +1,7 @@
 //! Scenario: 20 clients ask the same question at the same moment while the
 //! upstream takes 800 ms to answer; stubborn sends one upstream query and
-//! gives all 20 the answer, each with its own ID (INTERFACE.md "Identical
-//! queries in flight at once share one upstream query"; issue 2,
-//! "coalescing").
+//! gives all 20 the answer, each with its own ID (docs/reference.md "Identical
+//! queries in flight at once share one upstream query").
 
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Barrier};

@@ -1,7 +1,7 @@
 //! Scenario: `[[upstream.zone]]` sends names at or below a zone to that
 //! zone's servers; the longest matching suffix wins, matching is on label
 //! boundaries and ignores letter case; other names go to the default servers
-//! (INTERFACE.md `[[upstream.zone]]`; issue 2, item 4).
+//! (docs/reference.md `[[upstream.zone]]`).
 
 use std::net::Ipv4Addr;
 

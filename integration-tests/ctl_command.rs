@@ -4,7 +4,7 @@
 //! `--json` before or after the command, the endpoint's JSON; exit 0 on
 //! success, 1 when stubborn reports an error or a lookup finds nothing,
 //! 2 on a usage error, 3 with one line on stderr when stubborn cannot be
-//! reached or the admin endpoint is off (INTERFACE.md "Command line"; issue 10).
+//! reached or the admin endpoint is off (docs/reference.md "Command line").
 
 use hickory_proto::rr::RecordType;
 

@@ -3,8 +3,7 @@
 //! is then down and skipped, so the next query is fast. When the first
 //! upstream answers again, a background probe sees it and it is first again.
 //! With `fail_after = 2` it takes two consecutive failures to be skipped
-//! (issue 2, "a dead first upstream costs one timeout then is skipped, and is
-//! taken back after it recovers"; INTERFACE.md `fail_after`, `probe_interval`).
+//! (docs/reference.md `fail_after`, `probe_interval`).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

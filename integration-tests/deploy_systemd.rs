@@ -1,6 +1,6 @@
 //! The shipped systemd unit (`deploy/systemd/stubborn.service`) passes
 //! `systemd-analyze verify`, with ExecStart pointed at the binary under test
-//! (verify checks that the executable exists). Issue 4 "Shipping": run where
+//! (verify checks that the executable exists). Run where
 //! systemd is installable (scripts/test installs it as root); elsewhere the
 //! test says it was skipped.
 

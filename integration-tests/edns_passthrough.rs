@@ -1,6 +1,6 @@
 //! Scenario: the client's EDNS wishes reach the upstream: its DO bit and its
-//! UDP payload size are passed on in the upstream query (issue 2, item 4:
-//! "the client's EDNS payload and DO bit are passed on"; RFC 6891, RFC 3225).
+//! UDP payload size are passed on in the upstream query (RFC 6891,
+//! RFC 3225).
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;

@@ -1,7 +1,7 @@
 //! Scenario: stubborn forwards over DNS over TLS (RFC 7858) and DNS over
 //! HTTPS (RFC 8484) to a real Unbound on loopback (`tls-port`,
 //! `https-port`, a certificate from a CA made by the test), which forwards
-//! to Knot. Pins issue 9: answers equal the plain ones; a wrong tls-name,
+//! to Knot. Pins: answers equal the plain ones; a wrong tls-name,
 //! an untrusted CA and an expired certificate each fail over with the
 //! reason in /status; killing the DoT server fails over, every upstream
 //! down serves stale, and the DoT server is used again within

@@ -2,7 +2,7 @@
 //! second stubborn that forwards back to it. The loop check after a reload
 //! finds the looping upstream, marks it down with `last error: forwarding
 //! loop`, logs it, and no query storm follows; the other upstream still
-//! answers (INTERFACE.md "Answers": forwarding loops).
+//! answers (docs/reference.md "Answers": forwarding loops).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

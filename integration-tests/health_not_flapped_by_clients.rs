@@ -2,7 +2,7 @@
 //! A real authoritative (Knot) answers REFUSED for names outside its zone;
 //! 1000 such queries leave it up and its own names answered. A server that
 //! refuses everything is still counted down within `fail_after` queries,
-//! and a silent one too (INTERFACE.md "Answers": failures "about the
+//! and a silent one too (docs/reference.md "Answers": failures "about the
 //! server" versus REFUSED/SERVFAIL about particular names).
 //! The check of an upstream asks questions stubborn picks, never the name a
 //! client asked last: a client's zone that answers once and then fails

@@ -2,7 +2,7 @@
 //! letter case (as 0x20-randomising clients do); the reply carries the same
 //! ID and the question exactly as asked, letter case included, whether the
 //! answer came from upstream or from the cache, over UDP and TCP
-//! (RFC 1035 section 4.1.1; INTERFACE.md "Answers": the reply echoes the
+//! (RFC 1035 section 4.1.1; docs/reference.md "Answers": the reply echoes the
 //! query's ID and question; draft-vixie-dnsext-dns0x20).
 
 use hickory_proto::op::ResponseCode;

@@ -4,8 +4,7 @@
 //! knotd reloaded. Clients keep getting the old addresses as a stale answer
 //! (TTL = `stale_ttl`, EDE 3) until the empty answer has held for
 //! `keep_positive`; then they get the empty answer. `keep_positive = "0s"`
-//! turns this off (INTERFACE.md "Empty after positive"; issue 2,
-//! "the authoritative's record emptied").
+//! turns this off (docs/reference.md "Empty after positive").
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};

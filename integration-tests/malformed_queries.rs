@@ -2,8 +2,7 @@
 //! questions get FORMERR; opcodes other than QUERY (STATUS, NOTIFY, UPDATE)
 //! and zone transfers get NOTIMP, with the question echoed and OPT answered
 //! by OPT; each reply echoes the ID and has QR set (RFC 1035 section
-//! 4.1.1, RFC 9619 for qdcount; issue 2, "Queries that are not a
-//! single-question QUERY get FORMERR/NOTIMP, never a panic").
+//! 4.1.1, RFC 9619 for qdcount).
 
 use std::time::Duration;
 
@@ -58,7 +57,7 @@ fn non_query_opcodes_get_notimp() {
 
 /// A well-formed request stubborn does not serve — a NOTIFY with EDNS and
 /// DO, a zone transfer over TCP — gets NOTIMP with its question echoed
-/// (INTERFACE.md: the reply echoes the query's ID and question), and an OPT
+/// (docs/reference.md: the reply echoes the query's ID and question), and an OPT
 /// record when the request had one (RFC 6891 §7).
 #[test]
 fn notimp_echoes_the_question_and_answers_opt_with_opt() {
@@ -86,8 +85,8 @@ fn notimp_echoes_the_question_and_answers_opt_with_opt() {
 
 /// RFC 6891 section 6.1.3: an OPT record of EDNS version 1 gets BADVERS
 /// (extended RCODE 16: 1 in the OPT record's upper bits, 0 in the header),
-/// and the reply echoes the question like any other (issue 7, item 9:
-/// dnspython rejects a BADVERS reply without it).
+/// and the reply echoes the question like any other (dnspython rejects a
+/// BADVERS reply without it).
 #[test]
 fn edns_version_1_gets_badvers_with_the_question_echoed() {
     let fake = FakeUpstream::start(Mode::Answer);

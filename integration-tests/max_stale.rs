@@ -1,8 +1,7 @@
 //! Scenario: `max_stale = "3s"`. A 1 s record is cached and the authoritative
 //! stops. Shortly after expiry the stale record is served; once `max_stale`
 //! has passed since expiry it is not, and the client gets SERVFAIL with EDE
-//! 22 (RFC 8767 section 5, "maximum stale timer"; issue 2, "max_stale
-//! honoured").
+//! 22 (RFC 8767 section 5, "maximum stale timer").
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Scenario: after a little traffic (a miss, a cache hit, a TCP query, a
-//! dead upstream) every metric INTERFACE.md lists for the core resolver shows
+//! dead upstream) every metric docs/reference.md lists for the core resolver shows
 //! up in `GET /metrics` with the right labels and plausible values; /healthz
-//! and /readyz answer 200 (INTERFACE.md "Admin endpoint"; issue 2, item 6;
+//! and /readyz answer 200 (docs/reference.md "Admin endpoint";
 //! in the spirit of CoreDNS's test/metric_naming_test.go).
 
 use std::time::Duration;
@@ -74,7 +74,7 @@ fn healthz_and_readyz_answer_200() {
     assert_eq!(stubborn.get("/healthz").0, 200);
 }
 
-/// The operator metrics of issue 10 move as traffic flows: responses by
+/// The operator metrics move as traffic flows: responses by
 /// RCODE, the request duration histogram per protocol, the build info,
 /// the shed fetches counter (present, 0 without a flood), and the
 /// standard `process_*` series.
@@ -108,7 +108,7 @@ fn operator_metrics_move() {
     assert!(metric_in(&text, "process_max_fds") >= metric_in(&text, "process_open_fds"), "{text}");
 }
 
-/// Every metric of INTERFACE.md's table is exported, and the exposition
+/// Every metric of docs/reference.md's table is exported, and the exposition
 /// passes the checks `promtool check metrics` makes (promtool itself runs
 /// too when it is installed: Debian's `prometheus` package): each family
 /// has one HELP and one TYPE line, names are valid and unique, counters'

@@ -5,7 +5,7 @@
 //!   interface has yet (a router's LAN address at boot) and serves once the
 //!   address is added; without it, the same start exits 2;
 //! - with IPv6 disabled, the default listen list starts, serves on
-//!   127.0.0.1 and warns about [::1] (INTERFACE.md `[server] freebind`).
+//!   127.0.0.1 and warns about [::1] (docs/reference.md `[server] freebind`).
 
 use std::process::{Command, Output};
 

@@ -1,4 +1,4 @@
-//! The packaging files agree with each other (issue 13), checked without
+//! The packaging files agree with each other, checked without
 //! building a package (scripts/deb does that, and installs it): the Debian
 //! changelog's version is the crate's, every asset cargo-deb packages exists
 //! or is one that `cargo xtask deb-assets` writes, the packaged config keeps

@@ -2,7 +2,7 @@
 //! tenth of its TTL is answered from the cache and refreshed in the
 //! background, so that it does not expire for its clients: after the
 //! authoritative stops, the prefetched answer is still fresh where without
-//! prefetch it would be stale (INTERFACE.md `[cache] prefetch`).
+//! prefetch it would be stale (docs/reference.md `[cache] prefetch`).
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};

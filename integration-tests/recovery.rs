@@ -42,7 +42,7 @@ fn fresh_answers_resume_soon_after_the_upstream_returns() {
 /// One failed query is below `fail_after` (3): the upstream is never counted
 /// down and no down-probe runs. Fresh answers must still resume within
 /// `probe_interval` of the authoritative answering again, not when the 30 s
-/// failure-recheck window ends (INTERFACE.md "Stale").
+/// failure-recheck window ends (docs/reference.md "Stale").
 #[test]
 fn fresh_answers_resume_within_a_probe_interval_without_a_down_mark() {
     outage_then_recovery(1);

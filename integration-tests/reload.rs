@@ -4,8 +4,7 @@
 //! like one rewritten in place;
 //! a new listen address is bound and the old one closed; a broken file is
 //! logged with PATH:LINE:COL and the running config keeps serving; series
-//! of upstreams the reload removed leave /metrics (issue 4
-//! "Reload"; INTERFACE.md "Signals").
+//! of upstreams the reload removed leave /metrics (docs/reference.md "Signals").
 //! Each reload is counted by its result in `stubborn_config_reloads_total`.
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -1,7 +1,7 @@
 //! Scenario: a laptop's upstreams change with the network. With `[upstream]
 //! resolv_file`, the file's nameservers (port 53) are the upstream list; a
 //! rewrite, or a new file renamed over it as DHCP clients do, applies
-//! within 2 s; an empty file keeps the last list (INTERFACE.md `[upstream]
+//! within 2 s; an empty file keeps the last list (docs/reference.md `[upstream]
 //! resolv_file`). The fakes listen on port 53 of 127.0.1.x (root needed;
 //! skipped with a message otherwise).
 

@@ -2,7 +2,7 @@
 //! given by the SOA in the authority section (its TTL, at most its MINIMUM):
 //! a second query within it does not reach the upstream and its SOA TTL is
 //! counted down; after it the upstream is asked again (RFC 2308 sections 3
-//! and 5; issue 2, "negative caching").
+//! and 5).
 
 use std::time::{Duration, Instant};
 

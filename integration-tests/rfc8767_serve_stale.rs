@@ -4,8 +4,7 @@
 //! `stale_answer_after` plus a margin; a stale NXDOMAIN is marked EDE 19.
 //! After a failed refresh, stale answers come at once for the failure-recheck
 //! window instead of costing the client timer again (RFC 8767 sections 4 and
-//! 5, RFC 8914 section 4.4 and 4.20; issue 2, "serve-stale after the
-//! authoritative is stopped").
+//! 5, RFC 8914 section 4.4 and 4.20).
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};

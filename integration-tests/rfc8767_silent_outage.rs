@@ -2,7 +2,7 @@
 //! behind a firewall or a lost route does) instead of refusing. After
 //! `fail_after` timeouts it is counted down; from then on every name with a
 //! stale entry is answered stale at once, not after a `timeout` per name,
-//! and the refresh goes on in the background (INTERFACE.md "Stale";
+//! and the refresh goes on in the background (docs/reference.md "Stale";
 //! RFC 8767 §5). When it answers again, fresh answers resume.
 
 use std::net::Ipv4Addr;

@@ -4,9 +4,7 @@
 //! client response timer, `stale_answer_after` = 1.8 s (between 1.5 s and
 //! 2.8 s), and the upstream's late answer then refreshes the cache, so the
 //! next query gets the new data fresh, from the cache, without asking the
-//! upstream again (RFC 8767 section 5, "client response timer"; issue 2, "a
-//! slow upstream gets the stale answer out at ~1.8 s and the cache refreshed
-//! afterwards").
+//! upstream again (RFC 8767 section 5, "client response timer").
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};

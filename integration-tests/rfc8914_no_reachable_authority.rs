@@ -1,9 +1,7 @@
 //! Scenario: every upstream is down (one drops queries, one is a stopped
 //! Knot DNS) and the name was never cached: the client gets SERVFAIL, with
 //! EDE 22 "No Reachable Authority" when it sent EDNS, within 3 s: never
-//! silence, never a hang past its retry (RFC 8914 section 4.23; issue 2,
-//! "SERVFAIL + EDE 22 for an unknown name with every upstream down, within a
-//! bound"; INTERFACE.md "No answer at all"). Once every server is counted
+//! silence, never a hang past its retry (RFC 8914 section 4.23; docs/reference.md "No answer at all"). Once every server is counted
 //! down, an unknown name costs the client no `timeout`: SERVFAIL comes
 //! within tens of milliseconds, and the fetch goes on, so the client's retry
 //! gets the answer of a server that is back before any probe noticed.

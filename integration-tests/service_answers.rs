@@ -2,7 +2,7 @@
 //! `api.aws.example.test`) whose name also exists at the authoritative, with
 //! its own A, MX and TXT records and a name below it.
 //!
-//! Pins (INTERFACE.md "Services"; issue 3, item 3): only A and AAAA of the
+//! Pins (docs/reference.md "Services"): only A and AAAA of the
 //! service name itself are answered locally — the authoritative's own A for
 //! the name is not what clients get; MX, TXT and names below the service
 //! name are forwarded upstream as usual; the service name matches in any

@@ -1,7 +1,7 @@
 //! Scenario: `stubborn check` on configs with `[[service]]` tables, valid
 //! and broken one way at a time.
 //!
-//! Pins (issue 3, item 1; INTERFACE.md "Command line", `[[service]]` keys):
+//! Pins (docs/reference.md "Command line", `[[service]]` keys):
 //! every check form of the contract is accepted (`dns`, `tcp:PORT`,
 //! `http://{addr}:PORT/path`, `https://{addr}:PORT/path`, with `ca_file`);
 //! bad check syntax, a duplicate service name, a service name that is also a

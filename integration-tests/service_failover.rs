@@ -4,7 +4,7 @@
 //! against real TCP listeners on those addresses; Knot serves the target
 //! names. Listeners are closed and reopened while a client keeps asking.
 //!
-//! Pins (issue 3, INTERFACE.md "Services"): a healthy primary is answered
+//! Pins (docs/reference.md "Services"): a healthy primary is answered
 //! as `name CNAME primary` + the primary's A record, TTL = the service
 //! `ttl`; a closed primary moves answers to the first secondary within
 //! `interval × fall` + 1 s, a closed secondary to the fixed address (an A

@@ -4,8 +4,7 @@
 //! certificates come from a CA made in the test and given to stubborn with
 //! the service's `ca_file`, or from another CA stubborn does not trust.
 //!
-//! Pins (issue 3, "http check: a 503 counts as down, a 200 as up; a bad
-//! certificate as down"; INTERFACE.md `check`): a 503 from the primary moves
+//! Pins (docs/reference.md `check`): a 503 from the primary moves
 //! answers to the secondary within `interval × fall` + 1 s and a 200 brings
 //! them back within `interval × rise` + 1 s; the request is a GET of the
 //! configured path with the target's name as Host header and, for https, as

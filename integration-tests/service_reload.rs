@@ -2,8 +2,7 @@
 //! listener is closed) and the config is reloaded with SIGHUP, unchanged
 //! for that service. Answers stay on the secondary — the primary's health
 //! is kept, not reset to "healthy" — and no switch is counted; a service
-//! added by the reload is answered (issue 3 "SIGHUP reload keeps health
-//! state of unchanged targets"; issue 4 "Reload").
+//! added by the reload is answered.
 
 use std::time::Duration;
 

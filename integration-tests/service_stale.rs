@@ -4,8 +4,7 @@
 //! handle. The target names have a TTL of 1 s, so every target record in
 //! play is expired and can only come from stale cache.
 //!
-//! Pins (issue 3, "the authoritative stopped while a failover happens → the
-//! service still answers, from stale data"; INTERFACE.md "Services": a name
+//! Pins (docs/reference.md "Services": a name
 //! target is resolved through stubborn's cache, stale allowed): with Knot
 //! stopped, closing the primary's listener still moves answers to the
 //! secondary — `CNAME secondary` + its (stale) A record — and reopening it

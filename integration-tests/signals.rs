@@ -2,9 +2,9 @@
 //! drain bound, answering the queries in flight first; SIGHUP with a broken config file keeps the old config serving;
 //! SIGUSR1 (sent by habit for statistics) logs a state summary and keeps
 //! serving from the cache; SIGUSR2 flushes the cache and logs how many
-//! entries went; SIGALRM is ignored (INTERFACE.md "Signals", "Exit
+//! entries went; SIGALRM is ignored (docs/reference.md "Signals", "Exit
 //! status": no signal a user may send by habit kills it without a clean
-//! stop; issue 10).
+//! stop).
 
 use std::time::Duration;
 

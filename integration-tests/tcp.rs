@@ -1,7 +1,7 @@
 //! Scenario: clients query stubborn over TCP (RFC 1035 section 4.2.2 framing,
 //! RFC 7766): the answer equals the authoritative's, several queries can be
 //! sent one after another on one connection, and TCP queries are counted
-//! under `protocol="tcp"` (issue 2, "TCP").
+//! under `protocol="tcp"`.
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

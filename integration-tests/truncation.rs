@@ -1,11 +1,11 @@
 //! Scenario: an answer too big for the client's UDP size comes back with
 //! TC=1 and fits in that size, keeping as many whole answer records as fit
 //! (musl before 1.2.4 does not retry over TCP, so it still gets addresses;
-//! RFC 2181 section 9; issue 7, item 7); the client's retry over TCP gets
+//! RFC 2181 section 9); the client's retry over TCP gets
 //! all of it.
 //! Upstream side: an upstream that truncates over UDP is asked again over
 //! TCP, so the client gets the full answer (RFC 1035 section 4.2.1, RFC 6891
-//! section 6.2.5, RFC 7766 section 5; issue 2, "TC then TCP").
+//! section 6.2.5, RFC 7766 section 5).
 
 use std::net::Ipv4Addr;
 

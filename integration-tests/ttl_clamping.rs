@@ -1,7 +1,7 @@
 //! Scenario: cached TTLs are clamped by `[cache] min_ttl`, `max_ttl` and, for
 //! NXDOMAIN/NODATA, `negative_max_ttl`; the clamped TTL is what clients see
-//! and how long the entry is fresh (INTERFACE.md `[cache]`; RFC 2308
-//! section 5 for the negative cap; issue 2, item 5).
+//! and how long the entry is fresh (docs/reference.md `[cache]`; RFC 2308
+//! section 5 for the negative cap).
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Scenario: `[server] threads = 3`: three UDP sockets share the listen
 //! address (SO_REUSEPORT), each with its own receive loop; clients from
 //! many source ports (which the kernel spreads over the sockets) all get
-//! their answers (issue 12, "every core for cache hits").
+//! their answers.
 
 use std::process::Command;
 

@@ -1,8 +1,7 @@
 //! Scenario: two healthy Knot DNS servers hold different data for the same
 //! names; every answer comes from the one listed first in `servers`, and the
 //! second is never asked. Swapping the order swaps the source, so the choice
-//! is the config's order, not the port or a race (issue 2, "priority order
-//! when both upstreams are healthy"; INTERFACE.md "Answers").
+//! is the config's order, not the port or a race (docs/reference.md "Answers").
 
 use std::net::Ipv4Addr;
 

@@ -1,5 +1,5 @@
 //! Scenario: an upstream written `tcp://IP:PORT` is asked over TCP only; one
-//! written `udp://IP:PORT` over UDP (INTERFACE.md `[upstream] servers`
+//! written `udp://IP:PORT` over UDP (docs/reference.md `[upstream] servers`
 //! forms; RFC 7766).
 
 use std::net::Ipv4Addr;

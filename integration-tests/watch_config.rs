@@ -2,7 +2,7 @@
 //! sends SIGHUP): an edit of the config file applies as a SIGHUP reload
 //! would, and so does a ConfigMap-style update, where the file is a symlink
 //! through `..data` and the `..data` symlink is swapped to a new directory
-//! (INTERFACE.md `[server] watch_config`).
+//! (docs/reference.md `[server] watch_config`).
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::symlink;

@@ -474,7 +474,7 @@ fn record_type(text: &str) -> Result<u16, String> {
     upper.parse::<RecordType>().map(u16::from).map_err(|_| format!("{text:?} is not a record type"))
 }
 
-/// The JSON list of INTERFACE.md's `/cache/lookup`.
+/// The JSON list of docs/reference.md's `/cache/lookup`.
 fn entries_json(resolver: &Resolver, selection: &Selection<'_>) -> Value {
     Value::Array(resolver.cached(selection).iter().map(entry_json).collect())
 }

@@ -6,7 +6,7 @@
 //! reaches for it), asks once over plain HTTP (ureq, blocking), and prints
 //! a human summary or, with `--json`, the endpoint's JSON.
 //!
-//! Exit status (INTERFACE.md): 0 success; 1 an error reported by stubborn
+//! Exit status (docs/reference.md): 0 success; 1 an error reported by stubborn
 //! (including 403 outside `[admin] allow` or `control_allow`) or a lookup
 //! that finds nothing; 2 a usage error (clap's); 3 no endpoint to talk to
 //! (unreachable, or no `[admin] listen`), said in one line on stderr.

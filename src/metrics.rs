@@ -1,4 +1,4 @@
-//! Every metric stubborn exports, by the names INTERFACE.md gives, in one
+//! Every metric stubborn exports, by the names docs/reference.md gives, in one
 //! place. Handles are resolved once (per upstream at start, per answer
 //! source here) and kept, so the query path increments an atomic and never
 //! looks a label set up (linkerd's `Metrics` structs do the same).

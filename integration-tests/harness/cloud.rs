@@ -405,13 +405,13 @@ impl ServiceSpec {
     }
 
     /// Longest time a switch away from a failing target may take:
-    /// `interval × fall` + 1 s (issue 3).
+    /// `interval × fall` + 1 s.
     pub fn fall_deadline(&self) -> Duration {
         self.interval * self.fall + Duration::from_secs(1)
     }
 
     /// Longest time a switch back to a recovered target may take:
-    /// `interval × rise` + 1 s (issue 3).
+    /// `interval × rise` + 1 s.
     pub fn rise_deadline(&self) -> Duration {
         self.interval * self.rise + Duration::from_secs(1)
     }

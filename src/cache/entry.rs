@@ -4,7 +4,7 @@
 //! turned back into remaining TTLs at lookup, as Unbound's `msgreply` does;
 //! a reply to a client is then a copy with its ID, question and TTLs patched.
 //!
-//! An entry is one allocation of its own besides the struct (issue 12,
+//! An entry is one allocation of its own besides the struct (for
 //! memory): the record sections followed by the TTL table, six octets a
 //! record; the rarely written failure times are atomics rather than a
 //! mutex. A one-record answer went from 136 + 2 × 16 heap bytes in three

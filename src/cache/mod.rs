@@ -528,7 +528,7 @@ mod tests {
     /// 40 names asked once, then 100 times `capacity` (100) unique names
     /// whose answers are `flood`; returns the cache and its eviction counts
     /// after checking that the 40 are all still there and that the cache
-    /// is no larger than `capacity` (issue 8).
+    /// is no larger than `capacity`.
     fn flooded(flood: impl Fn(&CacheConfig) -> Arc<Entry>) -> (Cache, Evictions) {
         let config = CacheConfig { capacity: 100, ..CacheConfig::default() };
         let evictions = Evictions::default();
@@ -767,7 +767,7 @@ mod tests {
         Arc::new(Entry::from_reply(&reply, 21, 16, config, Instant::now()).unwrap())
     }
 
-    /// Issue 12: the cache is bounded in bytes as well as entries. 200
+    /// The cache is bounded in bytes as well as entries. 200
     /// answers of about 4 KiB (a large TXT set) under `max_memory` 64 KiB
     /// and `capacity` 1000 stay within 64 KiB; small ones still fill `capacity`.
     #[test]

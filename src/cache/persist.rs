@@ -71,7 +71,7 @@ pub enum PersistError {
 
 /// Creates the directory of the snapshot file `path`, with its parents,
 /// each new one mode 0700; returns the directory when it had to be created. Called at
-/// start and when a reload moves the snapshot (INTERFACE.md: "A missing
+/// start and when a reload moves the snapshot (docs/reference.md: "A missing
 /// directory is created (with parents) at start").
 pub fn create_dir(path: &Path) -> Result<Option<&Path>, PersistError> {
     let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else { return Ok(None) };
@@ -470,7 +470,7 @@ mod tests {
         (r, question_len)
     }
 
-    /// What a full-capacity snapshot costs (issue 7): time and CPU of
+    /// What a full-capacity snapshot costs: time and CPU of
     /// `save` and the file size, at 100 000 entries. Run in release:
     /// `cargo test --release --lib -- --ignored --nocapture snapshot_cost`.
     #[test]

@@ -83,7 +83,7 @@ fn every_problem_is_reported_with_its_position() {
     assert!(p[3].starts_with("t.toml:6:14: upstream.fail_after: must be at least 1"), "{}", p[3]);
 }
 
-/// INTERFACE.md: every encrypted form, with its defaults.
+/// docs/reference.md: every encrypted form, with its defaults.
 #[cfg(feature = "encrypted")]
 #[test]
 fn encrypted_upstream_forms() {
@@ -209,7 +209,7 @@ fn persist_in_an_existing_directory_is_quiet() {
     assert_eq!(c.warnings, Vec::<String>::new());
 }
 
-/// INTERFACE.md: a missing directory is created at start; `check` only warns.
+/// docs/reference.md: a missing directory is created at start; `check` only warns.
 #[test]
 fn a_missing_persist_directory_is_a_warning_and_nothing_is_created() {
     let dir = tempfile::tempdir().unwrap();
@@ -396,7 +396,7 @@ fn capacity_is_from_1_to_100_million() {
 }
 
 /// serde's own errors (a wrong type, an unknown key) carry a position but
-/// not the key: it is found from the position, as INTERFACE.md's
+/// not the key: it is found from the position, as docs/reference.md's
 /// `PATH:LINE:COL: key: what is wrong` asks.
 #[test]
 fn type_errors_and_unknown_keys_name_their_key() {
@@ -453,7 +453,7 @@ fn accepted_keys(table_toml: &str) -> Vec<String> {
 }
 
 /// stubborn.toml(5) (`doc/stubborn.toml.5`, written by hand from
-/// INTERFACE.md) names every key the parser accepts, as a `.TP` item
+/// docs/reference.md) names every key the parser accepts, as a `.TP` item
 /// (`\fBkey\fR ...`) under its table's `.SS` heading; and every key it
 /// describes is one the parser accepts: one source of truth for the keys.
 #[test]
@@ -505,7 +505,7 @@ fn man_page_lists_every_config_key() {
 
 /// serde stops at its first error; `check` does not: unknown keys, values
 /// of the wrong type, a `[[table]]` missing a key, and the checks of what is
-/// left, all in one go (INTERFACE.md: every problem is printed).
+/// left, all in one go (docs/reference.md: every problem is printed).
 #[test]
 fn every_problem_is_reported_in_one_go() {
     let text = "[server]\nfoo = 1\nlisten = [\"127.0.0.1:5399\", 5]\n[upstream]\nservers = [\"192.0.2.1\"]\n\

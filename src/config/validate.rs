@@ -23,7 +23,7 @@ use super::{
     serde_errors,
 };
 
-/// The largest `[cache] capacity` (INTERFACE.md): past it, a typo rather than a plan.
+/// The largest `[cache] capacity` (docs/reference.md): past it, a typo rather than a plan.
 const MAX_CAPACITY: u64 = 100_000_000;
 /// `[cache] max_memory` bounds: below the smallest, a handful of entries;
 /// above the largest, a typo rather than a plan.
@@ -578,7 +578,7 @@ impl Validator<'_> {
     }
 
     /// A snapshot path, absolute or relative to the working directory. A
-    /// missing directory is only a warning: `run` creates it (INTERFACE.md),
+    /// missing directory is only a warning: `run` creates it (docs/reference.md),
     /// and `check` creates nothing. A directory that can never be created —
     /// one of its parents is a file — is a problem.
     fn persist_path(&mut self, value: &Spanned<String>) -> Option<PathBuf> {

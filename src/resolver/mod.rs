@@ -1,5 +1,5 @@
 //! What to answer a query with: the cache, the upstream pools, and the
-//! rules that join them (INTERFACE.md "Answers").
+//! rules that join them (docs/reference.md "Answers").
 //!
 //! - fresh entry → answered from memory, TTLs counted down; asked for in
 //!   the last tenth of its TTL (with `prefetch`), it is also refreshed in
@@ -29,7 +29,7 @@
 //!   entry holds records is not cached and the old records are served stale
 //!   until empty answers have held for `keep_positive`.
 //!
-//! An operator's flush ([`Resolver::flush`], issue 10) drops the entries,
+//! An operator's flush ([`Resolver::flush`]) drops the entries,
 //! their last-known-good bookkeeping (it lives in the entry) and their
 //! `degraded` listing, and detaches the fetches in flight for them: a query
 //! after the flush starts a new fetch, and a detached fetch that ends after
@@ -155,7 +155,7 @@ impl Cached {
     }
 }
 
-/// The `state` of a cache entry (INTERFACE.md `/cache/lookup`).
+/// The `state` of a cache entry (docs/reference.md `/cache/lookup`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     /// Live, with records of the asked type.

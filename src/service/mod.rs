@@ -1,4 +1,4 @@
-//! Multi-cloud services (`[[service]]`, INTERFACE.md "Services"): A and
+//! Multi-cloud services (`[[service]]`, docs/reference.md "Services"): A and
 //! AAAA queries for a service name are answered with its active target —
 //! `name CNAME target` plus the target's records (cache or upstream, stale
 //! allowed), or for an IP target the address itself as a record of `name`

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! `stubborn.toml(5)` is not generated: it is written by hand in
-//! `doc/stubborn.toml.5` from INTERFACE.md's config section, and a unit test
+//! `doc/stubborn.toml.5` from docs/reference.md's config section, and a unit test
 //! (`config::tests::man_page_lists_every_config_key`) checks that it names
 //! every key the config parser accepts.
 
@@ -181,7 +181,7 @@ fn arg_synopsis(arg: &Arg) -> Vec<roff::Inline> {
 }
 
 /// Written by hand: what clap does not describe. Kept in step with the
-/// README (Operations, Operating it) and INTERFACE.md.
+/// README (Operations, Operating it) and docs/reference.md.
 const MAN_TAIL: &str = r#".SH "EXIT STATUS"
 .TP
 .B 0
