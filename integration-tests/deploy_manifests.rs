@@ -403,3 +403,78 @@ fn containerfile_builds_a_static_binary_into_a_minimal_image() {
     let copied = logical.iter().any(|i| i.starts_with("COPY --from=") && i.ends_with(entry_binary));
     assert!(copied, "the run stage copies the built binary to {entry_binary}");
 }
+
+/// The fleet store wiring `node-local.yaml` carries commented out (the
+/// `[fleet]` lines of its config, the Secret's mount and volume), once
+/// uncommented: the manifest still parses, the config passes `check` with
+/// the Secret's files in place, the Secret is mounted read-only where
+/// `key_file` and `password_file` point, and the header's `kubectl create
+/// secret` makes the files they name.
+#[cfg(feature = "fleet")]
+#[test]
+fn node_local_fleet_wiring_uncommented_is_valid() {
+    let text = fs::read_to_string(deploy_dir().join("kubernetes/node-local.yaml")).expect("read node-local.yaml");
+    let mut wired = uncomment_block(&text, "# [fleet]");
+    for _ in 0..2 {
+        wired = uncomment_block(&wired, "# - name: fleet");
+    }
+    let docs = YamlLoader::load_from_str(&wired).unwrap_or_else(|e| panic!("uncommented: not YAML: {e}\n{wired}"));
+    let of_kind = |kind: &str| docs.iter().find(|d| d["kind"].as_str() == Some(kind)).expect(kind);
+    let config = str_of(&of_kind("ConfigMap")["data"]["stubborn.toml"], "ConfigMap data.\"stubborn.toml\"");
+    let table: toml::Table = toml::from_str(config).unwrap_or_else(|e| panic!("uncommented config: not TOML: {e}"));
+    let fleet = table.get("fleet").and_then(|f| f.as_table()).expect("[fleet] once uncommented");
+    let file_of = |key: &str| fleet.get(key).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("[fleet] {key}"));
+    let (key_file, password_file) = (Path::new(file_of("key_file")), Path::new(file_of("password_file")));
+    let secret_dir = key_file.parent().expect("key_file has a directory");
+    assert_eq!(password_file.parent(), Some(secret_dir), "both secrets come from the one Secret");
+
+    let pod = &of_kind("DaemonSet")["spec"]["template"]["spec"];
+    let container = list(&pod["containers"])
+        .iter()
+        .find(|c| c["image"].as_str().is_some_and(|i| i.contains("stubborn")))
+        .expect("the stubborn container");
+    let mount = list(&container["volumeMounts"])
+        .iter()
+        .find(|m| m["mountPath"].as_str().map(Path::new) == Some(secret_dir))
+        .unwrap_or_else(|| panic!("nothing mounted at {}", secret_dir.display()));
+    assert_eq!(mount["readOnly"].as_bool(), Some(true), "the Secret is mounted read-only");
+    let volume_name = str_of(&mount["name"], "the mount");
+    let volume = list(&pod["volumes"]).iter().find(|v| v["name"].as_str() == Some(volume_name)).expect("its volume");
+    let secret = str_of(&volume["secret"]["secretName"], "a Secret volume");
+    assert!(text.contains(&format!("create secret generic {secret}")), "the header creates the Secret {secret}");
+    for file in [key_file, password_file] {
+        let name = file.file_name().expect("a file").to_string_lossy();
+        assert!(text.contains(&format!("--from-file={name}=")), "the header's Secret has no file {name}");
+    }
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::write(dir.path().join(key_file.file_name().unwrap()), [7u8; 32]).expect("write key");
+    fs::write(dir.path().join(password_file.file_name().unwrap()), "s3cret\n").expect("write password");
+    let config = config.replace(&*secret_dir.to_string_lossy(), &dir.path().to_string_lossy());
+    assert_check_passes("node-local.yaml, [fleet] uncommented", &config);
+}
+
+#[cfg(feature = "fleet")]
+/// `text` with the comment block starting at the line `first` (trimmed)
+/// uncommented: that line and those after it that start with the same
+/// indentation and `# `, each without its `# `.
+fn uncomment_block(text: &str, first: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| l.trim() == first).unwrap_or_else(|| panic!("no line {first:?}"));
+    let indent = &lines[start][..lines[start].len() - lines[start].trim_start().len()];
+    let prefix = format!("{indent}# ");
+    let mut out = String::new();
+    let mut inside = false;
+    for (i, line) in lines.iter().enumerate() {
+        inside |= i == start;
+        match line.strip_prefix(&prefix) {
+            Some(rest) if inside => out.push_str(&format!("{indent}{rest}\n")),
+            _ => {
+                inside = false;
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
