@@ -1,8 +1,8 @@
 //! The outage drill: a DNS outage replayed on loopback, in one command.
 //!
 //! ```text
-//! scripts/drill [--names N] [--outage SECS] [--short] [--flood N [--flood-shape SHAPE]]
-//! cargo run --release --example drill -- [--names N] [--outage SECS] [--short] [--flood N [--flood-shape SHAPE]]
+//! scripts/drill [--names N] [--outage SECS] [--short] [--flood N [--flood-shape SHAPE]] [--new-node]
+//! cargo run --release --example drill -- [--names N] [--outage SECS] [--short] [--flood N [--flood-shape SHAPE]] [--new-node]
 //! ```
 //!
 //! 1. starts a real authoritative server (Knot DNS, `knotd`) with a zone of N
@@ -32,9 +32,22 @@
 //! flood sent in ten rounds, each name's ten asks spanning at least
 //! [`FLOOD_SPREAD`]).
 //!
-//! Exit status: 0 when stubborn answered every query during the outage, 1 when
-//! it did not, 2 when the drill could not run (no knotd, no stubborn binary,
-//! a process that did not start). Everything listens on 127.0.0.1 only and
+//! With `--new-node` the drill is another one ([`run_new_node`]): a node
+//! that starts during an outage (autoscaling, a rescheduled pod) with an
+//! empty cache, beside a fleet store. A redis-server joins knotd on
+//! loopback; two stubborns with `[fleet]` warm up on the names; then, in a
+//! silent outage (knotd's address blackholed) and in an empty-record outage
+//! (the zone published again without the records), a stubborn with
+//! `[fleet]` and one without are started with empty caches and asked for
+//! every name once a second. It passes when the one with `[fleet]` answers
+//! at least [`NEW_NODE_GOAL`] % of the names with their right address in
+//! both. redis-server: `REDIS_SERVER_BIN`, else /usr/bin, /usr/local/bin,
+//! then PATH.
+//!
+//! Exit status: 0 when stubborn answered every query during the outage
+//! (`--new-node`: the goal was met), 1 when it did not, 2 when the drill
+//! could not run (no knotd, no redis-server, no stubborn binary, a process
+//! that did not start). Everything listens on 127.0.0.1 only and
 //! every wait and loop is bounded.
 //!
 //! The stubborn binary: `STUBBORN_BIN`, else the `stubborn` next to this
@@ -42,13 +55,13 @@
 //! `cargo run --release --example drill`; `cargo build --release` builds it).
 //! knotd: `KNOTD_BIN`, else /usr/sbin, /usr/local/sbin, then PATH.
 //!
-//! `integration-tests/drill.rs` runs [`run`] in short mode.
+//! `integration-tests/drill.rs` runs [`run`] and [`run_new_node`] in short mode.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -120,6 +133,10 @@ struct Args {
     /// answered-twice (twice back to back), answered-10x (ten times over a minute).
     #[arg(long, value_enum, default_value_t = FloodShape::Nxdomain)]
     flood_shape: FloodShape,
+    /// Instead: a node started mid-outage with an empty cache, answered by the
+    /// fleet store (a redis-server on loopback), in a silent and an empty-record outage.
+    #[arg(long, conflicts_with = "flood")]
+    new_node: bool,
 }
 
 /// What a flood asks for, and how often.
@@ -186,9 +203,14 @@ fn main() -> ExitCode {
         flood_shape: args.flood_shape,
     };
     let mut out = io::stdout();
-    match run(&options, &mut out) {
-        Ok(report) if report.passed() => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(1),
+    let passed = if args.new_node {
+        run_new_node(&options, &mut out).map(|report| report.passed())
+    } else {
+        run(&options, &mut out).map(|report| report.passed())
+    };
+    match passed {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
             let _ = out.flush();
             eprintln!("drill: could not run: {e:#}");
@@ -343,27 +365,43 @@ impl Report {
     }
 }
 
+/// What every drill starts from: the stubborn binary, a temp dir, free
+/// ports, the names, and knotd serving them.
+struct Setup {
+    stubborn_bin: PathBuf,
+    dir: tempfile::TempDir,
+    ports: Ports,
+    names: Vec<Name>,
+    knot: Knot,
+}
+
+impl Setup {
+    fn new(options: &Options) -> anyhow::Result<Setup> {
+        if options.names == 0 || options.outage.is_zero() {
+            bail!("need at least one name and an outage longer than 0 s");
+        }
+        let stubborn_bin = match &options.stubborn_bin {
+            Some(path) => path.clone(),
+            None => default_stubborn_bin()?,
+        };
+        if !stubborn_bin.is_file() {
+            bail!("no stubborn binary at {}: run `cargo build --release` or set STUBBORN_BIN", stubborn_bin.display());
+        }
+        let knotd_bin = knotd_bin()?;
+        let dir = tempfile::Builder::new().prefix("stubborn-drill-").tempdir().context("create a temp dir")?;
+        let mut ports = Ports { taken: BTreeSet::new(), source: options.free_port };
+        let names: Vec<Name> = (0..options.names)
+            .map(|i| Name::from_ascii(format!("host{i}.{ORIGIN}")))
+            .collect::<Result<_, _>>()
+            .context("build the query names")?;
+        let knot = Knot::start(&knotd_bin, dir.path(), ports.take()?, options.names)?;
+        Ok(Setup { stubborn_bin, dir, ports, names, knot })
+    }
+}
+
 /// Runs the drill, writing progress and the report to `out`.
 pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
-    if options.names == 0 || options.outage.is_zero() {
-        bail!("need at least one name and an outage longer than 0 s");
-    }
-    let stubborn_bin = match &options.stubborn_bin {
-        Some(path) => path.clone(),
-        None => default_stubborn_bin()?,
-    };
-    if !stubborn_bin.is_file() {
-        bail!("no stubborn binary at {}: run `cargo build --release` or set STUBBORN_BIN", stubborn_bin.display());
-    }
-    let knotd_bin = knotd_bin()?;
-    let dir = tempfile::Builder::new().prefix("stubborn-drill-").tempdir().context("create a temp dir")?;
-    let mut ports = Ports { taken: BTreeSet::new(), source: options.free_port };
-    let names: Vec<Name> = (0..options.names)
-        .map(|i| Name::from_ascii(format!("host{i}.{ORIGIN}")))
-        .collect::<Result<_, _>>()
-        .context("build the query names")?;
-
-    let mut knot = Knot::start(&knotd_bin, dir.path(), ports.take()?, options.names)?;
+    let Setup { stubborn_bin, dir, mut ports, names, mut knot } = Setup::new(options)?;
     let config = |name: &str, plain: bool, ports: &mut Ports| -> anyhow::Result<StubbornConfig> {
         Ok(StubbornConfig {
             name: name.to_string(),
@@ -371,6 +409,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
             admin: SocketAddr::from(([127, 0, 0, 1], ports.take()?)),
             upstream: knot.addr,
             plain,
+            fleet: None,
         })
     };
     let stubborn_config = config("stubborn", false, &mut ports)?;
@@ -608,6 +647,368 @@ pub fn render(r: &Report) -> String {
     t
 }
 
+// === a new node mid-outage (--new-node)
+
+/// The share of names a node started mid-outage must answer correctly.
+pub const NEW_NODE_GOAL: f64 = 99.0;
+
+/// The two outages a new node is started into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    /// The authoritative's address reads nothing and answers nothing.
+    Silent,
+    /// The zone published again without the records: NXDOMAIN for every name.
+    EmptyRecords,
+}
+
+impl Outage {
+    fn label(self) -> &'static str {
+        match self {
+            Outage::Silent => "silent outage",
+            Outage::EmptyRecords => "empty-record outage",
+        }
+    }
+}
+
+/// What one new node answered during an outage.
+#[derive(Clone, Debug, Default)]
+pub struct NewSide {
+    /// Queries sent.
+    pub asked: usize,
+    /// Answered NOERROR with exactly the name's own address.
+    pub correct: usize,
+    /// Correct answers in the first round, asked as soon as the node was ready.
+    pub first_round_correct: usize,
+    /// Replies carrying EDE 3 "Stale Answer".
+    pub stale_replies: usize,
+    pub servfail: usize,
+    pub nxdomain: usize,
+    /// Queries with no reply at all (after every attempt).
+    pub no_reply: usize,
+    /// Latency of each name's first query, sorted.
+    pub first_latencies: Vec<Duration>,
+    /// `stubborn_answers_total{source="fleet"}` at the end: answers read
+    /// from the store where the node had nothing else.
+    pub from_fleet: f64,
+    /// `stubborn_answers_total{source="kept_positive"}` at the end: records
+    /// (its own or the store's) kept over an empty answer.
+    pub kept_positive: f64,
+}
+
+impl NewSide {
+    pub fn correct_percent(&self) -> f64 {
+        percent(self.correct, self.asked)
+    }
+
+    fn tally(&mut self, outcomes: &[Outcome], first: bool) {
+        for (i, o) in outcomes.iter().enumerate() {
+            let correct = o.is_correct(i);
+            self.asked += 1;
+            self.correct += usize::from(correct);
+            self.first_round_correct += usize::from(first && correct);
+            self.stale_replies += usize::from(o.stale);
+            self.servfail += usize::from(o.rcode == Some(ResponseCode::ServFail));
+            self.nxdomain += usize::from(o.rcode == Some(ResponseCode::NXDomain));
+            self.no_reply += usize::from(o.rcode.is_none());
+        }
+        if first {
+            self.first_latencies = sorted_latencies(outcomes);
+        }
+    }
+}
+
+/// One outage of the new-node drill.
+#[derive(Clone, Debug)]
+pub struct NewNodeOutage {
+    pub outage: Outage,
+    pub rounds: usize,
+    /// The node started mid-outage with `[fleet]`.
+    pub fleet: NewSide,
+    /// The node started beside it without `[fleet]`.
+    pub alone: NewSide,
+    /// Empty-record outage: the names each warmed node answered with the
+    /// last good records when first asked after the change.
+    pub warmed_kept: Option<(usize, usize)>,
+}
+
+/// What the new-node drill measured.
+#[derive(Clone, Debug)]
+pub struct NewNodeReport {
+    pub names: usize,
+    /// Answers the two warmed nodes had written to the store before the outage.
+    pub published: f64,
+    pub silent: NewNodeOutage,
+    pub empty: NewNodeOutage,
+}
+
+impl NewNodeReport {
+    /// The node with `[fleet]` answered at least [`NEW_NODE_GOAL`] % of the
+    /// names correctly in both outages.
+    pub fn passed(&self) -> bool {
+        [&self.silent, &self.empty].iter().all(|o| o.fleet.asked > 0 && o.fleet.correct_percent() >= NEW_NODE_GOAL)
+    }
+}
+
+/// The new-node drill: a redis-server and knotd on loopback, two stubborns
+/// with `[fleet]` warmed on the names (each asks half of them), then two
+/// outages; in each, a stubborn with `[fleet]` and one without are started
+/// with empty caches and asked for every name every [`ROUND_INTERVAL`]
+/// for `options.outage`:
+///
+/// 1. silent: knotd killed and its address blackholed (a UDP socket and a
+///    TCP listener that never read);
+/// 2. empty records: knotd back with the zone published again without the
+///    names (NXDOMAIN); the warmed nodes are asked first, as they would be
+///    in a running fleet.
+pub fn run_new_node(options: &Options, out: &mut dyn Write) -> anyhow::Result<NewNodeReport> {
+    let redis_bin = redis_server_bin()?;
+    let Setup { stubborn_bin, dir, mut ports, names, mut knot } = Setup::new(options)?;
+    let redis = RedisServer::start(&redis_bin, dir.path(), ports.take()?)?;
+    let key_file = dir.path().join("fleet.key");
+    fs::write(&key_file, rand::random::<[u8; 32]>()).context("write the fleet key")?;
+    let upstream = knot.addr;
+    let fleet = format!("[fleet]\nstore = [\"redis://{}/0\"]\nkey_file = \"{}\"\n", redis.addr, key_file.display());
+    let mut node = |name: &str, with_fleet: bool| -> anyhow::Result<Stubborn> {
+        let config = StubbornConfig {
+            name: name.to_string(),
+            dns: SocketAddr::from(([127, 0, 0, 1], ports.take()?)),
+            admin: SocketAddr::from(([127, 0, 0, 1], ports.take()?)),
+            upstream,
+            plain: false,
+            fleet: with_fleet.then(|| fleet.clone()),
+        };
+        Stubborn::start(&stubborn_bin, dir.path(), config)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("start tokio")?;
+
+    say(
+        out,
+        &format!(
+            "stubborn new-node drill: {} names (TTL {RECORD_TTL} s) served by knotd on {}; a fleet store (redis-server) on {}; each outage {} s",
+            options.names,
+            knot.addr,
+            redis.addr,
+            options.outage.as_secs()
+        ),
+    );
+    let a = node("fleet-a", true)?;
+    let b = node("fleet-b", true)?;
+    say(
+        out,
+        &format!(
+            "  warmed nodes fleet-a on {} and fleet-b on {}: [fleet] with key_file, the defaults otherwise",
+            a.config.dns, b.config.dns
+        ),
+    );
+
+    // --- warm-up: fleet-a asks the even names, fleet-b the odd ones.
+    let (even, odd): (Vec<usize>, Vec<usize>) = (0..names.len()).partition(|i| i % 2 == 0);
+    let pick = |indices: &[usize]| indices.iter().map(|&i| names[i].clone()).collect::<Vec<_>>();
+    let (even_names, odd_names) = (pick(&even), pick(&odd));
+    let (warm_a, warm_b) =
+        runtime.block_on(async { tokio::join!(round(a.config.dns, &even_names), round(b.config.dns, &odd_names)) });
+    let right = |outcomes: &[Outcome], indices: &[usize]| {
+        outcomes.iter().zip(indices).filter(|&(o, &i)| o.is_correct(i)).count()
+    };
+    let (ok_a, ok_b) = (right(&warm_a, &even), right(&warm_b, &odd));
+    say(
+        out,
+        &format!(
+            "warm-up: fleet-a answered {ok_a}/{} names, fleet-b {ok_b}/{} (fresh from knotd)",
+            even.len(),
+            odd.len()
+        ),
+    );
+    if ok_a != even.len() || ok_b != odd.len() {
+        bail!("warm-up failed: not every name resolved\n{}\n{}", a.log_tail(), b.log_tail());
+    }
+    let published = || -> anyhow::Result<f64> {
+        let ok = "result=\"ok\"";
+        Ok(a.metric("stubborn_fleet_published_total", ok)? + b.metric("stubborn_fleet_published_total", ok)?)
+    };
+    // At the default publish_rate (1000 a second) every name is written within names/1000 s.
+    let deadline = Instant::now() + Duration::from_secs(10 + names.len() as u64 / 1000);
+    while published()? < names.len() as f64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let published = published()?;
+    say(out, &format!("published: {published} answers written to the store by fleet-a and fleet-b"));
+    if published < names.len() as f64 {
+        bail!("the warmed nodes published {published} of {} answers\n{}\n{}", names.len(), a.log_tail(), b.log_tail());
+    }
+
+    // --- 1. the silent outage.
+    knot.kill();
+    let blackhole = Blackhole::bind(knot.addr)?;
+    say(
+        out,
+        &format!(
+            "\n-- silent outage: knotd killed, {} blackholed (UDP and TCP: nothing read, nothing answered)",
+            knot.addr
+        ),
+    );
+    let silent = new_nodes(&mut node, Outage::Silent, &names, options.outage, &runtime, out)?;
+    drop(blackhole);
+
+    // --- 2. the empty-record outage.
+    knot.republish_without_records()?;
+    say(
+        out,
+        &format!(
+            "\n-- empty-record outage: knotd serving again, the zone published without the {} records (NXDOMAIN)",
+            names.len()
+        ),
+    );
+    let (kept_a, kept_b) =
+        runtime.block_on(async { tokio::join!(round(a.config.dns, &names), round(b.config.dns, &names)) });
+    let kept = |outcomes: &[Outcome]| outcomes.iter().enumerate().filter(|&(i, o)| o.is_correct(i)).count();
+    let warmed_kept = (kept(&kept_a), kept(&kept_b));
+    say(
+        out,
+        &format!(
+            "warmed nodes, first ask after the change: fleet-a {}/{n}, fleet-b {}/{n} answered with the last good records",
+            warmed_kept.0,
+            warmed_kept.1,
+            n = names.len()
+        ),
+    );
+    let mut empty = new_nodes(&mut node, Outage::EmptyRecords, &names, options.outage, &runtime, out)?;
+    empty.warmed_kept = Some(warmed_kept);
+
+    let report = NewNodeReport { names: names.len(), published, silent, empty };
+    say(out, &render_new_node(&report));
+    if options.keep {
+        drop((a, b, knot, redis));
+        say(out, &format!("kept: {} (configs, zone and logs)", dir.keep().display()));
+    }
+    Ok(report)
+}
+
+/// Starts a node with `[fleet]` and one without, with empty caches, and asks
+/// both for every name every [`ROUND_INTERVAL`] for `outage`.
+fn new_nodes(
+    node: &mut dyn FnMut(&str, bool) -> anyhow::Result<Stubborn>,
+    outage: Outage,
+    names: &[Name],
+    duration: Duration,
+    runtime: &tokio::runtime::Runtime,
+    out: &mut dyn Write,
+) -> anyhow::Result<NewNodeOutage> {
+    let tag = match outage {
+        Outage::Silent => "silent",
+        Outage::EmptyRecords => "empty",
+    };
+    let start = Instant::now();
+    // The node with [fleet] last, so that it is asked the moment it is ready,
+    // as a Service sends a pod traffic once its readiness probe passes.
+    let alone = node(&format!("new-{tag}-alone"), false)?;
+    let with = node(&format!("new-{tag}-fleet"), true)?;
+    say(
+        out,
+        &format!(
+            "t=+{:4.1}s  new nodes started, empty caches: with [fleet] on {}, without on {}; asked at once",
+            start.elapsed().as_secs_f64(),
+            with.config.dns,
+            alone.config.dns
+        ),
+    );
+    let mut report =
+        NewNodeOutage { outage, rounds: 0, fleet: NewSide::default(), alone: NewSide::default(), warmed_kept: None };
+    let first = Instant::now();
+    let max_rounds = (duration.as_millis() / ROUND_INTERVAL.as_millis()) as usize + 1;
+    for k in 0..max_rounds {
+        let at = first + ROUND_INTERVAL * k as u32;
+        if at >= first + duration {
+            break;
+        }
+        sleep_until(at);
+        let (f, l) =
+            runtime.block_on(async { tokio::join!(round(with.config.dns, names), round(alone.config.dns, names)) });
+        report.fleet.tally(&f, k == 0);
+        report.alone.tally(&l, k == 0);
+        report.rounds += 1;
+        let correct = |o: &[Outcome]| o.iter().enumerate().filter(|&(i, o)| o.is_correct(i)).count();
+        let rcode = |o: &[Outcome], r: ResponseCode| o.iter().filter(|o| o.rcode == Some(r)).count();
+        say(
+            out,
+            &format!(
+                "t=+{:4.1}s  round {:2}: new node with [fleet] {:>4}/{} correct ({} stale) | without {:>4}/{} ({} SERVFAIL, {} NXDOMAIN)",
+                at.duration_since(start).as_secs_f64(),
+                k + 1,
+                correct(&f),
+                names.len(),
+                f.iter().filter(|o| o.stale).count(),
+                correct(&l),
+                names.len(),
+                rcode(&l, ResponseCode::ServFail),
+                rcode(&l, ResponseCode::NXDomain),
+            ),
+        );
+    }
+    for (side, node) in [(&mut report.fleet, &with), (&mut report.alone, &alone)] {
+        side.from_fleet = node.metric("stubborn_answers_total", "source=\"fleet\"")?;
+        side.kept_positive = node.metric("stubborn_answers_total", "source=\"kept_positive\"")?;
+    }
+    Ok(report)
+}
+
+/// The new-node drill's report, as printed.
+pub fn render_new_node(r: &NewNodeReport) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "\n== report ==");
+    let _ = writeln!(
+        t,
+        "{} names warmed on two stubborns with [fleet] (each asked half of them; {} answers in the store); \
+         in each outage a node with an empty cache started mid-outage",
+        r.names, r.published
+    );
+    for o in [&r.silent, &r.empty] {
+        let what = match o.outage {
+            Outage::Silent => "knotd killed and its address blackholed",
+            Outage::EmptyRecords => "the zone published again without the records: NXDOMAIN",
+        };
+        let _ = writeln!(t, "{} ({what}; {} rounds of {} names):", o.outage.label(), o.rounds, r.names);
+        if let Some((ka, kb)) = o.warmed_kept {
+            let _ = writeln!(
+                t,
+                "  warmed nodes:              fleet-a {ka}/{n}, fleet-b {kb}/{n} kept the last good records",
+                n = r.names
+            );
+        }
+        for (title, side) in [("new node with [fleet]:   ", &o.fleet), ("new node without [fleet]:", &o.alone)] {
+            let _ = writeln!(
+                t,
+                "  {title} {}/{} correct ({:.1} %), first round {}/{}; first answers median {}, max {}; \
+                 {} stale (EDE 3); answers by source: fleet {}, kept_positive {}; {} SERVFAIL, {} NXDOMAIN, {} without a reply",
+                side.correct,
+                side.asked,
+                side.correct_percent(),
+                side.first_round_correct,
+                r.names,
+                ms(median(&side.first_latencies)),
+                ms(side.first_latencies.last().copied()),
+                side.stale_replies,
+                side.from_fleet,
+                side.kept_positive,
+                side.servfail,
+                side.nxdomain,
+                side.no_reply
+            );
+        }
+    }
+    let verdict = if r.passed() { "PASS" } else { "FAIL" };
+    let _ = write!(
+        t,
+        "RESULT: {verdict}: a node started mid-outage with [fleet] answered {:.1} % of the names correctly in a silent outage \
+         and {:.1} % in an empty-record outage (goal >= {NEW_NODE_GOAL} %); without [fleet] {:.1} % and {:.1} %",
+        r.silent.fleet.correct_percent(),
+        r.empty.fleet.correct_percent(),
+        r.silent.alone.correct_percent(),
+        r.empty.alone.correct_percent()
+    );
+    t
+}
+
 // === flooding
 
 /// Sends `count` unique names of `shape` to stubborn, in ten steps with a
@@ -723,11 +1124,20 @@ fn flood_query(i: usize, zone: &[u8]) -> Vec<u8> {
 struct Outcome {
     /// NOERROR with an A record.
     answered: bool,
+    /// The A records' addresses.
+    addresses: Vec<Ipv4Addr>,
     /// The reply carried EDE 3.
     stale: bool,
     rcode: Option<ResponseCode>,
     /// From the first send to the reply (or to giving up).
     latency: Duration,
+}
+
+impl Outcome {
+    /// The answer of `hostI`: NOERROR with exactly its address.
+    fn is_correct(&self, i: usize) -> bool {
+        self.answered && self.addresses == [host_address(i)]
+    }
 }
 
 /// Asks `server` for the A record of every name, at most [`IN_FLIGHT`] at once.
@@ -754,6 +1164,7 @@ async fn round(server: SocketAddr, names: &[Name]) -> Vec<Outcome> {
         .map(|o| {
             o.unwrap_or(Outcome {
                 answered: false,
+                addresses: Vec::new(),
                 stale: false,
                 rcode: None,
                 latency: CLIENT_TIMEOUT * CLIENT_ATTEMPTS,
@@ -768,17 +1179,19 @@ async fn ask(server: SocketAddr, name: &Name) -> Outcome {
     let start = Instant::now();
     for _ in 0..CLIENT_ATTEMPTS {
         if let Ok(Some(reply)) = tokio::time::timeout(CLIENT_TIMEOUT, exchange(server, name)).await {
-            let answered = reply.metadata.response_code == ResponseCode::NoError
-                && reply.answers.iter().any(|r| matches!(r.data, RData::A(_)));
+            let addresses: Vec<Ipv4Addr> =
+                reply.answers.iter().filter_map(|r| if let RData::A(a) = &r.data { Some(a.0) } else { None }).collect();
+            let answered = reply.metadata.response_code == ResponseCode::NoError && !addresses.is_empty();
             return Outcome {
                 answered,
+                addresses,
                 stale: ede_codes(&reply).contains(&EDE_STALE_ANSWER),
                 rcode: Some(reply.metadata.response_code),
                 latency: start.elapsed(),
             };
         }
     }
-    Outcome { answered: false, stale: false, rcode: None, latency: start.elapsed() }
+    Outcome { answered: false, addresses: Vec::new(), stale: false, rcode: None, latency: start.elapsed() }
 }
 
 /// Sends one query and waits for the reply with its ID; `None` on a socket error.
@@ -844,6 +1257,12 @@ fn sorted_latencies(outcomes: &[Outcome]) -> Vec<Duration> {
 
 // === the processes
 
+/// `hostN`'s address, from 198.18.0.0/15 (RFC 2544, benchmarking): data
+/// only, never contacted.
+fn host_address(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18 + ((i >> 16) % 2) as u8, ((i >> 8) & 0xff) as u8, (i & 0xff) as u8)
+}
+
 /// knotd serving [`ORIGIN`] with `host0` .. `hostN-1`, each an A record,
 /// and the wildcard `*.w` that answers the answered floods.
 struct Knot {
@@ -868,19 +1287,30 @@ impl Knot {
              zone:\n  - domain: {ORIGIN}\n"
         );
         fs::write(dir.join("knot.conf"), config).context("write knot.conf")?;
+        let mut knot = Knot { bin: bin.to_path_buf(), dir, addr, child: None };
+        knot.write_zone(1, names)?;
+        knot.start_again()?;
+        Ok(knot)
+    }
+
+    /// The zone file: serial `serial`, `host0` .. `host{names-1}`.
+    fn write_zone(&self, serial: u32, names: usize) -> anyhow::Result<()> {
         let mut zone = format!(
-            "$ORIGIN {ORIGIN}\n$TTL {RECORD_TTL}\n@ 60 IN SOA ns hostmaster 1 3600 900 604800 60\n@ 60 IN NS ns\nns 60 IN A 127.0.0.1\n\
+            "$ORIGIN {ORIGIN}\n$TTL {RECORD_TTL}\n@ 60 IN SOA ns hostmaster {serial} 3600 900 604800 60\n@ 60 IN NS ns\nns 60 IN A 127.0.0.1\n\
              *.w {WILDCARD_TTL} IN A {WILDCARD_ADDR}\n"
         );
         for i in 0..names {
-            // Addresses from 198.18.0.0/15 (RFC 2544, benchmarking): data only, never contacted.
-            let _ =
-                writeln!(zone, "host{i} {RECORD_TTL} IN A 198.{}.{}.{}", 18 + (i >> 16) % 2, (i >> 8) & 0xff, i & 0xff);
+            let _ = writeln!(zone, "host{i} {RECORD_TTL} IN A {}", host_address(i));
         }
-        fs::write(dir.join(format!("{ORIGIN}zone")), zone).context("write the zone file")?;
-        let mut knot = Knot { bin: bin.to_path_buf(), dir, addr, child: None };
-        knot.start_again()?;
-        Ok(knot)
+        fs::write(self.dir.join(format!("{ORIGIN}zone")), zone).context("write the zone file")
+    }
+
+    /// The provider's mistake: the zone published again (serial 2) without
+    /// any `hostN` record, so every one of them is NXDOMAIN from now on.
+    fn republish_without_records(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.write_zone(2, 0)?;
+        self.start_again()
     }
 
     /// Starts knotd and waits (10 s at most) until it answers for the zone.
@@ -950,6 +1380,78 @@ impl Drop for Knot {
     }
 }
 
+/// An address that reads nothing and answers nothing, over UDP and TCP:
+/// a server behind a firewall that drops, or a lost route.
+struct Blackhole {
+    _udp: UdpSocket,
+    _tcp: std::net::TcpListener,
+}
+
+impl Blackhole {
+    fn bind(addr: SocketAddr) -> anyhow::Result<Blackhole> {
+        let udp = UdpSocket::bind(addr).with_context(|| format!("blackhole {addr} (UDP)"))?;
+        let tcp = std::net::TcpListener::bind(addr).with_context(|| format!("blackhole {addr} (TCP)"))?;
+        Ok(Blackhole { _udp: udp, _tcp: tcp })
+    }
+}
+
+/// A redis-server on 127.0.0.1 (the fleet store): nothing persisted, in
+/// the foreground, stopped when dropped.
+struct RedisServer {
+    addr: SocketAddr,
+    child: Child,
+}
+
+impl RedisServer {
+    /// Starts it and waits (10 s at most) until it answers PING.
+    fn start(bin: &Path, parent: &Path, port: u16) -> anyhow::Result<RedisServer> {
+        let dir = parent.join("redis");
+        fs::create_dir_all(&dir).context("create the redis dir")?;
+        let log = fs::File::create(dir.join("redis.log")).context("create the redis log")?;
+        let child = Command::new(bin)
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("start {}", bin.display()))?;
+        let mut redis = RedisServer { addr: SocketAddr::from(([127, 0, 0, 1], port)), child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = redis.child.try_wait() {
+                let log = fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
+                bail!("redis-server exited with {status}; log:\n{log}");
+            }
+            if redis.pong() {
+                return Ok(redis);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        bail!("redis-server on {} did not answer PING within 10 s", redis.addr)
+    }
+
+    fn pong(&self) -> bool {
+        let ping = || -> io::Result<bool> {
+            let mut stream = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(200))?;
+            stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+            stream.write_all(b"PING\r\n")?;
+            let mut buf = [0u8; 16];
+            let n = io::Read::read(&mut stream, &mut buf)?;
+            Ok(buf[..n].starts_with(b"+PONG"))
+        };
+        ping().unwrap_or(false)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 struct StubbornConfig {
     name: String,
     dns: SocketAddr,
@@ -957,6 +1459,8 @@ struct StubbornConfig {
     upstream: SocketAddr,
     /// A plain forwarder: no stale answers, no last-known-good.
     plain: bool,
+    /// A `[fleet]` section to add, if any.
+    fleet: Option<String>,
 }
 
 impl StubbornConfig {
@@ -966,10 +1470,11 @@ impl StubbornConfig {
             "[server]\nlisten = [\"{dns}\"]\n\n\
              [upstream]\nservers = [\"{up}\"]\ntimeout = \"300ms\"\nfail_after = 1\nprobe_interval = \"500ms\"\n\n\
              [cache]\n{cache}stale_ttl = \"30s\"\nstale_answer_after = \"1.8s\"\n\n\
-             [admin]\nlisten = \"{admin}\"\n",
+             [admin]\nlisten = \"{admin}\"\n\n{fleet}",
             dns = self.dns,
             up = self.upstream,
             admin = self.admin,
+            fleet = self.fleet.as_deref().unwrap_or_default(),
         )
     }
 }
@@ -1109,17 +1614,23 @@ fn default_stubborn_bin() -> anyhow::Result<PathBuf> {
 }
 
 fn knotd_bin() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("KNOTD_BIN") {
-        return Ok(PathBuf::from(path));
+    find_binary("knotd", "KNOTD_BIN", &["/usr/sbin", "/usr/local/sbin"])
+        .context("knotd not found: install Knot DNS (Debian: apt-get install knot; scripts/drill does it)")
+}
+
+fn redis_server_bin() -> anyhow::Result<PathBuf> {
+    find_binary("redis-server", "REDIS_SERVER_BIN", &["/usr/bin", "/usr/local/bin"]).context(
+        "redis-server not found: install it (Debian: apt-get install redis-server; scripts/drill --new-node does it)",
+    )
+}
+
+/// `$env` if set, else the first `name` in `dirs`, then on PATH.
+fn find_binary(name: &str, env: &str, dirs: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Some(PathBuf::from(path));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    ["/usr/sbin", "/usr/local/sbin"]
-        .iter()
-        .map(PathBuf::from)
-        .chain(std::env::split_paths(&path))
-        .map(|dir| dir.join("knotd"))
-        .find(|p| p.is_file())
-        .context("knotd not found: install Knot DNS (Debian: apt-get install knot; scripts/drill does it)")
+    dirs.iter().map(PathBuf::from).chain(std::env::split_paths(&path)).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
 // === small things

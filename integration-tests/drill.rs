@@ -2,7 +2,9 @@
 //! mode: a real knotd with 50 names behind the real stubborn, knotd killed
 //! for 5 s after every record's TTL ran out. stubborn must answer every query
 //! during the outage (stale, with EDE 3, counted in /metrics), while the same
-//! run against a plain forwarder (`serve_stale = false`) answers none.
+//! run against a plain forwarder (`serve_stale = false`) answers none. And
+//! `--new-node` in short mode: a node started mid-outage with an empty cache
+//! answers from the fleet store (a real redis-server).
 //!
 //! The example's source is compiled into this test (`#[path]`), so no second
 //! cargo build runs here; it uses the stubborn binary under test. Recovery
@@ -13,19 +15,27 @@
 #[path = "../examples/drill.rs"]
 mod example;
 
+use std::io::Write;
 use std::path::PathBuf;
 
-#[test]
-fn drill_short_mode_answers_every_name_during_the_outage() {
+/// Runs `drill` (`example::run` or `example::run_new_node`) in short mode on
+/// the binary under test and the harness's ports: its report, and what it printed.
+fn short<R>(drill: fn(&example::Options, &mut dyn Write) -> anyhow::Result<R>) -> (R, String) {
     let options = example::Options {
         free_port: Some(crate::harness::ports::free_port),
         ..example::Options::short(PathBuf::from(crate::harness::stubborn::binary()))
     };
     let mut out = Vec::new();
-    let result = example::run(&options, &mut out);
+    let result = drill(&options, &mut out);
     let text = String::from_utf8_lossy(&out).into_owned();
     println!("{text}");
     let report = result.unwrap_or_else(|e| panic!("the drill could not run: {e:#}\n{text}"));
+    (report, text)
+}
+
+#[test]
+fn drill_short_mode_answers_every_name_during_the_outage() {
+    let (report, text) = short(example::run);
 
     let s = &report.stubborn;
     assert!(report.rounds >= 4, "expected about 5 rounds in a 5 s outage\n{text}");
@@ -40,4 +50,28 @@ fn drill_short_mode_answers_every_name_during_the_outage() {
     assert_eq!(p.asked, s.asked, "{text}");
     assert_eq!(p.answered, 0, "a plain forwarder has nothing to answer with\n{text}");
     assert_eq!(p.servfail, p.asked, "it answers SERVFAIL, never silence\n{text}");
+}
+
+/// `--new-node --short`: two stubborns with `[fleet]` warmed on 50 names, a
+/// real redis-server as the store; in a silent outage and in an
+/// empty-record outage a node started with an empty cache answers the names
+/// with their right addresses, and one without `[fleet]` answers none.
+#[cfg(feature = "fleet")]
+#[test]
+fn drill_new_node_short_mode_answers_from_the_fleet_store() {
+    let (report, text) = short(example::run_new_node);
+
+    assert!(report.passed(), "the new node missed the goal\n{text}");
+    assert!(text.contains("RESULT: PASS"), "{text}");
+    for outage in [&report.silent, &report.empty] {
+        assert!(outage.rounds >= 4, "expected about 5 rounds in a 5 s outage\n{text}");
+        assert_eq!(outage.fleet.asked, 50 * outage.rounds, "{text}");
+        assert_eq!(outage.alone.from_fleet + outage.alone.kept_positive, 0.0, "{text}");
+        assert_eq!(outage.alone.correct, 0, "without [fleet] a new node has nothing to answer with\n{text}");
+    }
+    assert_eq!(report.silent.fleet.from_fleet, 50.0, "each name read from the store once, then cached\n{text}");
+    assert!(report.empty.fleet.kept_positive > 0.0, "the store's records kept over the empty answer\n{text}");
+    assert_eq!(report.silent.alone.servfail, report.silent.alone.asked, "SERVFAIL, never silence\n{text}");
+    assert_eq!(report.empty.alone.nxdomain, report.empty.alone.asked, "the empty answer, as the zone has it\n{text}");
+    assert_eq!(report.empty.warmed_kept, Some((50, 50)), "the warmed nodes keep the last good records\n{text}");
 }
