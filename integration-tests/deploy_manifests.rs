@@ -716,4 +716,3 @@ fn containerfile_builds_a_static_binary_into_a_minimal_image() {
     let copied = logical.iter().any(|i| i.starts_with("COPY --from=") && i.ends_with(entry_binary));
     assert!(copied, "the run stage copies the built binary to {entry_binary}");
 }
-

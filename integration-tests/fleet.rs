@@ -258,3 +258,25 @@ fn a_zone_without_stale_answers_is_never_read_from_the_store() {
         .sum();
     assert_eq!(reads, 1.0, "only n0 was read");
 }
+
+/// Behind a silent pool counted down, a name the store does not have: the
+/// read (a quick miss) ends before the fetch gives up, and the client still
+/// gets its SERVFAIL at once (a finished read was once polled again, and the
+/// query's task died without a reply).
+#[test]
+fn a_store_miss_behind_a_silent_pool_is_a_quick_servfail() {
+    let redis = Redis::start();
+    let silent = crate::harness::FakeUpstream::start(crate::harness::Mode::Blackhole);
+    let config = Config::new(&[silent.server()])
+        .set("upstream", "fail_after", "1")
+        .append(&format!("[fleet]\nstore = [\"{}\"]\n", redis.url()));
+    let node = Stubborn::start(config);
+    node.wait_metric("stubborn_fleet_up", Duration::from_secs(10), |up| up == 1.0);
+    assert_eq!(node.ask(&Ask::new("first.example.test.", RecordType::A)).rcode(), ResponseCode::ServFail);
+    for i in 0..20 {
+        let reply = node.ask(&Ask::new(&format!("m{i}.example.test."), RecordType::A).timeout(Duration::from_secs(2)));
+        assert_eq!(reply.rcode(), ResponseCode::ServFail, "{}", reply.summary());
+        assert!(reply.elapsed < Duration::from_millis(300), "took {:?}", reply.elapsed);
+    }
+    assert!(node.metric(r#"stubborn_fleet_reads_total{result="miss"}"#) >= 20.0);
+}

@@ -71,8 +71,10 @@ pub async fn run(
 ) {
     let config = store.config().clone();
     let mut published = Published::default();
-    // publish_rate writes a second, a second's worth at once at most.
-    let mut budget = Bucket::full(config.publish_rate, Instant::now());
+    // publish_rate writes a second, a tenth of a second's worth at once at
+    // most: over any second, at most 1.1 × publish_rate.
+    let burst = (config.publish_rate / 10).max(1);
+    let mut budget = Bucket::full(burst, Instant::now());
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
         let now = Instant::now();
@@ -80,17 +82,25 @@ pub async fn run(
         let mut writes = Vec::with_capacity(batch.len());
         for publication in batch.drain(..) {
             let hash = published.hasher().hash_one(&publication.key);
-            let fingerprint = fingerprint(&publication.entry, published.hasher());
-            let unchanged = published.get(&hash).is_some_and(|&(at, old)| {
-                old == fingerprint && now.saturating_duration_since(at) < config.publish_interval
-            });
-            if unchanged {
-                continue;
-            }
-            if !budget.take(now, config.publish_rate, config.publish_rate) {
+            // Fingerprinted only once it has to be: a flood's names are
+            // dropped by the budget before costing a copy of their records.
+            let recent =
+                published.get(&hash).filter(|(at, _)| now.saturating_duration_since(*at) < config.publish_interval);
+            let fingerprint = match recent {
+                Some(&(_, old)) => {
+                    let fingerprint = fingerprint(&publication.entry, published.hasher());
+                    if fingerprint == old {
+                        continue;
+                    }
+                    Some(fingerprint)
+                }
+                None => None,
+            };
+            if !budget.take(now, config.publish_rate, burst) {
                 metrics.fleet_published.dropped.inc();
                 continue;
             }
+            let fingerprint = fingerprint.unwrap_or_else(|| self::fingerprint(&publication.entry, published.hasher()));
             let store_key = store_key(&config.key_prefix, &publication.key);
             let saved = SavedEntry::of(publication.key.into_vec(), &publication.entry, now, wall_now);
             if let Some(value) = value::encode(&store_key, &saved, secret.as_ref()) {

@@ -364,17 +364,19 @@ impl Resolver {
             // The read starts at once, beside the fetch: no wait is added to the SERVFAIL.
             let read = self.fleet_answer(query, Some(fleet), limit);
             tokio::pin!(read);
-            let fetched = tokio::select! {
-                fetched = wait_for(fetch.clone(), deadline) => fetched,
+            let (fetched, read_missed) = tokio::select! {
+                fetched = wait_for(fetch.clone(), deadline) => (fetched, false),
                 read = &mut read => match read {
                     Some(reply) => return reply,
-                    None => wait_for(fetch, deadline).await,
+                    None => (wait_for(fetch, deadline).await, true),
                 },
             };
             return match fetched {
                 Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => {
                     self.fetched(query, answered, limit)
                 }
+                // A read that ended is not polled again.
+                Some(Fetched::Failed) | None if read_missed => self.servfail(query),
                 Some(Fetched::Failed) | None => read.await.unwrap_or_else(|| self.servfail(query)),
             };
         }
