@@ -1,7 +1,7 @@
 //! Scenario: during an outage an operator asks `GET /status`. The answer is
 //! JSON with the documented fields, and says what is degraded right now: the
 //! upstream that is down (since when, last error) and the names answered
-//! stale (README "Operations").
+//! stale (docs/operations.md).
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The admin HTTP endpoint (`[admin] listen`): `/metrics` (Prometheus text),
 //! `/healthz` (200 while the process serves), `/readyz` (200 once every
 //! listen address is bound), `/status` (JSON: upstreams, cache, and what is
-//! degraded right now — schema in the README), `/` (the same as an HTML
+//! degraded right now — schema in docs/operations.md), `/` (the same as an HTML
 //! page for a person: [`status_page`]), and cache control for
 //! operators: `GET /cache/lookup`, `POST /cache/flush`, `GET /cache/dump`
 //! (`stubborn ctl` is their client). Plain HTTP/1.1 over hyper; one task per
@@ -310,7 +310,7 @@ impl Admin {
         }
     }
 
-    /// The `/status` document (README "Status" documents every field).
+    /// The `/status` document (docs/operations.md documents every field).
     fn status(&self) -> Value {
         let (config_path, loaded_at) = self.loaded.lock().expect("no panics while held").clone();
         let resolver = self.server.resolver();

@@ -13,7 +13,7 @@ use tracing::{error, warn};
 use tracing_subscriber::EnvFilter;
 
 /// glibc's malloc leaves the heap of a fast-filled cache about half holes
-/// (README "Memory"); mimalloc's size-class pages do not.
+/// (docs/design.md "Memory"); mimalloc's size-class pages do not.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -32,7 +32,7 @@ use crate::{
 /// What an entry costs beside its key and record bytes, counted against
 /// `[cache] max_memory`: moka's bookkeeping (hash-table bucket, entry
 /// info, access-order and timer-wheel nodes, the key's `Arc`), this struct
-/// in its `Arc`, and allocator rounding. Measured (README "Memory"): the
+/// in its `Arc`, and allocator rounding. Measured (docs/design.md "Memory"): the
 /// benchmark's entries (27-octet key, 68 octets of records and TTL table)
 /// cost 515 bytes of RSS each in the server (mimalloc), a one-A-record
 /// entry 403 in `memory_per_entry` (the cache tests; glibc, one thread).

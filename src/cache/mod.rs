@@ -805,7 +805,7 @@ mod tests {
         (reply, key.into_boxed_slice())
     }
 
-    /// What an entry costs (README "Memory"): the growth of this
+    /// What an entry costs (docs/design.md "Memory"): the growth of this
     /// process's resident memory per entry while 100 000 entries like the
     /// benchmark's (`nK.bench.example A`, one A record) are stored, one
     /// thread, nothing freed in between (so no fragmentation). Run in

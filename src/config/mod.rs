@@ -231,7 +231,7 @@ pub struct CacheConfig {
 
 impl CacheConfig {
     /// `max_memory` when not set: this many bytes per entry of `capacity`,
-    /// about twice what a one-record answer costs (README "Memory").
+    /// about twice what a one-record answer costs (docs/design.md "Memory").
     pub const DEFAULT_MEMORY_PER_ENTRY: u64 = 1024;
 
     /// The policy of `name` (wire form, any letter case): the longest

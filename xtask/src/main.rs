@@ -181,7 +181,7 @@ fn arg_synopsis(arg: &Arg) -> Vec<roff::Inline> {
 }
 
 /// Written by hand: what clap does not describe. Kept in step with the
-/// README (Operations, Operating it) and docs/reference.md.
+/// docs/operations.md and docs/reference.md.
 const MAN_TAIL: &str = r#".SH "EXIT STATUS"
 .TP
 .B 0
