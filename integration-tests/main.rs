@@ -42,6 +42,7 @@ mod netns_binding;
 mod openwrt_jail;
 mod packaging;
 mod prefetch;
+mod query_log;
 mod readme_configs;
 mod rebind_protection;
 mod recovery;
