@@ -3,8 +3,11 @@
 //! as `PATH:LINE:COL: ...` at the line of the offending key or value, never
 //! a panic or a debug dump; every problem is reported, not just the first
 //! (docs/reference.md "Command line", "Unknown keys are an error").
+//! Warnings say `warning:`; `--print` shows the config in effect as TOML.
 
-use crate::harness::stubborn::{Finished, check, reported_line};
+use std::time::Duration;
+
+use crate::harness::stubborn::{Finished, check, reported_line, run_to_exit, run_with_stdout_closed};
 
 const VALID: &str = r#"# a valid config
 [server]
@@ -130,6 +133,7 @@ fn check_warns_about_a_missing_persist_directory_and_creates_nothing() {
     assert!(out.stdout.contains(": ok"), "the ok line; stdout:\n{}", out.stdout);
     let warning = reported_line(&out, 18).unwrap_or_else(|| panic!("no PATH:18:COL: warning:\n{}", out.stderr));
     assert!(warning.contains("cache.persist") && warning.contains(&missing.display().to_string()), "{warning}");
+    assert!(warning.contains(": warning: cache.persist: "), "a warning says so, unlike a problem: {warning}");
     assert!(!dir.path().join("state").exists(), "check created {}", missing.display());
 }
 
@@ -171,4 +175,49 @@ fn check_rejects_a_capacity_out_of_range_at_the_key() {
         let toml = VALID.replace("capacity = 1000", &format!("capacity = {bad}"));
         assert_invalid_at(&toml, 13, &["cache.capacity"]);
     }
+}
+
+/// The same listen address twice passed `check`, and start then failed with
+/// "Address already in use": a problem naming the address, at the second.
+#[test]
+fn check_rejects_a_listen_address_given_twice() {
+    let toml = VALID.replace(r#"listen = ["127.0.0.1:5300"]"#, r#"listen = ["127.0.0.1:5300", "127.0.0.1:5300"]"#);
+    assert_invalid_at(&toml, 3, &["127.0.0.1:5300 is listed twice"]);
+    let toml = format!("{VALID}\n[admin]\nlisten = \"127.0.0.1:5300\"\n");
+    assert_invalid_at(&toml, 20, &["127.0.0.1:5300 is also a [server] listen address"]);
+}
+
+/// `check --print`: stdout is the config in effect as TOML, defaults filled
+/// in and the servers a resolv_file names now.
+#[test]
+fn check_print_shows_the_config_in_effect() {
+    let out = run_to_exit(&["check", "--print"], VALID, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert!(out.stdout.contains(": ok"), "{}", out.stdout);
+    let printed: toml::Table = toml::from_str(&out.stdout).unwrap_or_else(|e| panic!("not TOML: {e}\n{}", out.stdout));
+    assert_eq!(printed["server"]["listen"][0].as_str(), Some("127.0.0.1:5300"), "{}", out.stdout);
+    assert_eq!(printed["upstream"]["servers"][2].as_str(), Some("tcp://127.0.0.1:5355"), "{}", out.stdout);
+    assert_eq!(printed["cache"]["max_ttl"].as_str(), Some("1day"), "a default: {}", out.stdout);
+    assert_eq!(printed["log"]["queries"].as_bool(), Some(false), "{}", out.stdout);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(&resolv, "nameserver 192.0.2.53\nnameserver 192.0.2.54\n").expect("write resolv file");
+    let toml = format!("[upstream]\nresolv_file = \"{}\"\n", resolv.display());
+    let out = run_to_exit(&["check", "--print"], &toml, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let printed: toml::Table = toml::from_str(&out.stdout).expect("TOML");
+    let servers: Vec<&str> =
+        printed["upstream"]["servers"].as_array().expect("a list").iter().flat_map(|s| s.as_str()).collect();
+    assert_eq!(servers, ["192.0.2.53:53", "192.0.2.54:53"], "{}", out.stdout);
+}
+
+/// `stubborn check --print | head -1` must not panic on the closed pipe.
+#[test]
+fn check_print_cut_short_by_its_reader_ends_quietly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("stubborn.toml");
+    std::fs::write(&path, VALID).expect("write config");
+    let path = path.to_str().expect("a UTF-8 path");
+    assert_eq!(run_with_stdout_closed(&["check", "--print", "--config", path]), (Some(0), String::new()));
 }

@@ -44,6 +44,7 @@ mod openwrt_init;
 mod openwrt_jail;
 mod packaging;
 mod prefetch;
+mod query_log;
 mod readme_configs;
 mod rebind_protection;
 mod recovery;

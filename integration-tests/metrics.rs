@@ -244,3 +244,33 @@ fn lint(text: &str) -> Vec<String> {
     }
     problems
 }
+
+/// Series whose label values are known in advance are there at 0 before
+/// the first query, so that a ratio alert (SERVFAIL over all answers, stale
+/// over all, one upstream's timeouts over its queries) has data before the
+/// first failure.
+#[test]
+fn series_known_in_advance_are_there_from_the_start() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    let zoned = FakeUpstream::start(Mode::Answer);
+    let config = Config::new(&[fake.server()])
+        .append(&format!("[[upstream.zone]]\nname = \"corp.test\"\nservers = [\"{}\"]\n", zoned.server()));
+    let stubborn = Stubborn::start(config);
+    let text = stubborn.metrics();
+    let at_zero = |series: String| {
+        assert!(text.lines().any(|line| line == format!("{series} 0")), "{series} 0 missing from:\n{text}");
+    };
+    for source in ["cache", "upstream", "stale", "kept_positive", "service", "refused", "servfail", "fleet"] {
+        at_zero(format!("stubborn_answers_total{{source=\"{source}\"}}"));
+    }
+    for rcode in ["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "FORMERR", "NOTIMP"] {
+        at_zero(format!("stubborn_responses_total{{rcode=\"{rcode}\"}}"));
+    }
+    // The forwarding-loop probe may have asked each upstream once by now: present, not necessarily 0.
+    for upstream in [fake.server(), zoned.server()] {
+        for result in ["ok", "timeout", "servfail", "refused", "error"] {
+            let series = format!("stubborn_upstream_queries_total{{upstream=\"{upstream}\",result=\"{result}\"}} ");
+            assert!(text.lines().any(|line| line.starts_with(&series)), "{series} missing from:\n{text}");
+        }
+    }
+}

@@ -119,3 +119,32 @@ fn sighup_with_a_broken_file_logs_where_and_keeps_serving() {
     assert_eq!(metric_in(&metrics, r#"stubborn_config_reloads_total{result="error"}"#), 1.0, "{metrics}");
     assert_eq!(metric_in(&metrics, r#"stubborn_config_reloads_total{result="ok"}"#), 0.0, "{metrics}");
 }
+
+/// `POST /reload` (what `stubborn ctl reload` sends) reloads as SIGHUP does
+/// and answers once it is done: `{"reloaded": true}`, or 400 with the
+/// file's problems while the running config keeps serving. Other methods: 405.
+#[test]
+fn post_reload_reloads_and_answers_how_it_went() {
+    let first = Knot::start("web 0 IN A 192.0.2.1");
+    let second = Knot::start("web 0 IN A 192.0.2.2");
+    let stubborn = Stubborn::start(Config::new(&[first.server()]));
+    assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    assert_eq!(stubborn.get("/reload").0, 405, "GET changes nothing");
+
+    let edited =
+        stubborn.config_text.replace(&format!("[\"{}\"]", first.server()), &format!("[\"{}\"]", second.server()));
+    std::fs::write(stubborn.config_path(), edited).expect("rewrite config");
+    let (status, body) = stubborn.post("/reload");
+    assert_eq!((status, body.as_str()), (200, "{\n  \"reloaded\": true\n}\n"));
+    // Answered once applied: the next query goes to the new upstream.
+    assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 2)]);
+
+    std::fs::write(stubborn.config_path(), "[upstream\nthis is not toml").expect("rewrite config");
+    let (status, body) = stubborn.post("/reload");
+    assert_eq!(status, 400, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(answer["reloaded"], false, "{answer}");
+    let path = stubborn.config_path().display().to_string();
+    assert!(answer["problems"][0].as_str().is_some_and(|p| p.starts_with(&format!("{path}:1:"))), "{answer}");
+    assert_eq!(stubborn.ask(&Ask::new(WEB, RecordType::A)).ipv4s(), vec![Ipv4Addr::new(192, 0, 2, 2)], "still serving");
+}

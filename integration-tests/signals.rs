@@ -101,6 +101,27 @@ fn sigusr1_logs_a_summary_and_keeps_running() {
     assert_eq!(reply.ipv4s().len(), 1, "the cache survived: {}", reply.summary());
 }
 
+/// The summary names a degraded answer's type and reason as `/status` and
+/// `stubborn ctl status` do: `type=A reason=stale`, not `qtype=1 reason=Stale`.
+#[test]
+fn sigusr1_names_types_and_reasons_as_ctl_does() {
+    let fake = FakeUpstream::start(Mode::Answer);
+    fake.set_ttl(1);
+    let stubborn = Stubborn::start(Config::new(&[fake.server()]));
+    stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    fake.set_mode(Mode::ServFail);
+    std::thread::sleep(Duration::from_millis(1_200));
+    let stale = stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
+    assert_eq!(stale.ipv4s().len(), 1, "a stale answer: {}", stale.summary());
+    stubborn.signal("USR1");
+    let line = crate::harness::wait::until("the degraded name in the summary", Duration::from_secs(3), || {
+        stubborn.log().lines().find(|line| line.contains("state: degraded answer")).map(str::to_string)
+    });
+    for field in ["name=www.example.test.", "type=A", "reason=stale", "count=1"] {
+        assert!(line.contains(field), "{field} missing: {line}");
+    }
+}
+
 #[test]
 fn sigusr2_flushes_the_cache() {
     let mut knot = crate::harness::Knot::start("www 300 IN A 192.0.2.1\napi 300 IN A 192.0.2.3");

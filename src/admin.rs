@@ -2,10 +2,12 @@
 //! `/healthz` (200 while the process serves), `/readyz` (200 once every
 //! listen address is bound), `/status` (JSON: upstreams, cache, and what is
 //! degraded right now — schema in docs/operations.md), `/` (the same as an HTML
-//! page for a person: [`status_page`]), and cache control for
-//! operators: `GET /cache/lookup`, `POST /cache/flush`, `GET /cache/dump`
-//! (`stubborn ctl` is their client). Plain HTTP/1.1 over hyper; one task per
-//! connection.
+//! page for a person: [`status_page`]), and control for operators:
+//! `GET /cache/lookup`, `POST /cache/flush`, `GET /cache/dump`, `POST
+//! /reload` (handed to the daemon, which reloads as on SIGHUP and answers
+//! with the config's problems, if any) and `POST /log?queries=on|off` (the
+//! query log's switch); `stubborn ctl` is their client. Plain HTTP/1.1 over
+//! hyper; one task per connection.
 //!
 //! Who gets what: /healthz and /readyz answer everyone (probes come from the
 //! node, and those two disclose nothing); /, /metrics and /status answer
@@ -48,7 +50,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::Notify,
+    sync::{Notify, mpsc, oneshot},
 };
 use tracing::{debug, info};
 
@@ -83,6 +85,12 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// a few hundred bytes, and 256 connections of the default 400 KB would be 100 MB.
 const MAX_BUFFER: usize = 8192;
 
+/// How a reload went: done, or the problems that kept the running config.
+pub type Reloaded = Result<(), Vec<String>>;
+/// A reload asked for on the endpoint: the daemon reloads as on SIGHUP and
+/// answers here.
+pub type ReloadRequest = oneshot::Sender<Reloaded>;
+
 /// What the endpoint reports on.
 pub struct Admin {
     metrics: Arc<Metrics>,
@@ -103,6 +111,8 @@ pub struct Admin {
     strangers: Arc<Connections>,
     /// Answer counters of the last minutes, for the status page's chart.
     history: Arc<History>,
+    /// Where `POST /reload` asks the daemon for a reload.
+    reloads: mpsc::Sender<ReloadRequest>,
 }
 
 /// Who may have which paths.
@@ -189,7 +199,14 @@ async fn connection(admin: Arc<Admin>, stream: TcpStream, peer: SocketAddr, admi
 }
 
 impl Admin {
-    pub fn new(metrics: Arc<Metrics>, server: Arc<Server>, config: &Path, acl: &AdminConfig) -> Admin {
+    /// The endpoint of `server`; `POST /reload` asks the daemon on `reloads`.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        server: Arc<Server>,
+        config: &Path,
+        acl: &AdminConfig,
+        reloads: mpsc::Sender<ReloadRequest>,
+    ) -> Admin {
         let now = SystemTime::now();
         Admin {
             metrics,
@@ -202,6 +219,7 @@ impl Admin {
             connections: Arc::new(Connections::new("admin")),
             strangers: Arc::new(Connections::new("admin_probes")),
             history: Arc::default(),
+            reloads,
         }
     }
 
@@ -243,6 +261,12 @@ impl Admin {
         }
         let method = request.method();
         let query = request.uri().query().unwrap_or("");
+        match path {
+            "/reload" if method == Method::POST => return self.reload(peer).await,
+            "/log" if method == Method::POST => return self.switch_log(query, peer),
+            "/reload" | "/log" => return not_allowed("POST"),
+            _ => {}
+        }
         if path == "/cache/flush" {
             if method != Method::POST {
                 return not_allowed("POST");
@@ -308,6 +332,36 @@ impl Admin {
                     .into(),
             ),
         }
+    }
+
+    /// `POST /reload`: the daemon reloads as on SIGHUP; 400 with the
+    /// config's problems when it keeps the running config.
+    async fn reload(&self, peer: SocketAddr) -> Response<Full<Bytes>> {
+        info!(client = %peer, "reload asked for on the admin endpoint");
+        let (done, reloaded) = oneshot::channel();
+        if self.reloads.send(done).await.is_err() {
+            return stopping();
+        }
+        match reloaded.await {
+            Ok(Ok(())) => json_reply(&json!({ "reloaded": true })),
+            Ok(Err(problems)) => {
+                let body = json!({ "reloaded": false, "problems": problems });
+                reply(StatusCode::BAD_REQUEST, "application/json", format!("{body:#}\n"))
+            }
+            Err(_) => stopping(),
+        }
+    }
+
+    /// `POST /log?queries=on|off`: switches the query log until the next
+    /// switch or reload.
+    fn switch_log(&self, query: &str, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let on = match queries_switch(query) {
+            Ok(on) => on,
+            Err(error) => return bad_request(&error),
+        };
+        self.server.query_log().set(on);
+        info!(client = %peer, on, "query log switched");
+        json_reply(&json!({ "queries": on }))
     }
 
     /// The `/status` document (docs/operations.md documents every field).
@@ -456,12 +510,34 @@ impl Params {
     }
 }
 
+/// `queries=on` or `queries=off`, the one parameter of `POST /log`.
+fn queries_switch(query: &str) -> Result<bool, String> {
+    let mut on = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match (key.as_ref(), value.as_ref()) {
+            ("queries", "on") => on = Some(true),
+            ("queries", "off") => on = Some(false),
+            ("queries", other) => return Err(format!("queries={other:?}: give queries=on or queries=off")),
+            (other, _) => return Err(format!("unknown parameter {other:?}")),
+        }
+    }
+    on.ok_or_else(|| "queries=on or queries=off is required".to_string())
+}
+
 /// A name as an operator types it (`www.example.com`, trailing dot or not,
 /// any letter case) in lower-case wire form, as cache keys hold it.
 fn wire_name(text: &str) -> Result<Vec<u8>, String> {
-    let mut name = Name::from_ascii(text).map_err(|e| format!("{text:?} is not a DNS name: {e}"))?.to_lowercase();
+    let not_a_name = |why: &dyn std::fmt::Display| {
+        // hickory ends some reasons with the part at fault, which may be empty.
+        format!("{text:?} is not a DNS name: {}", why.to_string().trim_end_matches([':', ' ']))
+    };
+    let bare = text.strip_suffix('.').unwrap_or(text);
+    if !bare.is_empty() && bare.split('.').any(str::is_empty) {
+        return Err(not_a_name(&"it has an empty label (two dots in a row, or a dot first)"));
+    }
+    let mut name = Name::from_ascii(text).map_err(|e| not_a_name(&e))?.to_lowercase();
     name.set_fqdn(true);
-    name.to_bytes().map_err(|e| format!("{text:?} is not a DNS name: {e}"))
+    name.to_bytes().map_err(|e| not_a_name(&e))
 }
 
 /// `A`, `aaaa`, `TYPE65` or `65`.
@@ -567,6 +643,11 @@ fn bad_request(error: &str) -> Response<Full<Bytes>> {
     reply(StatusCode::BAD_REQUEST, "application/json", format!("{:#}\n", json!({ "error": error })))
 }
 
+/// The daemon is stopping and takes no more requests.
+fn stopping() -> Response<Full<Bytes>> {
+    reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "stubborn is stopping\n".into())
+}
+
 fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
     let mut response = reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", format!("only {allow}\n"));
     response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
@@ -578,4 +659,29 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Respon
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_name_is_said_plainly() {
+        let error = wire_name("a..b").unwrap_err();
+        assert_eq!(error, "\"a..b\" is not a DNS name: it has an empty label (two dots in a row, or a dot first)");
+        assert!(wire_name(".a").is_err());
+        let long = wire_name(&"x".repeat(64)).unwrap_err();
+        assert!(long.contains("is not a DNS name: ") && !long.ends_with(':') && !long.ends_with(' '), "{long}");
+        assert_eq!(wire_name("A.b.").unwrap(), b"\x01a\x01b\x00");
+        assert_eq!(wire_name(".").unwrap(), b"\x00");
+    }
+
+    #[test]
+    fn the_query_log_switch_takes_on_or_off() {
+        assert_eq!(queries_switch("queries=on"), Ok(true));
+        assert_eq!(queries_switch("queries=off"), Ok(false));
+        assert!(queries_switch("queries=yes").is_err());
+        assert!(queries_switch("").is_err());
+        assert!(queries_switch("queries=on&x=1").is_err());
+    }
 }

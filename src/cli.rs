@@ -30,7 +30,15 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Validate the config and exit: 0 valid, 1 invalid (each problem as PATH:LINE:COL: ...).
-    Check,
+    ///
+    /// Warnings (a config that works, but not quite as written yet) are printed as
+    /// PATH:LINE:COL: warning: ... and leave the exit status 0.
+    Check {
+        /// Also print the config in effect as TOML: every default filled in, the servers a
+        /// resolv_file names now, "<set>" in place of secrets.
+        #[arg(long)]
+        print: bool,
+    },
     /// Talk to a running stubborn through its admin endpoint (like unbound-control, resolvectl).
     ///
     /// Exit status: 0 success; 1 an error reported by stubborn or a lookup that finds nothing;

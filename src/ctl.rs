@@ -4,7 +4,8 @@
 //! (read leniently: only that key, so that ctl still works while the file
 //! has a mistake elsewhere — a rejected reload is exactly when an operator
 //! reaches for it), asks once over plain HTTP (ureq, blocking), and prints
-//! a human summary or, with `--json`, the endpoint's JSON.
+//! a human summary or, with `--json`, the endpoint's JSON. Output cut short
+//! by its reader (`| head`) ends quietly ([`crate::output`]).
 //!
 //! Exit status (docs/reference.md): 0 success; 1 an error reported by stubborn
 //! (including 403 outside `[admin] allow` or `control_allow`) or a lookup
@@ -18,8 +19,10 @@ use std::{
     time::Duration,
 };
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
+
+use crate::output;
 
 /// The status `main` exits with.
 pub type Status = u8;
@@ -29,6 +32,9 @@ pub const UNREACHABLE: Status = 3;
 
 /// How long ctl waits for stubborn (a full dump of a large cache included).
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// Degraded names `status` lists without `--all`: the most recent, a screenful
+/// with the rest of the summary.
+const DEGRADED_SHOWN: usize = 10;
 
 /// `stubborn ctl`'s own options and command.
 #[derive(Args, Debug)]
@@ -46,7 +52,13 @@ pub struct CtlArgs {
 #[derive(Subcommand, Debug)]
 pub enum CtlCommand {
     /// Upstreams, services, cache size and what is degraded right now (GET /status).
-    Status,
+    ///
+    /// Degraded names are counted, and the most recent listed; --all (or --json) lists them all.
+    Status {
+        /// List every degraded name, not only the most recent.
+        #[arg(long)]
+        all: bool,
+    },
     /// The cache entries of a name, every type or one (exit 1 when nothing is cached).
     Lookup {
         /// The name, e.g. www.example.com.
@@ -70,6 +82,25 @@ pub enum CtlCommand {
     FlushAll,
     /// Every cache entry, in zone-file form with its state.
     Dump,
+    /// Reload the config file, as SIGHUP does (POST /reload).
+    ///
+    /// Exit 1 with the file's problems when it is invalid: the running config stays.
+    Reload,
+    /// Switch the log line per answered query on or off, without a reload (POST /log).
+    ///
+    /// A reload sets it back to the config's [log] queries.
+    LogQueries {
+        /// on or off.
+        #[arg(value_enum)]
+        state: Switch,
+    },
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// An outcome to report: what to print on stderr and exit with.
@@ -90,7 +121,7 @@ pub fn run(args: &CtlArgs, config: &Path) -> Status {
     match execute(args, config) {
         Ok(status) => status,
         Err(failure) => {
-            eprintln!("stubborn ctl: {}", failure.message);
+            output::stderr(&format!("stubborn ctl: {}\n", failure.message));
             failure.status
         }
     }
@@ -108,9 +139,9 @@ fn execute(args: &CtlArgs, config: &Path) -> Result<Status, Failure> {
         query
     };
     match &args.command {
-        CtlCommand::Status => {
+        CtlCommand::Status { all } => {
             let status = client.get("/status", &[])?;
-            print(args.json, &status, || status_text(&parse(&status)?))
+            print(args.json, &status, || Ok(status_text(&parse(&status)?, *all)))
         }
         CtlCommand::Lookup { name, r#type } => {
             let body = client.get("/cache/lookup", &name_and_type(name, r#type))?;
@@ -118,7 +149,8 @@ fn execute(args: &CtlArgs, config: &Path) -> Result<Status, Failure> {
             let empty = found.as_array().is_none_or(Vec::is_empty);
             let status = print(args.json, &body, || Ok(lookup_text(&found)))?;
             if empty {
-                eprintln!("stubborn ctl: nothing cached for {name}{}", r#type.as_ref().map_or("", |_| " of that type"));
+                let of_type = r#type.as_ref().map_or("", |_| " of that type");
+                output::stderr(&format!("stubborn ctl: nothing cached for {name}{of_type}\n"));
                 return Ok(FAILED);
             }
             Ok(status)
@@ -126,15 +158,39 @@ fn execute(args: &CtlArgs, config: &Path) -> Result<Status, Failure> {
         CtlCommand::Flush { name, r#type } => flush(&client, args.json, &name_and_type(name, r#type)),
         CtlCommand::FlushZone { name } => flush(&client, args.json, &[("zone", name.clone())]),
         CtlCommand::FlushAll => flush(&client, args.json, &[("all", "1".to_string())]),
-        CtlCommand::Dump if args.json => {
-            let body = client.get("/cache/dump", &[("format", "json".to_string())])?;
-            print(true, &body, || unreachable!("--json"))
-        }
-        CtlCommand::Dump => {
-            print!("{}", client.get("/cache/dump", &[])?);
-            Ok(OK)
+        CtlCommand::Dump if args.json => out(&client.get("/cache/dump", &[("format", "json".to_string())])?),
+        CtlCommand::Dump => out(&client.get("/cache/dump", &[])?),
+        CtlCommand::Reload => reload(&client, args.json),
+        CtlCommand::LogQueries { state } => {
+            let word = match state {
+                Switch::On => "on",
+                Switch::Off => "off",
+            };
+            let body = client.post("/log", &[("queries", word.to_string())])?;
+            print(args.json, &body, || Ok(format!("query log {word}\n")))
         }
     }
+}
+
+/// `POST /reload`: exit 0 once reloaded; 1 with the config's problems on
+/// stderr (and, with `--json`, the answer on stdout) when it was rejected.
+fn reload(client: &Client, json: bool) -> Result<Status, Failure> {
+    let (status, body) = client.send("/reload", client.agent.post(client.url("/reload")).send_empty())?;
+    if status.is_success() {
+        return print(json, &body, || Ok("config reloaded\n".into()));
+    }
+    let Some(problems) = parse(&body).ok().and_then(|answer| answer["problems"].as_array().cloned()) else {
+        return Err(client.failure("/reload", status, &body));
+    };
+    if json {
+        out(&body)?;
+    }
+    let mut text = String::from("stubborn ctl: reload rejected; the running config stays:\n");
+    for problem in &problems {
+        let _ = writeln!(text, "{}", cell(problem));
+    }
+    output::stderr(&text);
+    Ok(FAILED)
 }
 
 fn flush(client: &Client, json: bool, query: &[(&str, String)]) -> Result<Status, Failure> {
@@ -147,11 +203,12 @@ fn flush(client: &Client, json: bool, query: &[(&str, String)]) -> Result<Status
 
 /// Prints `body` as it came (`--json`) or as `text` makes it.
 fn print(json: bool, body: &str, text: impl FnOnce() -> Result<String, Failure>) -> Result<Status, Failure> {
-    if json {
-        print!("{body}");
-    } else {
-        print!("{}", text()?);
-    }
+    if json { out(body) } else { out(&text()?) }
+}
+
+/// Writes `text` to stdout (a reader that stopped early is no failure).
+fn out(text: &str) -> Result<Status, Failure> {
+    output::stdout(text).map_err(|e| Failure { status: FAILED, message: format!("cannot write to stdout: {e}") })?;
     Ok(OK)
 }
 
@@ -214,13 +271,17 @@ impl Client {
         Client { admin, agent: agent.into() }
     }
 
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
+    }
+
     fn get(&self, path: &str, query: &[(&str, String)]) -> Result<String, Failure> {
-        let request = self.agent.get(format!("http://{}{path}", self.admin));
+        let request = self.agent.get(self.url(path));
         self.finish(path, request.query_pairs(query.iter().map(|(k, v)| (*k, v.as_str()))).call())
     }
 
     fn post(&self, path: &str, query: &[(&str, String)]) -> Result<String, Failure> {
-        let request = self.agent.post(format!("http://{}{path}", self.admin));
+        let request = self.agent.post(self.url(path));
         self.finish(path, request.query_pairs(query.iter().map(|(k, v)| (*k, v.as_str()))).send_empty())
     }
 
@@ -230,23 +291,33 @@ impl Client {
         path: &str,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<String, Failure> {
+        let (status, body) = self.send(path, response)?;
+        if status.is_success() { Ok(body) } else { Err(self.failure(path, status, &body)) }
+    }
+
+    /// The status and body of the answer, whatever the status.
+    fn send(
+        &self,
+        path: &str,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(ureq::http::StatusCode, String), Failure> {
         let mut response = response.map_err(|e| {
             Failure::unreachable(format!("cannot reach stubborn's admin endpoint at {}: {e}", self.admin))
         })?;
-        let status = response.status();
         let body = response
             .body_mut()
             .read_to_string()
             .map_err(|e| Failure::unreachable(format!("reading the answer of {} at {}: {e}", path, self.admin)))?;
-        if status.is_success() {
-            return Ok(body);
-        }
-        // 400s carry {"error": ...}; others a line of text.
-        let said = serde_json::from_str::<Value>(&body)
+        Ok((response.status(), body))
+    }
+
+    /// What an answer other than 2xx says: 400s carry {"error": ...}; others a line of text.
+    fn failure(&self, path: &str, status: ureq::http::StatusCode, body: &str) -> Failure {
+        let said = serde_json::from_str::<Value>(body)
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_string))
             .unwrap_or_else(|| body.trim().to_string());
-        Err(Failure { status: FAILED, message: format!("{path} at {}: {status}: {said}", self.admin) })
+        Failure { status: FAILED, message: format!("{path} at {}: {status}: {said}", self.admin) }
     }
 }
 
@@ -285,7 +356,8 @@ fn mebibytes(value: &Value) -> String {
     value.as_u64().map_or_else(|| "-".into(), |bytes| format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64))
 }
 
-fn status_text(status: &Value) -> Result<String, Failure> {
+/// `status` as text; `all`: every degraded name, not only the most recent.
+fn status_text(status: &Value, all: bool) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -340,17 +412,38 @@ fn status_text(status: &Value) -> Result<String, Failure> {
         text.push('\n');
         text.push_str(&table(&["SERVICE", "ACTIVE", "TARGETS"], &services));
     }
-    let degraded: Vec<Vec<String>> = list(&status["degraded"]["answers"])
+    text.push('\n');
+    text.push_str(&degraded_text(&list(&status["degraded"]["answers"]), all));
+    text
+}
+
+/// The names answered degraded: how many, by reason, and the most recent
+/// [`DEGRADED_SHOWN`] of them (every one with `all`).
+fn degraded_text(answers: &[Value], all: bool) -> String {
+    if answers.is_empty() {
+        return "no degraded answers in the last 10 minutes\n".into();
+    }
+    let mut by_reason: Vec<(String, usize)> = Vec::new();
+    for reason in answers.iter().map(|d| cell(&d["reason"])) {
+        match by_reason.iter_mut().find(|(known, _)| *known == reason) {
+            Some((_, count)) => *count += 1,
+            None => by_reason.push((reason, 1)),
+        }
+    }
+    by_reason.sort();
+    let reasons: Vec<String> = by_reason.iter().map(|(reason, count)| format!("{count} {reason}")).collect();
+    let names = if answers.len() == 1 { "name" } else { "names" };
+    let mut text = format!("degraded in the last 10 minutes: {} {names} ({})\n", answers.len(), reasons.join(", "));
+    let shown = if all { answers.len() } else { answers.len().min(DEGRADED_SHOWN) };
+    let rows: Vec<Vec<String>> = answers[..shown]
         .iter()
         .map(|d| vec![cell(&d["name"]), cell(&d["type"]), cell(&d["reason"]), cell(&d["since"]), cell(&d["count"])])
         .collect();
-    text.push('\n');
-    if degraded.is_empty() {
-        text.push_str("no degraded answers in the last 10 minutes\n");
-    } else {
-        text.push_str(&table(&["DEGRADED NAME", "TYPE", "REASON", "SINCE", "COUNT"], &degraded));
+    text.push_str(&table(&["DEGRADED NAME", "TYPE", "REASON", "SINCE", "COUNT"], &rows));
+    if shown < answers.len() {
+        let _ = writeln!(text, "... and {} more: stubborn ctl status --all lists every one", answers.len() - shown);
     }
-    Ok(text)
+    text
 }
 
 fn yes_no(flag: &Value) -> String {
@@ -389,6 +482,24 @@ mod tests {
     fn tables_align_columns() {
         let text = table(&["A", "LONGER"], &[vec!["wide cell".into(), "x".into()], vec!["y".into(), "z".into()]]);
         assert_eq!(text, "A          LONGER\nwide cell  x\ny          z\n");
+    }
+
+    #[test]
+    fn degraded_names_are_summed_up_and_the_most_recent_listed() {
+        let answers: Vec<Value> = (0..30)
+            .map(|i| {
+                let reason = if i % 3 == 0 { "kept_positive" } else { "stale" };
+                serde_json::json!({"name": format!("n{i}.test."), "type": "A", "reason": reason, "since": "-", "count": 1})
+            })
+            .collect();
+        let text = degraded_text(&answers, false);
+        assert!(text.starts_with("degraded in the last 10 minutes: 30 names (10 kept_positive, 20 stale)\n"), "{text}");
+        assert_eq!(text.lines().filter(|line| line.starts_with('n')).count(), DEGRADED_SHOWN, "{text}");
+        assert!(text.contains("n0.test.") && !text.contains("n10.test."), "the most recent first: {text}");
+        assert!(text.ends_with("... and 20 more: stubborn ctl status --all lists every one\n"), "{text}");
+        let all = degraded_text(&answers, true);
+        assert_eq!(all.lines().filter(|line| line.starts_with('n')).count(), 30, "{all}");
+        assert_eq!(degraded_text(&[], false), "no degraded answers in the last 10 minutes\n");
     }
 
     #[test]

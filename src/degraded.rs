@@ -25,6 +25,16 @@ pub enum Reason {
     KeptPositive,
 }
 
+impl Reason {
+    /// As `/status` and the logs write it: `stale`, `kept_positive`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::Stale => "stale",
+            Reason::KeptPositive => "kept_positive",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DegradedName {
     pub name: String,
@@ -89,6 +99,9 @@ mod tests {
         let recent = degraded.recent();
         assert_eq!(recent.len(), 1);
         assert_eq!((recent[0].count, recent[0].reason), (2, Reason::KeptPositive));
+        for reason in [Reason::Stale, Reason::KeptPositive] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.label(), "/status and the logs say the same");
+        }
         for i in 0..CAPACITY + 10 {
             degraded.record(format!("n{i}").as_bytes(), || format!("n{i}."), 1, Reason::Stale);
         }

@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: the TOML file and its validated form
 //! - [`query`]: reading a client's query off the wire
+//! - [`query_log`]: one log line per answered query (`[log] queries`), switched at run time
 //! - [`reply`]: building the bytes sent back
 //! - [`wire`]: the DNS wire format: numbers with their RFC, the record walker, header and OPT writers
 //! - [`scrub`]: what of an upstream's answer section is kept (scrubbing, rebind protection)
@@ -19,6 +20,7 @@
 //! - [`status_page`]: `/status` as an HTML page with a chart of answers by source
 //! - [`cli`]: the command line (clap), shared by `main` and the man page and completion generator
 //! - [`ctl`]: `stubborn ctl`, the operator's client of the admin endpoint
+//! - [`output`]: what `check` and `ctl` print, quietly cut short by a closed pipe
 //! - [`run`]: start, reload, snapshot, graceful stop
 //! - [`watch`]: noticing that a file changed (config, resolv file)
 //! - [`systemd`]: readiness and reload notifications, journald priorities
@@ -51,7 +53,9 @@ pub mod fleet;
 pub mod fleet;
 pub mod metrics;
 pub mod moment;
+pub mod output;
 pub mod query;
+pub mod query_log;
 pub mod rate_limit;
 pub mod reply;
 pub mod resolver;

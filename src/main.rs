@@ -8,7 +8,7 @@ use std::{io::IsTerminal, process::ExitCode};
 use clap::Parser;
 use stubborn::cli::{Cli, Command, LogFormat};
 use stubborn::systemd::JournalPriority;
-use stubborn::{config::Config, run::Fatal};
+use stubborn::{config::Config, output, run::Fatal};
 use tracing::{error, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -27,16 +27,12 @@ fn main() -> ExitCode {
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(problems) => {
-            eprintln!("{problems}");
+            output::stderr(&format!("{problems}\n"));
             return ExitCode::from(1);
         }
     };
-    if let Some(Command::Check) = cli.command {
-        for warning in &config.warnings {
-            eprintln!("{warning}");
-        }
-        println!("{}: ok", cli.config.display());
-        return ExitCode::SUCCESS;
+    if let Some(Command::Check { print }) = cli.command {
+        return check(&config, print);
     }
     raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -55,6 +51,24 @@ fn main() -> ExitCode {
         }
         Err(Fatal::SnapshotDir(e)) => {
             eprintln!("stubborn: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `stubborn check` of a valid config: its warnings on stderr, then `PATH:
+/// ok` — with `--print` as a TOML comment heading the config in effect, so
+/// that stdout stays TOML.
+fn check(config: &Config, print: bool) -> ExitCode {
+    for warning in &config.warnings {
+        output::stderr(&format!("{warning}\n"));
+    }
+    let ok = format!("{}: ok", config.path.display());
+    let text = if print { format!("# {ok}; the config in effect:\n\n{}", config.to_toml()) } else { format!("{ok}\n") };
+    match output::stdout(&text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            output::stderr(&format!("stubborn: cannot write to stdout: {error}\n"));
             ExitCode::from(1)
         }
     }

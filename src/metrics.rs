@@ -37,7 +37,7 @@ use prometheus_client::{
 };
 
 use crate::AtomicU64;
-use crate::wire::rcode_name;
+use crate::wire::{FORMERR, NOERROR, NOTIMP, NXDOMAIN, REFUSED, SERVFAIL, rcode_name};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -81,8 +81,10 @@ pub struct Metrics {
     pub config_reloads: ConfigReloads,
 }
 
-/// `stubborn_responses_total`: one counter per RCODE, made on first use
-/// (an RCODE never sent shows no series) and then kept.
+/// `stubborn_responses_total`: one counter per RCODE. The RCODEs stubborn
+/// sends in the normal course ([`Responses::COMMON`]) have their series from
+/// the start, at 0, so that a ratio alert has data before the first failure;
+/// any other is made on first use and then kept.
 pub struct Responses {
     family: Family<Labels, Counter>,
     /// RCODEs 0..=15 (the header's 4 bits) and 16 (BADVERS).
@@ -90,14 +92,31 @@ pub struct Responses {
 }
 
 impl Responses {
+    /// NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP and REFUSED.
+    const COMMON: [u8; 6] = [NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED];
+
+    fn new(family: Family<Labels, Counter>) -> Responses {
+        let responses = Responses { family, by_rcode: Default::default() };
+        for rcode in Responses::COMMON {
+            responses.counter(u16::from(rcode));
+        }
+        responses
+    }
+
     /// Counts one response with `rcode` (the full, extended value).
     pub fn count(&self, rcode: u16) {
-        let Some(slot) = self.by_rcode.get(usize::from(rcode)) else { return };
-        slot.get_or_init(|| {
+        if let Some(counter) = self.counter(rcode) {
+            counter.inc();
+        }
+    }
+
+    /// The counter of `rcode`, made now if it is the first; None past BADVERS.
+    fn counter(&self, rcode: u16) -> Option<&Counter> {
+        let slot = self.by_rcode.get(usize::from(rcode))?;
+        Some(slot.get_or_init(|| {
             let label = rcode_name(rcode).map_or_else(|| format!("RCODE{rcode}"), str::to_string);
             self.family.get_or_create(&vec![("rcode", label)]).clone()
-        })
-        .inc();
+        }))
     }
 }
 
@@ -221,17 +240,62 @@ fn resident_bytes() -> Option<f64> {
     Some(kib * 1024.0)
 }
 
-/// One counter per answer source.
-pub struct Answers {
-    pub cache: Counter,
-    pub upstream: Counter,
-    pub stale: Counter,
-    pub kept_positive: Counter,
-    pub refused: Counter,
-    pub servfail: Counter,
-    pub service: Counter,
+/// Where an answer came from: the `source` label of `stubborn_answers_total`
+/// (and the query log's `source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Upstream,
+    Stale,
+    KeptPositive,
+    Refused,
+    Servfail,
+    Service,
     /// Answered from the fleet store.
-    pub fleet: Counter,
+    Fleet,
+}
+
+impl Source {
+    pub const ALL: [Source; 8] = [
+        Source::Cache,
+        Source::Upstream,
+        Source::Stale,
+        Source::KeptPositive,
+        Source::Refused,
+        Source::Servfail,
+        Source::Service,
+        Source::Fleet,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Cache => "cache",
+            Source::Upstream => "upstream",
+            Source::Stale => "stale",
+            Source::KeptPositive => "kept_positive",
+            Source::Refused => "refused",
+            Source::Servfail => "servfail",
+            Source::Service => "service",
+            Source::Fleet => "fleet",
+        }
+    }
+}
+
+/// One counter per answer source, in the order of [`Source::ALL`], each
+/// made at start so that every source has a series from the first scrape.
+pub struct Answers([Counter; 8]);
+
+impl Answers {
+    /// Counts one answer from `source`.
+    #[inline]
+    pub fn count(&self, source: Source) {
+        self.0[source as usize].inc();
+    }
+
+    /// The answers from `source` so far.
+    pub fn get(&self, source: Source) -> u64 {
+        self.0[source as usize].get()
+    }
 }
 
 /// `stubborn_fleet_published_total` by `result`.
@@ -438,16 +502,7 @@ impl Metrics {
         Metrics {
             queries_udp: counter(&queries, "protocol", "udp"),
             queries_tcp: counter(&queries, "protocol", "tcp"),
-            answers: Answers {
-                cache: counter(&answers, "source", "cache"),
-                upstream: counter(&answers, "source", "upstream"),
-                stale: counter(&answers, "source", "stale"),
-                kept_positive: counter(&answers, "source", "kept_positive"),
-                refused: counter(&answers, "source", "refused"),
-                servfail: counter(&answers, "source", "servfail"),
-                service: counter(&answers, "source", "service"),
-                fleet: counter(&answers, "source", "fleet"),
-            },
+            answers: Answers(Source::ALL.map(|source| counter(&answers, "source", source.label()))),
             kept_positive,
             cache_evictions: {
                 let eviction = |kind: &str, reason: &str| {
@@ -468,7 +523,7 @@ impl Metrics {
             upstream_latency,
             service_target,
             failovers,
-            responses: Responses { family: responses, by_rcode: Default::default() },
+            responses: Responses::new(responses),
             request_duration_udp: durations(&request_duration, "udp"),
             request_duration_tcp: durations(&request_duration, "tcp"),
             fetches_shed,
@@ -631,7 +686,7 @@ mod tests {
         let upstream = metrics.upstream("192.0.2.1:53");
         upstream.result(UpstreamResult::Timeout).inc();
         upstream.latency.observe(0.01);
-        metrics.answers.stale.inc();
+        metrics.answers.count(Source::Stale);
         metrics.cache_evictions.negative_size.inc();
         metrics.service_target("api.example.com", "api.aws.example.net").set(1);
         metrics.failovers("api.example.com").inc();
@@ -672,13 +727,29 @@ mod tests {
             "stubborn_answers_total{source=\"fleet\"} 0",
             "stubborn_config_reloads_total{result=\"ok\"} 0",
             "stubborn_config_reloads_total{result=\"error\"} 1",
+            // Series known in advance are there at 0 before anything happens.
+            "stubborn_answers_total{source=\"cache\"} 0",
+            "stubborn_answers_total{source=\"upstream\"} 0",
+            "stubborn_answers_total{source=\"kept_positive\"} 0",
+            "stubborn_answers_total{source=\"service\"} 0",
+            "stubborn_answers_total{source=\"refused\"} 0",
+            "stubborn_answers_total{source=\"servfail\"} 0",
+            "stubborn_responses_total{rcode=\"NOERROR\"} 0",
+            "stubborn_responses_total{rcode=\"FORMERR\"} 0",
+            "stubborn_responses_total{rcode=\"SERVFAIL\"} 0",
+            "stubborn_responses_total{rcode=\"NOTIMP\"} 0",
+            "stubborn_responses_total{rcode=\"REFUSED\"} 0",
+            "stubborn_upstream_queries_total{upstream=\"192.0.2.1:53\",result=\"ok\"} 0",
+            "stubborn_upstream_queries_total{upstream=\"192.0.2.1:53\",result=\"servfail\"} 0",
+            "stubborn_upstream_queries_total{upstream=\"192.0.2.1:53\",result=\"refused\"} 0",
+            "stubborn_upstream_queries_total{upstream=\"192.0.2.1:53\",result=\"error\"} 0",
             "process_cpu_seconds_total ",
             "process_open_fds ",
             "stubborn_build_info{version=\"",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }
-        assert!(!text.contains("rcode=\"NOERROR\""), "an RCODE never sent has no series:\n{text}");
+        assert!(!text.contains("rcode=\"YXDOMAIN\""), "an uncommon RCODE never sent has no series:\n{text}");
         let sum = text.lines().find(|l| l.starts_with("stubborn_request_duration_seconds_sum{protocol=\"udp\"}"));
         let sum: f64 = sum.and_then(|l| l.rsplit(' ').next()?.parse().ok()).expect("the sum");
         assert!((sum - (32.0 * 70e-6 + 9.0)).abs() < 1e-6, "{sum}");

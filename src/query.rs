@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use hickory_proto::rr::RecordType;
+
 use crate::wire::{
     self, AD, CD, CLASS_IN, HEADER_LEN, MAX_UDP_PAYLOAD, PLAIN_UDP_LIMIT, QR, RD, Records, TYPE_AXFR, TYPE_IXFR,
     TYPE_OPT, skip_name, u16_at,
@@ -196,6 +198,19 @@ impl fmt::Display for QueryName<'_> {
     }
 }
 
+/// A query type shown by its mnemonic (`A`, `AAAA`), or as `TYPE65` (RFC
+/// 3597 §5) when it has none, for logs.
+pub struct QueryType(pub u16);
+
+impl fmt::Display for QueryType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match RecordType::from(self.0) {
+            RecordType::Unknown(code) => write!(f, "TYPE{code}"),
+            known => write!(f, "{known}"),
+        }
+    }
+}
+
 /// The offset just past the question of `packet` (a name without
 /// compression, type and class), if it is there whole.
 pub fn question_end(packet: &[u8]) -> Option<usize> {
@@ -341,6 +356,13 @@ pub(crate) mod tests {
                 assert_eq!(reply[..2], packet[..2]);
             }
         }
+    }
+
+    #[test]
+    fn types_show_as_mnemonics() {
+        assert_eq!(QueryType(1).to_string(), "A");
+        assert_eq!(QueryType(28).to_string(), "AAAA");
+        assert_eq!(QueryType(65280).to_string(), "TYPE65280");
     }
 
     #[test]

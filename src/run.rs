@@ -5,7 +5,8 @@
 //! something this machine cannot give; the message names the directory and
 //! the OS error — and a bind failure: exit status 2 with the address and the
 //! OS error. Signals:
-//! - SIGHUP (`systemctl reload`, `kill -HUP`): reload the config. The cache
+//! - SIGHUP (`systemctl reload`, `kill -HUP`), or `POST /reload` on the
+//!   admin endpoint (`stubborn ctl reload`, answered with how it went): reload the config. The cache
 //!   is kept; upstreams, zones, cache limits, ACL, services (health of
 //!   unchanged targets kept) and the admin address take effect; changed listen addresses are rebound (if one can't be bound the
 //!   old listeners stay and the reason is logged); an invalid file is logged
@@ -46,18 +47,20 @@ use std::{
 
 use tokio::{
     net::{TcpListener, UdpSocket},
-    signal::unix::{SignalKind, signal},
+    signal::unix::{Signal, SignalKind, signal},
+    sync::mpsc,
     task::JoinHandle,
     time::Instant,
 };
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    admin::{self, Admin},
+    admin::{self, Admin, ReloadRequest, Reloaded},
     bind,
     cache::{Cache, Selection, persist},
     config::{self, Config, ServerConfig, UpstreamAddr, UpstreamConfig},
     metrics::Metrics,
+    query::QueryType,
     server::{self, Server},
     systemd,
     watch::{self, FileWatch},
@@ -129,7 +132,9 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
         }
     }
     let server = Arc::new(Server::new(&config, cache, Arc::clone(&metrics)));
-    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path, &config.admin));
+    // A few reloads asked for at once wait their turn; each is answered.
+    let (reloads, reload_requests) = mpsc::channel(4);
+    let admin = Arc::new(Admin::new(Arc::clone(&metrics), Arc::clone(&server), &config.path, &config.admin, reloads));
     let mut daemon = Daemon { config, server, admin, metrics, listeners: HashMap::new(), admin_listener: None };
 
     if let Some(addr) = daemon.config.admin.listen {
@@ -153,12 +158,13 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
     systemd::ready();
     daemon.server.check_loops();
 
-    daemon.serve_until_stopped().await;
+    daemon.serve_until_stopped(reload_requests).await;
     Ok(())
 }
 
 impl Daemon {
-    async fn serve_until_stopped(&mut self) {
+    /// Serves until a stop signal; reloads on SIGHUP or a request from the admin endpoint.
+    async fn serve_until_stopped(&mut self, mut reload_requests: mpsc::Receiver<ReloadRequest>) {
         let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut hup), Ok(mut usr1), Ok(mut usr2), Ok(mut alarm)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
@@ -188,19 +194,24 @@ impl Daemon {
                 _ = int.recv() => break,
                 _ = quit.recv() => break,
                 _ = alarm.recv() => info!("SIGALRM ignored"),
-                _ = hup.recv() => {
+                asked = reload_asked(&mut hup, &mut reload_requests) => {
                     systemd::reloading();
-                    self.reload().await;
+                    let reloaded = self.reload().await;
                     systemd::ready();
                     config_file.changed(); // seen: the change that was just loaded
                     resolv_file = self.config.upstream.resolv_file.as_deref().map(FileWatch::new);
                     next_snapshot = Instant::now() + self.config.persist.interval;
+                    if let Some(asker) = asked {
+                        // Gone if its connection closed meanwhile: the reload stands.
+                        let _ = asker.send(reloaded);
+                    }
                 }
                 _ = poll.tick(), if self.config.server.watch_config || resolv_file.is_some() => {
                     if self.config.server.watch_config && config_file.changed() {
                         info!(config = %self.config.path.display(), "config file changed; reloading");
                         systemd::reloading();
-                        self.reload().await;
+                        // Logged either way; nobody to answer.
+                        let _ = self.reload().await;
                         systemd::ready();
                     }
                     if resolv_file.as_mut().is_some_and(FileWatch::changed) {
@@ -307,8 +318,9 @@ impl Daemon {
                 service.targets().filter(|(_, healthy)| *healthy).map(|(target, _)| target.to_string()).collect();
             info!(service = service.name(), active = %service.active(), primary, ?healthy, "state: service");
         }
+        // The words of /status and `stubborn ctl status`: `type=A reason=stale`.
         for name in degraded.iter().take(SUMMARY_DEGRADED) {
-            info!(qname = %name.name, qtype = name.qtype, reason = ?name.reason, count = name.count,
+            info!(name = %name.name, "type" = %QueryType(name.qtype), reason = %name.reason.label(), count = name.count,
                   since = %humantime::format_rfc3339_seconds(name.since), "state: degraded answer");
         }
         if degraded.len() > SUMMARY_DEGRADED {
@@ -331,23 +343,24 @@ impl Daemon {
     }
 
     /// Reloads the config, counted in `stubborn_config_reloads_total`.
-    async fn reload(&mut self) {
+    async fn reload(&mut self) -> Reloaded {
         let reloaded = self.try_reload().await;
         let reloads = &self.metrics.config_reloads;
-        let counter = if reloaded { &reloads.ok } else { &reloads.error };
+        let counter = if reloaded.is_ok() { &reloads.ok } else { &reloads.error };
         counter.inc();
+        reloaded
     }
 
-    /// Puts the config file's new content in place; false (and the running
-    /// config untouched) when it is rejected.
-    async fn try_reload(&mut self) -> bool {
+    /// Puts the config file's new content in place; Err with its problems
+    /// (and the running config untouched) when it is rejected.
+    async fn try_reload(&mut self) -> Reloaded {
         let mut new = match Config::load(&self.config.path) {
             Ok(new) => new,
             Err(error) => {
                 for problem in &error.problems {
                     warn!(%problem, "reload rejected; the running config stays");
                 }
-                return false;
+                return Err(error.problems);
             }
         };
         if new.upstream.resolv_file.is_some() && new.upstream.servers.is_empty() {
@@ -358,7 +371,7 @@ impl Daemon {
             && let Err(error) = create_snapshot_dir(path)
         {
             warn!(%error, "reload rejected; the running config stays");
-            return false;
+            return Err(vec![error.to_string()]);
         }
         self.server.apply(&self.config, &new);
         self.rebind_listeners(&new.server).await;
@@ -367,7 +380,7 @@ impl Daemon {
         self.admin.loaded(&new.path);
         self.config = new;
         info!(config = %self.config.path.display(), upstreams = self.config.upstream.servers.len(), "config reloaded");
-        true
+        Ok(())
     }
 
     /// Binds the addresses new in `listen` and closes the ones gone, unless
@@ -467,6 +480,15 @@ impl Daemon {
         let bound = listener.local_addr().unwrap_or(addr);
         info!(address = %bound, "admin endpoint listening");
         Ok((bound, Task(tokio::spawn(admin::serve(listener, Arc::clone(&self.admin))))))
+    }
+}
+
+/// A reload is due: on SIGHUP (None), or asked for on the admin endpoint
+/// (who to answer).
+async fn reload_asked(hup: &mut Signal, requests: &mut mpsc::Receiver<ReloadRequest>) -> Option<ReloadRequest> {
+    tokio::select! {
+        _ = hup.recv() => None,
+        Some(asker) = requests.recv() => Some(asker),
     }
 }
 

@@ -29,7 +29,7 @@ use std::{
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::metrics::{Answers, Metrics};
+use crate::metrics::{Answers, Metrics, Source};
 
 /// The `Content-Type` of the page.
 pub const CONTENT_TYPE: &str = "text/html; charset=utf-8";
@@ -65,17 +65,17 @@ pub struct Sample {
 impl Sample {
     /// The counters now.
     pub fn of(answers: &Answers) -> Sample {
-        let counters = [
-            &answers.cache,
-            &answers.upstream,
-            &answers.service,
-            &answers.fleet,
-            &answers.kept_positive,
-            &answers.stale,
-            &answers.servfail,
-            &answers.refused,
+        let sources = [
+            Source::Cache,
+            Source::Upstream,
+            Source::Service,
+            Source::Fleet,
+            Source::KeptPositive,
+            Source::Stale,
+            Source::Servfail,
+            Source::Refused,
         ];
-        Sample { at: Instant::now(), counts: counters.map(|counter| counter.get()) }
+        Sample { at: Instant::now(), counts: sources.map(|source| answers.get(source)) }
     }
 }
 

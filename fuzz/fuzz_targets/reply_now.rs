@@ -92,7 +92,7 @@ fuzz_target!(|packet: &[u8]| {
     let refused: SocketAddr = "192.0.2.9:5353".parse().expect("an address");
     let query = Query::parse(packet).ok();
     for (client, via) in [(allowed, Via::Udp), (allowed, Via::Tcp), (refused, Via::Udp)] {
-        match fixture.server.reply_now(packet, client, via) {
+        match fixture.server.reply_now(packet, client, via, std::time::Instant::now()) {
             Step::Done(Some(reply)) => {
                 assert!(reply.len() >= 12);
                 assert_eq!(reply[..2], packet[..2]);

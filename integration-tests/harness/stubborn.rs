@@ -87,7 +87,7 @@ impl Config {
             &admin.to_string(),
         );
         let mut out = String::new();
-        for section in ["server", "upstream", "cache", "admin"] {
+        for section in ["server", "upstream", "cache", "admin", "log"] {
             if let Some(entries) = with_addrs.sections.get(section) {
                 out.push_str(&format!("[{section}]\n"));
                 for (k, v) in entries {
@@ -126,11 +126,21 @@ impl Stubborn {
     /// `JOURNAL_STREAM` naming its stderr (as systemd does when stderr is
     /// the journal) when `journal` is set.
     pub fn start_with(config: Config, env: &[(&str, &str)], journal: bool) -> Stubborn {
+        Stubborn::launch(config, env, journal, &[])
+    }
+
+    /// As [`Stubborn::start`], with extra command-line arguments (e.g.
+    /// `--log-format json`).
+    pub fn start_with_args(config: Config, args: &[&str]) -> Stubborn {
+        Stubborn::launch(config, &[], false, args)
+    }
+
+    fn launch(config: Config, env: &[(&str, &str)], journal: bool, args: &[&str]) -> Stubborn {
         let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
         let dir = temp_dir();
         let config_path = dir.path().join("stubborn.toml");
         fs::write(&config_path, config.render(any_port, any_port)).expect("write stubborn.toml");
-        let child = spawn(&config_path, &dir.path().join("stubborn.log"), env, journal);
+        let child = spawn(&config_path, &dir.path().join("stubborn.log"), env, journal, args);
         let mut s = Stubborn {
             child: Mutex::new(Some(child)),
             dns: any_port,
@@ -363,6 +373,21 @@ pub struct Finished {
     pub config_path: PathBuf,
 }
 
+/// Runs `stubborn ARGS` with stdout a pipe whose reader is gone before
+/// anything is written (a `| head` that stopped early): the exit code and stderr.
+pub fn run_with_stdout_closed(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn stubborn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for stubborn");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// Runs `stubborn check --config PATH` on `toml_text`.
 pub fn check(toml_text: &str) -> Finished {
     run_to_exit(&["check"], toml_text, Duration::from_secs(10))
@@ -414,11 +439,11 @@ fn temp_dir() -> TempDir {
     tempfile::Builder::new().prefix("stubborn-test-").tempdir().expect("create temp dir")
 }
 
-fn spawn(config_path: &Path, log_path: &Path, env: &[(&str, &str)], journal: bool) -> Child {
+fn spawn(config_path: &Path, log_path: &Path, env: &[(&str, &str)], journal: bool, args: &[&str]) -> Child {
     use std::os::unix::fs::MetadataExt;
     let log = fs::File::create(log_path).expect("create stubborn log");
     let mut command = Command::new(binary());
-    command.arg("--config").arg(config_path).env("RUST_LOG", "info,stubborn=debug").env("NO_COLOR", "1");
+    command.args(args).arg("--config").arg(config_path).env("RUST_LOG", "info,stubborn=debug").env("NO_COLOR", "1");
     command.envs(env.iter().copied());
     if journal {
         let stderr = log.metadata().expect("log file metadata");
@@ -432,10 +457,13 @@ fn spawn(config_path: &Path, log_path: &Path, env: &[(&str, &str)], journal: boo
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary()))
 }
 
-/// The `address=` of the first log line containing `message`.
+/// The `address=` (or, in JSON logs, `"address":`) of the first log line containing `message`.
 fn logged_address(log: &str, message: &str) -> Option<SocketAddr> {
     let line = log.lines().find(|line| line.contains(message))?;
-    let value = line.split("address=").nth(1)?.split_whitespace().next()?;
+    let value = match line.split("address=").nth(1) {
+        Some(text) => text.split_whitespace().next()?,
+        None => line.split("\"address\":\"").nth(1)?.split('"').next()?,
+    };
     value.parse().ok()
 }
 

@@ -21,6 +21,8 @@ pub(super) struct File {
     pub service: Vec<ServiceFile>,
     #[serde(default)]
     pub admin: AdminFile,
+    #[serde(default)]
+    pub log: LogFile,
     pub fleet: Option<FleetFile>,
 }
 
@@ -117,6 +119,12 @@ pub(super) struct AdminFile {
     pub listen: Option<Spanned<String>>,
     pub allow: Option<Vec<Spanned<String>>>,
     pub control_allow: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LogFile {
+    pub queries: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

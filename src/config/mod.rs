@@ -6,12 +6,14 @@
 //! reads on past them). Every problem is reported as `PATH:LINE:COL: key: what is
 //! wrong`, all of them at once, so `stubborn check` shows a whole broken file
 //! in one go; warnings (a config that works, but not quite as written yet,
-//! such as a snapshot directory that `run` will create) come in the same form,
-//! apart from the problems.
+//! such as a snapshot directory that `run` will create) come in the same form
+//! with `warning: ` before the key, apart from the problems. [`print`] writes
+//! a `Config` back as TOML (`stubborn check --print`).
 
 mod file;
 mod fleet;
 mod http_check;
+mod print;
 mod serde_errors;
 #[cfg(test)]
 mod tests;
@@ -49,6 +51,8 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     /// The admin HTTP endpoint.
     pub admin: AdminConfig,
+    /// `[log]`: what is logged besides events.
+    pub log: LogConfig,
     /// The fleet store, when `[fleet]` is there.
     pub fleet: Option<FleetConfig>,
     /// Things worth saying that do not make the config invalid, each as
@@ -71,6 +75,13 @@ pub struct AdminConfig {
     /// and a flush changes answers, so a Prometheus let in by `allow` must
     /// not get these too. Default: 127.0.0.1 and ::1, the host's own ctl.
     pub control_allow: Vec<IpNet>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogConfig {
+    /// One line per answered query; switchable at run time without a reload.
+    pub queries: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -327,8 +338,10 @@ impl Default for AnswerPolicy {
 /// operator chose them).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RebindExempt {
-    /// Lower-case wire form.
+    /// Lower-case wire form: `rebind_allow` first, then the zones and services.
     pub zones: Vec<Box<[u8]>>,
+    /// How many of `zones` are `rebind_allow` as written.
+    pub allowed: usize,
 }
 
 impl RebindExempt {

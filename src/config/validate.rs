@@ -17,7 +17,7 @@ use crate::wire;
 
 use super::{
     AdminConfig, AnswerPolicy, CacheConfig, CacheRule, Check, ClientRate, Config, ConfigError, Host, HttpCheck,
-    PersistConfig, RebindExempt, ServerConfig, ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr,
+    LogConfig, PersistConfig, RebindExempt, ServerConfig, ServiceConfig, Target, TlsTarget, Transport, UpstreamAddr,
     UpstreamConfig, ZoneConfig, ZonePolicy,
     file::{CacheFile, File, ServerFile, ServiceFile, UpstreamFile, ZoneFile},
     serde_errors,
@@ -74,20 +74,22 @@ pub(super) struct Validator<'a> {
 
 impl Validator<'_> {
     pub(super) fn problem(&mut self, span: Range<usize>, key: &str, what: &str) {
-        let line = (span.start, self.at(span, key, what));
+        let line = (span.start, self.at(span, "", key, what));
         self.problems.push(line);
     }
 
+    /// A warning reads `PATH:LINE:COL: warning: key: what`, as compilers
+    /// write theirs, so that it cannot be taken for a problem.
     fn warning(&mut self, span: Range<usize>, key: &str, what: &str) {
-        let line = (span.start, self.at(span, key, what));
+        let line = (span.start, self.at(span, "warning: ", key, what));
         self.warnings.push(line);
     }
 
-    /// `PATH:LINE:COL: key: what`.
-    fn at(&self, span: Range<usize>, key: &str, what: &str) -> String {
+    /// `PATH:LINE:COL: {tag}key: what`.
+    fn at(&self, span: Range<usize>, tag: &str, key: &str, what: &str) -> String {
         let (line, col) = line_col(self.text, span.start);
         let key = if key.is_empty() { String::new() } else { format!("{key}: ") };
-        format!("{}:{line}:{col}: {key}{what}", self.path.display())
+        format!("{}:{line}:{col}: {tag}{key}{what}", self.path.display())
     }
 
     fn validate(&mut self, mut file: File, resolv_conf: Option<&[u8]>) -> Config {
@@ -98,7 +100,7 @@ impl Validator<'_> {
         let services = self.services(file.service);
         answers.rebind = self.rebind(rebind_protection, rebind_allow, &upstream, &services);
         let admin = AdminConfig {
-            listen: file.admin.listen.and_then(|s| self.socket_addr(&s, "admin.listen", None)),
+            listen: file.admin.listen.and_then(|s| self.admin_listen(&s, &server.listen)),
             allow: match file.admin.allow {
                 Some(list) => list.iter().filter_map(|s| self.net(s, "admin.allow")).collect(),
                 None => loopback(),
@@ -127,6 +129,7 @@ impl Validator<'_> {
             persist,
             services,
             admin,
+            log: LogConfig { queries: file.log.queries.unwrap_or(false) },
             fleet,
             warnings: Vec::new(),
         }
@@ -199,7 +202,7 @@ impl Validator<'_> {
     fn server(&mut self, file: ServerFile) -> ServerConfig {
         let default_listen = file.listen.is_none();
         let listen = match file.listen {
-            Some(list) => list.iter().filter_map(|s| self.socket_addr(s, "server.listen", Some(53))).collect(),
+            Some(list) => self.listen(&list),
             None => vec![SocketAddr::from(([127, 0, 0, 1], 53)), "[::1]:53".parse().expect("a valid literal")],
         };
         let allow = match file.allow {
@@ -239,6 +242,32 @@ impl Validator<'_> {
             watch_config: file.watch_config.unwrap_or(false),
             client_rate: self.client_rate(file.client_rate, file.client_burst, file.client_rate_exempt),
         }
+    }
+
+    /// `[server] listen`: each address once (two of port 0 are two ports).
+    fn listen(&mut self, list: &[Spanned<String>]) -> Vec<SocketAddr> {
+        let mut listen: Vec<SocketAddr> = Vec::with_capacity(list.len());
+        for value in list {
+            let Some(addr) = self.socket_addr(value, "server.listen", Some(53)) else { continue };
+            if addr.port() != 0 && listen.contains(&addr) {
+                let what = format!("{addr} is listed twice: an address can be bound only once");
+                self.problem(value.span(), "server.listen", &what);
+                continue;
+            }
+            listen.push(addr);
+        }
+        listen
+    }
+
+    /// `[admin] listen`, which must not take a DNS listen address's TCP port.
+    fn admin_listen(&mut self, value: &Spanned<String>, listen: &[SocketAddr]) -> Option<SocketAddr> {
+        let addr = self.socket_addr(value, "admin.listen", None)?;
+        if addr.port() != 0 && listen.contains(&addr) {
+            let what = format!("{addr} is also a [server] listen address: its TCP port can be bound only once");
+            self.problem(value.span(), "admin.listen", &what);
+            return None;
+        }
+        Some(addr)
     }
 
     /// `client_rate` (0 = off), `client_burst` (default: the rate) and
@@ -288,7 +317,7 @@ impl Validator<'_> {
             std::iter::once(service.name.as_str()).chain(targets)
         });
         let named = zones.chain(services).map(|name| wire::wire_name(name).into_boxed_slice());
-        Some(RebindExempt { zones: allow.into_iter().chain(named).collect() })
+        Some(RebindExempt { allowed: allow.len(), zones: allow.into_iter().chain(named).collect() })
     }
 
     /// A `rebind_allow` zone, in lower-case wire form ("." would exempt every name).

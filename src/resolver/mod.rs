@@ -54,12 +54,12 @@ use crate::{
     config::AnswerPolicy,
     degraded::{Degraded, Reason},
     fleet::Fleet,
-    metrics::Metrics,
-    query::{Query, QueryName},
+    metrics::{Metrics, Source},
+    query::{Query, QueryName, QueryType},
     rate_limit::OncePerName,
     reply::{self, Ttl},
     scrub::scrub,
-    upstream::{Ask, UpstreamError, Upstreams},
+    upstream::{Ask, Upstream, UpstreamError, Upstreams},
     wire::{EDE_NO_REACHABLE_AUTHORITY, EDE_STALE, OUR_UDP_PAYLOAD, SERVFAIL},
 };
 
@@ -78,11 +78,26 @@ const MISS_SLACK: Duration = Duration::from_millis(500);
 /// How a fetch ended, as every query waiting on it sees it.
 #[derive(Clone)]
 enum Fetched {
-    /// A new answer (cached unless its TTL is zero).
-    Answer(Arc<Entry>),
-    /// The answer was empty but the last-known-good entry wins for now.
-    KeptPositive(Arc<Entry>),
+    /// A new answer (cached unless its TTL is zero), and the server that gave it.
+    Answer(Arc<Entry>, Arc<Upstream>),
+    /// The answer (of that server) was empty but the last-known-good entry wins for now.
+    KeptPositive(Arc<Entry>, Arc<Upstream>),
     Failed,
+}
+
+/// A reply to a client and where it came from.
+pub struct Answer {
+    pub reply: Vec<u8>,
+    pub source: Source,
+    /// The server that gave it, for an answer fetched for it (`upstream`, `kept_positive`).
+    pub upstream: Option<Arc<Upstream>>,
+}
+
+impl Answer {
+    #[inline]
+    pub fn new(source: Source, reply: Vec<u8>) -> Answer {
+        Answer { reply, source, upstream: None }
+    }
 }
 
 /// What the cache held for a query that [`Resolver::answer_now`] could not answer.
@@ -290,7 +305,7 @@ impl Resolver {
     /// a known outage); otherwise what the cache holds, for
     /// [`Resolver::answer_after`] to go on with.
     /// This is the hot path: no await, no lock but moka's.
-    pub fn answer_now(self: &Arc<Self>, query: &Query, limit: usize) -> Result<Vec<u8>, Unanswered> {
+    pub fn answer_now(self: &Arc<Self>, query: &Query, limit: usize) -> Result<Answer, Unanswered> {
         let now = Instant::now();
         match self.cache.lookup(&query.key, now) {
             Lookup::Fresh(entry) => Ok(self.fresh(query, &entry, now, limit)),
@@ -301,9 +316,9 @@ impl Resolver {
     }
 
     /// The reply to `query`, asking upstream as needed.
-    pub async fn answer(self: &Arc<Self>, query: &Query, limit: usize) -> Vec<u8> {
+    pub async fn answer(self: &Arc<Self>, query: &Query, limit: usize) -> Answer {
         match self.answer_now(query, limit) {
-            Ok(reply) => reply,
+            Ok(answer) => answer,
             Err(unanswered) => self.answer_after(query, unanswered, limit).await,
         }
     }
@@ -312,7 +327,7 @@ impl Resolver {
     /// in the cache: the upstream's answer, else the stale entry, else
     /// SERVFAIL. The cache is not looked up again: a fetch that finished in
     /// between costs at most one more upstream query.
-    pub async fn answer_after(self: &Arc<Self>, query: &Query, unanswered: Unanswered, limit: usize) -> Vec<u8> {
+    pub async fn answer_after(self: &Arc<Self>, query: &Query, unanswered: Unanswered, limit: usize) -> Answer {
         let stale = match unanswered {
             Unanswered::Stale(entry) => entry,
             Unanswered::Missing => return self.answer_missing(query, limit).await,
@@ -326,7 +341,7 @@ impl Resolver {
             }
         };
         match fetched {
-            Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => self.fetched(query, answered, limit),
+            Some(answered @ (Fetched::Answer(..) | Fetched::KeptPositive(..))) => self.fetched(query, answered, limit),
             Some(Fetched::Failed) | None => self.stale(query, &stale, limit),
         }
     }
@@ -336,7 +351,7 @@ impl Resolver {
     /// would otherwise be SERVFAIL: at once when the pool is counted down,
     /// else once `stale_answer_after` has passed or the fetch failed),
     /// else SERVFAIL.
-    async fn answer_missing(self: &Arc<Self>, query: &Query, limit: usize) -> Vec<u8> {
+    async fn answer_missing(self: &Arc<Self>, query: &Query, limit: usize) -> Answer {
         let started = Instant::now();
         let (pool_down, wait) = {
             let upstreams = self.upstreams.load();
@@ -354,7 +369,7 @@ impl Resolver {
         };
         let Some(fleet) = fleet else {
             return match wait_for(fetch, deadline).await {
-                Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => {
+                Some(answered @ (Fetched::Answer(..) | Fetched::KeptPositive(..))) => {
                     self.fetched(query, answered, limit)
                 }
                 Some(Fetched::Failed) | None => self.servfail(query),
@@ -372,7 +387,7 @@ impl Resolver {
                 },
             };
             return match fetched {
-                Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => {
+                Some(answered @ (Fetched::Answer(..) | Fetched::KeptPositive(..))) => {
                     self.fetched(query, answered, limit)
                 }
                 // A read that ended is not polled again.
@@ -382,11 +397,11 @@ impl Resolver {
         }
         let first = deadline.min(started + self.policy.load().stale_answer_after);
         match wait_for(fetch.clone(), first).await {
-            Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => self.fetched(query, answered, limit),
+            Some(answered @ (Fetched::Answer(..) | Fetched::KeptPositive(..))) => self.fetched(query, answered, limit),
             failed => match self.fleet_answer(query, Some(fleet), limit).await {
                 Some(reply) => reply,
                 None if failed.is_none() => match wait_for(fetch, deadline).await {
-                    Some(answered @ (Fetched::Answer(_) | Fetched::KeptPositive(_))) => {
+                    Some(answered @ (Fetched::Answer(..) | Fetched::KeptPositive(..))) => {
                         self.fetched(query, answered, limit)
                     }
                     Some(Fetched::Failed) | None => self.servfail(query),
@@ -397,25 +412,32 @@ impl Resolver {
     }
 
     /// The reply from what a fetch brought: a new answer, or last-known-good over an empty one.
-    fn fetched(&self, query: &Query, fetched: Fetched, limit: usize) -> Vec<u8> {
-        match fetched {
-            Fetched::Answer(entry) => {
-                self.metrics.answers.upstream.inc();
-                reply::answer(query, &entry, Ttl::CountDown { age: entry.age_secs(Instant::now()) }, None, limit)
+    fn fetched(&self, query: &Query, fetched: Fetched, limit: usize) -> Answer {
+        let (source, reply, by) = match fetched {
+            Fetched::Answer(entry, by) => {
+                let ttl = Ttl::CountDown { age: entry.age_secs(Instant::now()) };
+                (Source::Upstream, reply::answer(query, &entry, ttl, None, limit), by)
             }
-            Fetched::KeptPositive(entry) => {
-                self.metrics.answers.kept_positive.inc();
+            Fetched::KeptPositive(entry, by) => {
                 self.note_degraded(query, Reason::KeptPositive);
-                reply::answer(query, &entry, self.stale_ttl(query), Some(EDE_STALE), limit)
+                (Source::KeptPositive, reply::answer(query, &entry, self.stale_ttl(query), Some(EDE_STALE), limit), by)
             }
-            Fetched::Failed => self.servfail(query),
-        }
+            Fetched::Failed => return self.servfail(query),
+        };
+        Answer { upstream: Some(by), ..self.answered(source, reply) }
+    }
+
+    /// Counts an answer from `source` (`stubborn_answers_total`) and makes it.
+    #[inline]
+    pub fn answered(&self, source: Source, reply: Vec<u8>) -> Answer {
+        self.metrics.answers.count(source);
+        Answer::new(source, reply)
     }
 
     /// The fleet store's answer for `query` as a stale reply, cached
     /// locally as stale (so later queries in the outage are answered from
     /// memory); None without a fleet or an answer there.
-    async fn fleet_answer(&self, query: &Query, fleet: Option<Arc<Fleet>>, limit: usize) -> Option<Vec<u8>> {
+    async fn fleet_answer(&self, query: &Query, fleet: Option<Arc<Fleet>>, limit: usize) -> Option<Answer> {
         let mut entry = fleet?.read(&query.key, &self.cache.config()).await?;
         // Answered as stale whatever is left of its TTL: no upstream vouches for it now.
         let now = Instant::now();
@@ -424,9 +446,9 @@ impl Resolver {
         }
         let entry = Arc::new(entry);
         self.cache.insert(query.key.clone(), Arc::clone(&entry));
-        self.metrics.answers.fleet.inc();
         self.note_degraded(query, Reason::Stale);
-        Some(reply::answer(query, &entry, self.stale_ttl(query), Some(EDE_STALE), limit))
+        let reply = reply::answer(query, &entry, self.stale_ttl(query), Some(EDE_STALE), limit);
+        Some(self.answered(Source::Fleet, reply))
     }
 
     fn note_shed(&self, query: &Query) {
@@ -436,7 +458,7 @@ impl Resolver {
 
     /// The reply to a miss that may not wait on upstream (its client has
     /// its share in flight already): the stale entry, else SERVFAIL.
-    pub fn shed(&self, query: &Query, unanswered: Unanswered, limit: usize) -> Vec<u8> {
+    pub fn shed(&self, query: &Query, unanswered: Unanswered, limit: usize) -> Answer {
         debug!(qname = %query.name(), "client has its share of upstream fetches in flight");
         self.metrics.fetches_shed.inc();
         match unanswered {
@@ -445,23 +467,24 @@ impl Resolver {
         }
     }
 
-    fn servfail(&self, query: &Query) -> Vec<u8> {
-        self.metrics.answers.servfail.inc();
-        reply::error(query, SERVFAIL, Some(EDE_NO_REACHABLE_AUTHORITY))
+    fn servfail(&self, query: &Query) -> Answer {
+        self.answered(Source::Servfail, reply::error(query, SERVFAIL, Some(EDE_NO_REACHABLE_AUTHORITY)))
     }
 
     /// The answer records for `name_wire` (lower-case wire form) of `qtype`,
     /// through the same cache, upstreams and stale rules as a client's query;
     /// empty when there is no answer. For stubborn's own use (service targets).
     pub async fn records(self: &Arc<Self>, name_wire: &[u8], qtype: u16) -> Vec<Record> {
-        let reply = self.answer(&Query::internal(name_wire, qtype), usize::from(u16::MAX)).await;
-        Message::from_vec(&reply).map(|message| message.answers).unwrap_or_default()
+        let answer = self.answer(&Query::internal(name_wire, qtype), usize::from(u16::MAX)).await;
+        Message::from_vec(&answer.reply).map(|message| message.answers).unwrap_or_default()
     }
 
-    fn fresh(self: &Arc<Self>, query: &Query, entry: &Entry, now: Instant, limit: usize) -> Vec<u8> {
+    fn fresh(self: &Arc<Self>, query: &Query, entry: &Entry, now: Instant, limit: usize) -> Answer {
         self.prefetch(query, entry, now);
-        self.metrics.answers.cache.inc();
-        reply::answer(query, entry, Ttl::CountDown { age: entry.age_secs(now) }, None, limit)
+        self.answered(
+            Source::Cache,
+            reply::answer(query, entry, Ttl::CountDown { age: entry.age_secs(now) }, None, limit),
+        )
     }
 
     /// Starts (or joins) a background refresh of a fresh `entry` in the
@@ -491,10 +514,12 @@ impl Resolver {
         true
     }
 
-    fn stale(&self, query: &Query, entry: &Entry, limit: usize) -> Vec<u8> {
-        self.metrics.answers.stale.inc();
+    fn stale(&self, query: &Query, entry: &Entry, limit: usize) -> Answer {
         self.note_degraded(query, Reason::Stale);
-        reply::answer(query, entry, self.stale_ttl(query), Some(reply::stale_ede(entry)), limit)
+        self.answered(
+            Source::Stale,
+            reply::answer(query, entry, self.stale_ttl(query), Some(reply::stale_ede(entry)), limit),
+        )
     }
 
     fn note_degraded(&self, query: &Query, reason: Reason) {
@@ -550,7 +575,7 @@ impl Resolver {
         if scrubbed.private > 0 {
             self.metrics.rebind_blocked.inc_by(scrubbed.private);
             if self.rebind_logged.first(query.name_wire()) {
-                warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, dropped = scrubbed.private,
+                warn!(qname = %QueryName(query.name_wire()), qtype = %QueryType(query.qtype), dropped = scrubbed.private,
                       "private addresses removed from a public name's answer (rebind_protection)");
             }
         }
@@ -569,8 +594,9 @@ impl Resolver {
         let result = upstreams.pool_for(query.name_wire()).resolve(&ask).await;
         let now = Instant::now();
         let keep_positive = self.cache.config().policy_for(query.name_wire()).keep_positive;
-        let entry = match result.and_then(|reply| self.entry_of(&reply, query, now)) {
-            Ok(entry) => entry,
+        let entry = result.and_then(|answered| Ok((self.entry_of(&answered.reply, query, now)?, answered.by)));
+        let (entry, by) = match entry {
+            Ok(entry_and_server) => entry_and_server,
             Err(error) => {
                 debug!(qname = %query.name(), %error, "upstreams failed");
                 if let Lookup::Stale(entry) = self.cache.lookup(&query.key, now) {
@@ -590,13 +616,13 @@ impl Resolver {
             };
             if now.saturating_duration_since(since) < keep_positive {
                 if first {
-                    warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, rcode = entry.rcode,
+                    warn!(qname = %QueryName(query.name_wire()), qtype = %QueryType(query.qtype), rcode = entry.rcode,
                           keep_positive = ?keep_positive, "upstream answer is empty; serving last known good records");
                 }
                 self.metrics.kept_positive.inc();
-                return Fetched::KeptPositive(known);
+                return Fetched::KeptPositive(known, by);
             }
-            warn!(qname = %QueryName(query.name_wire()), qtype = query.qtype, "empty answer held for keep_positive; accepting it");
+            warn!(qname = %QueryName(query.name_wire()), qtype = %QueryType(query.qtype), "empty answer held for keep_positive; accepting it");
             // An empty answer with TTL 0 is not cached over the old records:
             // drop them, or every later fetch would find and accept them again.
             self.cache.remove(&query.key);
@@ -617,7 +643,7 @@ impl Resolver {
             let max_stale = self.cache.config().policy_for(query.name_wire()).max_stale;
             fleet.publish(&query.key, &entry, entry.ttl + max_stale);
         }
-        Fetched::Answer(entry)
+        Fetched::Answer(entry, by)
     }
 
     /// The records an empty answer for `query` must not replace: the

@@ -77,7 +77,7 @@ fn seen(reply: &[u8]) -> Seen {
 async fn ask(resolver: &Arc<Resolver>, query: &Query) -> (Seen, Duration) {
     let started = Instant::now();
     let reply = resolver.answer(query, 4096).await;
-    (seen(&reply), started.elapsed())
+    (seen(&reply.reply), started.elapsed())
 }
 
 const IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);

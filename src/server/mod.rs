@@ -1,8 +1,10 @@
 //! The DNS listeners: UDP and TCP on every `listen` address, all turning a
 //! packet into a reply through [`Server::reply_now`] / [`Server::reply`]
 //! (the client's rate, the ACL, then services, then the resolver, within
-//! the client's share of the queries waiting on upstream). Sockets are bound by the caller and handed in
-//! (mini-redis `server::run`), so binding errors surface before serving.
+//! the client's share of the queries waiting on upstream), each answer
+//! counted and, while the query log is on, logged ([`crate::query_log`]).
+//! Sockets are bound by the caller and handed in (mini-redis
+//! `server::run`), so binding errors surface before serving.
 //!
 //! Why not hickory-server's `Server`: HICKORY.md §4 measured its request
 //! path at ≈5.6 µs of CPU per query against ≈4.4 µs for a socket loop that
@@ -23,7 +25,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use arc_swap::ArcSwap;
@@ -39,10 +41,11 @@ use crate::{
     cache::Cache,
     config::{ClientRate, Config, UpstreamConfig},
     fleet::Fleet,
-    metrics::Metrics,
+    metrics::{Metrics, Source},
     query::{Query, Rejection},
+    query_log::{self, QueryLog},
     reply,
-    resolver::{Resolver, Unanswered},
+    resolver::{Answer, Resolver, Unanswered},
     service::Services,
     upstream::{LoopCheck, Upstreams},
     wire::{BADVERS, RCODE_MASK, REFUSED},
@@ -78,6 +81,8 @@ pub struct Server {
     client_rate: ArcSwap<ClientRate>,
     /// Notified when the last query in flight is answered (see [`Server::drained`]).
     drained: Notify,
+    /// `[log] queries`, switched at run time too.
+    query_log: QueryLog,
 }
 
 /// How many TCP connections may be open, and how long one may idle.
@@ -109,6 +114,13 @@ impl Via {
             Via::Tcp => usize::from(u16::MAX),
         }
     }
+}
+
+/// What [`Server::reply_parsed`] could do without waiting.
+enum Now {
+    Answered(Answer),
+    /// Ask upstream, with what the cache held (None: a service's name, not looked up).
+    Resolve(Option<Unanswered>),
 }
 
 /// The first step for one packet.
@@ -161,14 +173,16 @@ impl Server {
             clients: Clients::default(),
             client_rate: ArcSwap::from_pointee(config.server.client_rate.clone()),
             drained: Notify::new(),
+            query_log: QueryLog::new(config.log.queries),
         }
     }
 
     /// Puts a reloaded config in place, replacing `old`: the cache's limits
     /// (entries kept), the upstream pools when they changed (fetches in
     /// flight finish on the old ones; the recovery time carries over), the
-    /// ACL, and the services (health of unchanged targets carried over).
-    /// Listen and admin addresses are sockets, the daemon's business.
+    /// ACL, the services (health of unchanged targets carried over) and the
+    /// query log's switch. Listen and admin addresses are sockets, the
+    /// daemon's business.
     pub fn apply(&self, old: &Config, new: &Config) {
         self.resolver.cache().reconfigure(&new.cache);
         self.resolver.set_policy(new.answers.clone());
@@ -186,6 +200,7 @@ impl Server {
         self.tcp_limits.store(Arc::new(TcpLimits::of(new)));
         let services = Services::new(&new.services, &self.services.load(), &self.metrics, &self.resolver);
         self.services.store(Arc::new(services));
+        self.query_log.set(new.log.queries);
     }
 
     /// Puts new upstream pools in place (a reload, or a changed resolv
@@ -216,6 +231,11 @@ impl Server {
         self.tcp_connections.count()
     }
 
+    /// The query log's switch.
+    pub fn query_log(&self) -> &QueryLog {
+        &self.query_log
+    }
+
     /// The services as configured right now.
     pub fn services(&self) -> Arc<Services> {
         self.services.load_full()
@@ -238,8 +258,9 @@ impl Server {
         }
     }
 
-    /// Handles `packet` from `client` as far as possible without waiting.
-    pub fn reply_now(&self, packet: &[u8], client: SocketAddr, via: Via) -> Step {
+    /// Handles `packet` from `client`, received at `received_at`, as far as
+    /// possible without waiting.
+    pub fn reply_now(&self, packet: &[u8], client: SocketAddr, via: Via, received_at: Instant) -> Step {
         match via {
             Via::Udp => self.metrics.queries_udp.inc(),
             Via::Tcp => self.metrics.queries_tcp.inc(),
@@ -259,51 +280,70 @@ impl Server {
                 return Step::Done(reply);
             }
         };
-        let step = self.reply_parsed(query, client, via);
-        if let Step::Done(Some(reply)) = &step {
-            self.metrics.responses.count(rcode_of(reply));
+        match self.reply_parsed(&query, client, via) {
+            Now::Answered(answer) => Step::Done(Some(self.sent(answer, &query, client, received_at))),
+            Now::Resolve(cached) => Step::Resolve(query, cached),
         }
-        step
     }
 
-    fn reply_parsed(&self, query: Query, client: SocketAddr, via: Via) -> Step {
+    fn reply_parsed(&self, query: &Query, client: SocketAddr, via: Via) -> Now {
         if !self.acl.load().allows(client.ip()) {
-            self.metrics.answers.refused.inc();
-            return Step::Done(Some(reply::error(&query, REFUSED, None)));
+            return Now::Answered(self.resolver.answered(Source::Refused, reply::error(query, REFUSED, None)));
         }
-        if self.services.load().get(&query).is_some() {
-            return Step::Resolve(query, None);
+        if self.services.load().get(query).is_some() {
+            return Now::Resolve(None);
         }
-        match self.resolver.answer_now(&query, via.limit(&query)) {
-            Ok(reply) => Step::Done(Some(reply)),
+        match self.resolver.answer_now(query, via.limit(query)) {
+            Ok(answer) => Now::Answered(answer),
             // This client has its share waiting on upstream already: the others keep theirs.
             Err(unanswered) if self.clients.over_share(client.ip()) => {
-                Step::Done(Some(self.resolver.shed(&query, unanswered, via.limit(&query))))
+                Now::Answered(self.resolver.shed(query, unanswered, via.limit(query)))
             }
-            Err(unanswered) => Step::Resolve(query, Some(unanswered)),
+            Err(unanswered) => Now::Resolve(Some(unanswered)),
         }
     }
 
-    /// Answers a query that needs upstream. The services are looked up again
-    /// rather than carried over from [`Server::reply_now`]: a reload may have
-    /// replaced them in between, and the answer follows the current ones.
-    pub async fn reply(&self, query: &Query, cached: Option<Unanswered>, via: Via) -> Vec<u8> {
+    /// The reply of `answer`, counted by RCODE and logged while the query log is on.
+    #[inline]
+    fn sent(&self, answer: Answer, query: &Query, client: SocketAddr, received_at: Instant) -> Vec<u8> {
+        let rcode = rcode_of(&answer.reply);
+        self.metrics.responses.count(rcode);
+        if self.query_log.is_on() {
+            query_log::record(client.ip(), query, &answer, rcode, received_at);
+        }
+        answer.reply
+    }
+
+    /// Answers a query from `client`, received at `received_at`, that needs
+    /// upstream. The services are looked up again rather than carried over
+    /// from [`Server::reply_now`]: a reload may have replaced them in
+    /// between, and the answer follows the current ones.
+    pub async fn reply(
+        &self,
+        query: &Query,
+        cached: Option<Unanswered>,
+        client: SocketAddr,
+        via: Via,
+        received_at: Instant,
+    ) -> Vec<u8> {
+        let answer = self.answer(query, cached, via).await;
+        self.sent(answer, query, client, received_at)
+    }
+
+    async fn answer(&self, query: &Query, cached: Option<Unanswered>, via: Via) -> Answer {
         if LoopCheck::is_probe(query.name_wire()) && self.loop_check.received(query.name_wire()) {
             // Our own probe came back: answered here, not sent round again.
-            self.metrics.answers.refused.inc();
-            return reply::error(query, REFUSED, None);
+            return self.resolver.answered(Source::Refused, reply::error(query, REFUSED, None));
         }
         let services = self.services.load_full();
-        let reply = if let Some(service) = services.get(query) {
-            self.metrics.answers.service.inc();
-            service.answer(query, &self.resolver, via.limit(query)).await
+        if let Some(service) = services.get(query) {
+            let reply = service.answer(query, &self.resolver, via.limit(query)).await;
+            self.resolver.answered(Source::Service, reply)
         } else if let Some(cached) = cached {
             self.resolver.answer_after(query, cached, via.limit(query)).await
         } else {
             self.resolver.answer(query, via.limit(query)).await
-        };
-        self.metrics.responses.count(rcode_of(&reply));
-        reply
+        }
     }
 
     /// Records `count` requests answered `elapsed` after they were received

@@ -84,7 +84,7 @@ async fn connection(
         }
         admitted.active();
         let received_at = Instant::now();
-        match server.reply_now(&packet, client, Via::Tcp) {
+        match server.reply_now(&packet, client, Via::Tcp, received_at) {
             Step::Done(Some(reply)) => {
                 if replies.send(reply).await.is_err() {
                     break; // the writer failed: the client is gone
@@ -98,7 +98,7 @@ async fn connection(
                 let in_flight = InFlight::new(server, client.ip());
                 let (server, replies) = (Arc::clone(server), replies.clone());
                 tokio::spawn(async move {
-                    let reply = server.reply(&query, cached, Via::Tcp).await;
+                    let reply = server.reply(&query, cached, client, Via::Tcp, received_at).await;
                     if replies.send(reply).await.is_ok() {
                         server.answered(Via::Tcp, received_at.elapsed(), 1);
                     }

@@ -60,7 +60,7 @@ pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
         let received_at = Instant::now();
         for (buffer, (len, client)) in buffers.iter().zip(received) {
             let Some(client) = client else { continue };
-            match server.reply_now(&buffer[..len], client, Via::Udp) {
+            match server.reply_now(&buffer[..len], client, Via::Udp, received_at) {
                 Step::Done(Some(reply)) => replies.push((reply, client)),
                 Step::Done(None) => {}
                 Step::Resolve(query, cached) => {
@@ -69,7 +69,7 @@ pub async fn serve(socket: Arc<UdpSocket>, server: Arc<Server>) {
                     let in_flight = InFlight::new(&server, client.ip());
                     tokio::spawn(async move {
                         let _in_flight = in_flight;
-                        let reply = server.reply(&query, cached, Via::Udp).await;
+                        let reply = server.reply(&query, cached, client, Via::Udp, received_at).await;
                         send(&socket, &reply, client).await;
                         server.answered(Via::Udp, received_at.elapsed(), 1);
                     });

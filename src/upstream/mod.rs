@@ -63,6 +63,12 @@ use crate::{
     wire::{self, TYPE_NS, wire_name},
 };
 
+/// An upstream's reply and the server that gave it.
+pub struct Answered {
+    pub reply: Vec<u8>,
+    pub by: Arc<Upstream>,
+}
+
 /// One upstream server and what is known of it.
 pub struct Upstream {
     pub addr: UpstreamAddr,
@@ -414,8 +420,9 @@ impl Pool {
     /// server's. Hedged: a server that has not answered within its
     /// [`Upstream::hedge_delay`] keeps its query (and its full `timeout`
     /// before the attempt counts as a failure), and the next server is asked
-    /// too; the first answer wins. A failure moves on to the next server at once.
-    pub async fn resolve(&self, ask: &Ask<'_>) -> Result<Vec<u8>, UpstreamError> {
+    /// too; the first answer wins, with the server that gave it. A failure
+    /// moves on to the next server at once.
+    pub async fn resolve(&self, ask: &Ask<'_>) -> Result<Answered, UpstreamError> {
         let any_up = self.any_up();
         let mut last_error = UpstreamError::Timeout;
         // Another stubborn's loop probe goes to a server found looping too:
@@ -431,7 +438,7 @@ impl Pool {
         if let [only] = askable[..] {
             // Nobody to hedge to: no task, no timer.
             let result = only.ask(ask, &self.timing, &self.probe_question).await;
-            return self.resolved(result);
+            return self.resolved(result.map(|reply| Answered { reply, by: Arc::clone(only) }));
         }
         let mut askable = askable.into_iter().peekable();
         let question: Arc<[u8]> = ask.question.into();
@@ -474,7 +481,7 @@ impl Pool {
 
     /// How a resolution ended: an answer ends a recheck under way (the
     /// outage is over), a failure starts one.
-    fn resolved(&self, result: Result<Vec<u8>, UpstreamError>) -> Result<Vec<u8>, UpstreamError> {
+    fn resolved(&self, result: Result<Answered, UpstreamError>) -> Result<Answered, UpstreamError> {
         match &result {
             Ok(_) if self.rechecking.load(Ordering::Relaxed) => self.recovered.mark(),
             Ok(_) => {}
@@ -487,7 +494,7 @@ impl Pool {
     /// and when the next one is to be asked too.
     fn attempt<'s>(
         &self,
-        attempts: &mut JoinSet<Result<Vec<u8>, UpstreamError>>,
+        attempts: &mut JoinSet<Result<Answered, UpstreamError>>,
         server: &'s Arc<Upstream>,
         ask: &Ask<'_>,
         question: &Arc<[u8]>,
@@ -499,7 +506,8 @@ impl Pool {
             (Arc::clone(question), ask.payload, ask.dnssec_ok, ask.checking_disabled);
         attempts.spawn(async move {
             let ask = Ask { question: &question, payload, dnssec_ok, checking_disabled };
-            upstream.ask(&ask, &timing, &probe_question).await
+            let reply = upstream.ask(&ask, &timing, &probe_question).await?;
+            Ok(Answered { reply, by: upstream })
         });
         (server, hedge_at)
     }

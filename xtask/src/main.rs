@@ -200,7 +200,7 @@ nothing, 2 on a usage error, 3 when the admin endpoint cannot be reached or the 
 .SH SIGNALS
 .TP
 .B SIGHUP
-reload the config; an invalid file is logged and the running config keeps serving. The cache is kept.
+reload the config, as \fBstubborn ctl reload\fR does; an invalid file is logged and the running config keeps serving. The cache is kept.
 .TP
 .BR SIGTERM ", " SIGINT ", " SIGQUIT
 stop accepting, let queries in flight finish (at most 2 s), write the cache snapshot, exit 0.
