@@ -16,6 +16,7 @@ harness_log() {
 CONFIG_SECTIONS=
 CONFIG_NUM_SECTIONS=0
 CONFIG_SECTION=
+CONFIG_LIST_STATE=
 
 config() {
 	local type="$1" name="$2"
@@ -33,6 +34,7 @@ option() {
 list() {
 	local len
 	eval "len=\${CONFIG_${CONFIG_SECTION}_$1_LENGTH:-0}"
+	[ "$len" = 0 ] && CONFIG_LIST_STATE="$CONFIG_LIST_STATE ${CONFIG_SECTION}_$1"
 	len=$((len + 1))
 	eval "CONFIG_${CONFIG_SECTION}_$1_ITEM$len=\$2"
 	eval "CONFIG_${CONFIG_SECTION}_$1_LENGTH=\$len"
@@ -44,8 +46,16 @@ package() {
 	:
 }
 
+# As OpenWrt's uci_load: the lists of an earlier load are emptied first, or
+# a second load (reload, then start) would hold every item twice.
 config_load() {
+	local var
 	harness_log "config_load $1"
+	for var in $CONFIG_LIST_STATE; do
+		eval "CONFIG_${var}="
+		eval "CONFIG_${var}_LENGTH="
+	done
+	CONFIG_LIST_STATE=
 	CONFIG_SECTIONS=
 	CONFIG_NUM_SECTIONS=0
 	# shellcheck disable=SC1090
