@@ -121,18 +121,19 @@ pub(super) fn answers(reply: &[u8], question: &[u8]) -> bool {
 
 /// Our reply, checked whole by hickory-proto; NOERROR and NXDOMAIN are answers.
 /// Kept although `Entry::from_reply` walks the bytes again: hickory checks every RDATA, our walker only the framing.
-/// The OPCODE must be our QUERY: hickory reads others by other rules (UPDATE
-/// allows empty RDATA), which clients would not, once the entry is sent as a QUERY reply.
 fn valid(reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
-    if wire::opcode(reply[2]) != 0 {
-        return Err(UpstreamError::Malformed);
-    }
     let message = Message::from_vec(&reply).map_err(|_| UpstreamError::Malformed)?;
     answer_or_failure(&message, reply)
 }
 
-/// `reply`, parsed whole as `message`, when its RCODE makes it an answer.
+/// `reply`, parsed whole as `message`, when it is a QUERY reply whose RCODE
+/// makes it an answer. The OPCODE must be our QUERY: hickory reads others
+/// by other rules (UPDATE allows empty RDATA), which clients would not,
+/// once the entry is sent as a QUERY reply.
 pub(super) fn answer_or_failure(message: &Message, reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
+    if wire::opcode(reply[2]) != 0 {
+        return Err(UpstreamError::Malformed);
+    }
     match u8::try_from(u16::from(message.metadata.response_code)).unwrap_or(u8::MAX) {
         NOERROR | NXDOMAIN => Ok(reply),
         SERVFAIL => Err(UpstreamError::ServFail),
@@ -184,7 +185,9 @@ mod tests {
         update[2] |= 5 << 3;
         update[7] = 1;
         update.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 0]);
-        assert!(Message::from_vec(&update).is_ok(), "hickory-proto reads it as an UPDATE");
+        let message = Message::from_vec(&update).expect("hickory-proto reads it as an UPDATE");
+        let parsed_by_hickory_net = answer_or_failure(&message, update.clone());
+        assert_eq!(parsed_by_hickory_net, Err(UpstreamError::Malformed), "the DoT and DoH check");
         assert_eq!(valid(update), Err(UpstreamError::Malformed));
     }
 
