@@ -1,15 +1,18 @@
-//! One query to one upstream over UDP or TCP (HICKORY.md §2a: plain tokio
-//! sockets, hickory-proto to check the reply). UDP goes over the upstream's
-//! shared sockets ([`UdpSockets`]: random port and ID, RFC 5452); TCP opens
-//! a connection per query with a random ID. A reply counts only with our ID,
-//! QR set and our question; others are ignored until the deadline (RFC 5452 §9.1).
+//! One query to one UDP upstream (HICKORY.md §2a: plain tokio sockets,
+//! hickory-proto to check the reply), and the checks every upstream's reply
+//! passes. UDP goes over the upstream's shared sockets ([`UdpSockets`]:
+//! random port and ID, RFC 5452); a truncated reply is asked again over a
+//! TCP connection of its own with a random ID (`tcp://` upstreams share one
+//! connection instead: [`super::connection`]). A reply counts only with our
+//! ID, QR set and our question; others are ignored until the deadline (RFC
+//! 5452 §9.1).
 
 use std::{io, net::SocketAddr};
 
 use hickory_proto::op::Message;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpSocket,
+    net::{TcpSocket, TcpStream},
     time::{Instant, timeout_at},
 };
 
@@ -63,29 +66,23 @@ impl<'a> Ask<'a> {
     }
 }
 
-/// Asks `server` over UDP on its shared `sockets`, retrying over TCP when
+/// Asks a server over UDP on its shared `sockets`, retrying over TCP when
 /// the reply is truncated.
-pub async fn udp(
-    sockets: &UdpSockets,
-    server: SocketAddr,
-    ask: &Ask<'_>,
-    deadline: Instant,
-) -> Result<Vec<u8>, UpstreamError> {
+pub async fn udp(sockets: &UdpSockets, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
     let reply = sockets.exchange(ask, deadline).await?;
     if reply[2] & TC != 0 {
-        return tcp(server, ask, deadline).await;
+        return tcp(sockets.server(), ask, deadline).await;
     }
     valid(reply)
 }
 
-/// Asks `server` over TCP (RFC 7766), one connection per query.
-pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
+/// Asks `server` over TCP (RFC 7766) on a connection opened for this
+/// query alone (truncated UDP replies are rare).
+async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
     let id = rand::random::<u16>();
     let packet = ask.packet(id);
     let exchange = async {
-        let socket = if server.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
-        let mut stream = socket.map_err(|e| UpstreamError::Local(e.kind()))?.connect(server).await?;
-        stream.set_nodelay(true)?;
+        let mut stream = connect(server).await?;
         let mut framed = Vec::with_capacity(packet.len() + 2);
         framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());
         framed.extend_from_slice(&packet);
@@ -103,6 +100,14 @@ pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
         }
     };
     timeout_at(deadline, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
+}
+
+/// A TCP connection to `server`, Nagle's algorithm off (a query is sent whole at once).
+pub(super) async fn connect(server: SocketAddr) -> Result<TcpStream, UpstreamError> {
+    let socket = if server.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+    let stream = socket.map_err(|e| UpstreamError::Local(e.kind()))?.connect(server).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// Is `reply` the answer to our query `id` for `question`?
