@@ -51,6 +51,7 @@ use rustls::ClientConfig;
 #[cfg(feature = "encrypted")]
 use rustls::pki_types::ServerName;
 use tokio::{
+    io::BufReader,
     sync::{Notify, Semaphore, watch},
     time::{Instant, sleep_until, timeout_at},
 };
@@ -372,7 +373,9 @@ impl SharedConnection {
     async fn open_to(&self, addr: SocketAddr) -> Result<Connection, UpstreamError> {
         let life = Arc::new(Life::new());
         let exchange = match &self.kind {
-            Kind::Tcp => self.pipelined(exchange::connect(addr).await?, addr, &life),
+            // hickory reads a message's two length octets, then its body:
+            // buffered, one read takes every reply that has come.
+            Kind::Tcp => self.pipelined(BufReader::new(exchange::connect(addr).await?), addr, &life),
             #[cfg(feature = "encrypted")]
             Kind::Tls { name, config } => {
                 let server_name = ServerName::try_from(name.to_string())
