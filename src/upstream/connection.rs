@@ -1,9 +1,9 @@
 //! The one connection every query to a `tcp://`, `tls://` (RFC 7858) or
-//! `https://` (RFC 8484) upstream shares: hickory-net's transports
-//! (HICKORY.md §3) — for TCP and DoT a `DnsMultiplexer` on one TCP or TLS
-//! stream (queries pipelined, answers matched by ID in any order, RFC 7766
-//! §6.2.1.1), for DoH one HTTP/2 connection with a stream per query. What
-//! hickory leaves to its caller is here: when to open, share, reopen and close.
+//! `https://` (RFC 8484) upstream shares: hickory-net's transports — for
+//! TCP and DoT a `DnsMultiplexer` on one TCP or TLS stream (queries
+//! pipelined, answers matched by ID in any order, RFC 7766 §6.2.1.1), for
+//! DoH one HTTP/2 connection with a stream per query. What hickory leaves
+//! to its caller is here: when to open, share, reopen and close.
 //!
 //! Algorithm of [`SharedConnection::exchange`]:
 //! - an open connection is used as it is (one lock, one clone of a handle);

@@ -1,11 +1,10 @@
-//! One query to one UDP upstream (HICKORY.md §2a: plain tokio sockets,
-//! hickory-proto to check the reply), and the checks every upstream's reply
-//! passes. UDP goes over the upstream's shared sockets ([`UdpSockets`]:
-//! random port and ID, RFC 5452); a truncated reply is asked again over a
-//! TCP connection of its own with a random ID (`tcp://` upstreams share one
-//! connection instead: [`super::connection`]). A reply counts only with our
-//! ID, QR set and our question; others are ignored until the deadline (RFC
-//! 5452 §9.1).
+//! One query to one UDP upstream (plain tokio sockets, hickory-proto to
+//! check the reply), and the checks every upstream's reply passes. UDP goes
+//! over the upstream's shared sockets ([`UdpSockets`]: random port and ID,
+//! RFC 5452); a truncated reply is asked again over a TCP connection of its
+//! own with a random ID (`tcp://` upstreams share one connection instead:
+//! [`super::connection`]). A reply counts only with our ID, QR set and our
+//! question; others are ignored until the deadline (RFC 5452 §9.1).
 
 use std::{io, net::SocketAddr};
 
