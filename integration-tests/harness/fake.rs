@@ -266,8 +266,9 @@ fn serve_tcp(listener: TcpListener, state: Arc<State>) {
 fn serve_tcp_connection(mut stream: TcpStream, state: Arc<State>) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
-    // Bounded: a connection lives at most 30 s, and ends with the fake.
-    let end = Instant::now() + Duration::from_secs(30);
+    // Bounded: a connection lives at most 60 s (longer than stubborn keeps
+    // an idle one open), and ends with the fake.
+    let end = Instant::now() + Duration::from_secs(60);
     while !state.stop.load(Ordering::SeqCst) && Instant::now() < end {
         let wire = match read_tcp_message(&mut stream, Instant::now() + Duration::from_millis(100)) {
             Ok(w) => w,

@@ -1,7 +1,8 @@
-//! A TCP proxy on loopback that counts the connections it accepts: put in
-//! front of an encrypted upstream (the TLS runs end to end through it), it
-//! shows how many connections stubborn opened, and it can cut them all, as
-//! a server closing its connections would.
+//! A TCP proxy on loopback that counts the connections it accepts and those
+//! its client closed: put in front of a TCP or encrypted upstream (the TLS
+//! runs end to end through it), it shows how many connections stubborn
+//! opened and closed, and it can cut them all, as a server closing its
+//! connections would.
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -13,6 +14,8 @@ use std::time::Duration;
 pub struct CountingProxy {
     pub addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    /// Connections whose client side ended (closed by the client, or cut).
+    client_closed: Arc<AtomicUsize>,
     /// Both ends of every connection, to cut them.
     open: Arc<Mutex<Vec<TcpStream>>>,
     stop: Arc<AtomicBool>,
@@ -27,16 +30,18 @@ impl CountingProxy {
         listener.set_nonblocking(true).expect("nonblocking accept");
         let addr = listener.local_addr().expect("proxy address");
         let accepted = Arc::new(AtomicUsize::new(0));
+        let client_closed = Arc::new(AtomicUsize::new(0));
         let open = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let acceptor = {
-            let (accepted, open, stop) = (Arc::clone(&accepted), Arc::clone(&open), Arc::clone(&stop));
+            let (accepted, client_closed, open, stop) =
+                (Arc::clone(&accepted), Arc::clone(&client_closed), Arc::clone(&open), Arc::clone(&stop));
             thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((client, _)) => {
                             accepted.fetch_add(1, Ordering::Relaxed);
-                            let _ = relay(client, target, &open);
+                            let _ = relay(client, target, &open, &client_closed);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(5)),
                         Err(_) => thread::sleep(Duration::from_millis(5)),
@@ -44,12 +49,17 @@ impl CountingProxy {
                 }
             })
         };
-        CountingProxy { addr, accepted, open, stop, acceptor: Some(acceptor) }
+        CountingProxy { addr, accepted, client_closed, open, stop, acceptor: Some(acceptor) }
     }
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections whose client closed them (or that were cut) so far.
+    pub fn client_closed(&self) -> usize {
+        self.client_closed.load(Ordering::Relaxed)
     }
 
     /// Closes every relayed connection at both ends.
@@ -61,17 +71,28 @@ impl CountingProxy {
 }
 
 /// Copies both ways between `client` and a new connection to `target`, a
-/// thread per direction; each ends when its source closes.
-fn relay(client: TcpStream, target: SocketAddr, open: &Mutex<Vec<TcpStream>>) -> io::Result<()> {
+/// thread per direction; each ends when its source closes (counted in
+/// `client_closed` for the client's).
+fn relay(
+    client: TcpStream,
+    target: SocketAddr,
+    open: &Mutex<Vec<TcpStream>>,
+    client_closed: &Arc<AtomicUsize>,
+) -> io::Result<()> {
     client.set_nonblocking(false)?;
     let server = TcpStream::connect_timeout(&target, Duration::from_secs(2))?;
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     open.lock().expect("proxy lock").extend([client.try_clone()?, server.try_clone()?]);
-    for (mut from, mut to) in [(client.try_clone()?, server.try_clone()?), (server, client)] {
+    let directions =
+        [(client.try_clone()?, server.try_clone()?, Some(Arc::clone(client_closed))), (server, client, None)];
+    for (mut from, mut to, closed) in directions {
         thread::spawn(move || {
             let _ = io::copy(&mut from, &mut to);
             let _ = to.shutdown(Shutdown::Write);
+            if let Some(closed) = closed {
+                closed.fetch_add(1, Ordering::Relaxed);
+            }
         });
     }
     Ok(())

@@ -26,10 +26,8 @@ pub async fn resolve(
     let mut why = String::from("no bootstrap server");
     for &server in servers {
         let sockets = UdpSockets::new(server);
-        let (v4, v6) = tokio::join!(
-            exchange::udp(&sockets, server, &ask_a, deadline),
-            exchange::udp(&sockets, server, &ask_aaaa, deadline)
-        );
+        let (v4, v6) =
+            tokio::join!(exchange::udp(&sockets, &ask_a, deadline), exchange::udp(&sockets, &ask_aaaa, deadline));
         let mut addrs = Vec::new();
         for reply in [&v4, &v6].into_iter().flatten() {
             addrs.extend(wire::answer_addresses(reply).into_iter().map(|ip| SocketAddr::new(ip, port)));

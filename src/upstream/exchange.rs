@@ -1,15 +1,17 @@
-//! One query to one upstream over UDP or TCP (HICKORY.md §2a: plain tokio
-//! sockets, hickory-proto to check the reply). UDP goes over the upstream's
-//! shared sockets ([`UdpSockets`]: random port and ID, RFC 5452); TCP opens
-//! a connection per query with a random ID. A reply counts only with our ID,
-//! QR set and our question; others are ignored until the deadline (RFC 5452 §9.1).
+//! One query to one UDP upstream (plain tokio sockets, hickory-proto to
+//! check the reply), and the checks every upstream's reply passes. UDP goes
+//! over the upstream's shared sockets ([`UdpSockets`]: random port and ID,
+//! RFC 5452); a truncated reply is asked again over a TCP connection of its
+//! own with a random ID (`tcp://` upstreams share one connection instead:
+//! [`super::connection`]). A reply counts only with our ID, QR set and our
+//! question; others are ignored until the deadline (RFC 5452 §9.1).
 
 use std::{io, net::SocketAddr};
 
 use hickory_proto::op::Message;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpSocket,
+    net::{TcpSocket, TcpStream},
     time::{Instant, timeout_at},
 };
 
@@ -63,29 +65,23 @@ impl<'a> Ask<'a> {
     }
 }
 
-/// Asks `server` over UDP on its shared `sockets`, retrying over TCP when
+/// Asks a server over UDP on its shared `sockets`, retrying over TCP when
 /// the reply is truncated.
-pub async fn udp(
-    sockets: &UdpSockets,
-    server: SocketAddr,
-    ask: &Ask<'_>,
-    deadline: Instant,
-) -> Result<Vec<u8>, UpstreamError> {
+pub async fn udp(sockets: &UdpSockets, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
     let reply = sockets.exchange(ask, deadline).await?;
     if reply[2] & TC != 0 {
-        return tcp(server, ask, deadline).await;
+        return tcp(sockets.server(), ask, deadline).await;
     }
     valid(reply)
 }
 
-/// Asks `server` over TCP (RFC 7766), one connection per query.
-pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
+/// Asks `server` over TCP (RFC 7766) on a connection opened for this
+/// query alone (truncated UDP replies are rare).
+async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
     let id = rand::random::<u16>();
     let packet = ask.packet(id);
     let exchange = async {
-        let socket = if server.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
-        let mut stream = socket.map_err(|e| UpstreamError::Local(e.kind()))?.connect(server).await?;
-        stream.set_nodelay(true)?;
+        let mut stream = connect(server).await?;
         let mut framed = Vec::with_capacity(packet.len() + 2);
         framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());
         framed.extend_from_slice(&packet);
@@ -105,6 +101,14 @@ pub async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result
     timeout_at(deadline, exchange).await.unwrap_or(Err(UpstreamError::Timeout))
 }
 
+/// A TCP connection to `server`, Nagle's algorithm off (a query is sent whole at once).
+pub(super) async fn connect(server: SocketAddr) -> Result<TcpStream, UpstreamError> {
+    let socket = if server.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+    let stream = socket.map_err(|e| UpstreamError::Local(e.kind()))?.connect(server).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
 /// Is `reply` the answer to our query `id` for `question`?
 fn is_ours(reply: &[u8], id: u16, question: &[u8]) -> bool {
     reply.len() >= 2 && wire::u16_at(reply, 0) == id && answers(reply, question)
@@ -121,18 +125,19 @@ pub(super) fn answers(reply: &[u8], question: &[u8]) -> bool {
 
 /// Our reply, checked whole by hickory-proto; NOERROR and NXDOMAIN are answers.
 /// Kept although `Entry::from_reply` walks the bytes again: hickory checks every RDATA, our walker only the framing.
-/// The OPCODE must be our QUERY: hickory reads others by other rules (UPDATE
-/// allows empty RDATA), which clients would not, once the entry is sent as a QUERY reply.
 fn valid(reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
-    if wire::opcode(reply[2]) != 0 {
-        return Err(UpstreamError::Malformed);
-    }
     let message = Message::from_vec(&reply).map_err(|_| UpstreamError::Malformed)?;
     answer_or_failure(&message, reply)
 }
 
-/// `reply`, parsed whole as `message`, when its RCODE makes it an answer.
+/// `reply`, parsed whole as `message`, when it is a QUERY reply whose RCODE
+/// makes it an answer. The OPCODE must be our QUERY: hickory reads others
+/// by other rules (UPDATE allows empty RDATA), which clients would not,
+/// once the entry is sent as a QUERY reply.
 pub(super) fn answer_or_failure(message: &Message, reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
+    if wire::opcode(reply[2]) != 0 {
+        return Err(UpstreamError::Malformed);
+    }
     match u8::try_from(u16::from(message.metadata.response_code)).unwrap_or(u8::MAX) {
         NOERROR | NXDOMAIN => Ok(reply),
         SERVFAIL => Err(UpstreamError::ServFail),
@@ -184,7 +189,9 @@ mod tests {
         update[2] |= 5 << 3;
         update[7] = 1;
         update.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 0]);
-        assert!(Message::from_vec(&update).is_ok(), "hickory-proto reads it as an UPDATE");
+        let message = Message::from_vec(&update).expect("hickory-proto reads it as an UPDATE");
+        let parsed_by_hickory_net = answer_or_failure(&message, update.clone());
+        assert_eq!(parsed_by_hickory_net, Err(UpstreamError::Malformed), "the DoT and DoH check");
         assert_eq!(valid(update), Err(UpstreamError::Malformed));
     }
 

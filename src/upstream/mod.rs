@@ -19,13 +19,8 @@
 //!   resolver's failure recheck (RFC 8767 §5) — fresh answers resume within
 //!   a probe interval of the upstream answering again.
 
-#[cfg(feature = "encrypted")]
 mod bootstrap;
-#[cfg(feature = "encrypted")]
-mod encrypted;
-#[cfg(not(feature = "encrypted"))]
-#[path = "encrypted_off.rs"]
-mod encrypted;
+mod connection;
 mod error;
 mod exchange;
 mod health;
@@ -47,7 +42,7 @@ use rustls::ClientConfig;
 use tokio::{task::JoinSet, time::Instant};
 use tracing::{debug, error, info, warn};
 
-use encrypted::Encrypted;
+use connection::SharedConnection;
 pub use error::UpstreamError;
 pub use exchange::Ask;
 pub use health::HealthReport;
@@ -74,8 +69,8 @@ pub struct Upstream {
     pub addr: UpstreamAddr,
     health: Health,
     metrics: UpstreamMetrics,
-    /// The shared connection of a `tls://` or `https://` upstream.
-    encrypted: Option<Arc<Encrypted>>,
+    /// The shared connection of a `tcp://`, `tls://` or `https://` upstream.
+    connection: Option<Arc<SharedConnection>>,
     /// The shared sockets of a plain UDP upstream.
     udp: Option<UdpSockets>,
     recovered: Arc<Recovered>,
@@ -195,16 +190,11 @@ impl Upstream {
         if let Some(script) = scripted::find(&self.addr) {
             return script.exchange(ask, deadline).await;
         }
-        if let Some(encrypted) = &self.encrypted {
-            return encrypted.exchange(ask, deadline).await;
-        }
-        // Validation gives plain servers an address, never a name.
-        let Some(addr) = self.addr.socket_addr() else {
-            return Err(UpstreamError::Local(std::io::ErrorKind::NotFound));
-        };
-        match &self.udp {
-            Some(sockets) => exchange::udp(sockets, addr, ask, deadline).await,
-            None => exchange::tcp(addr, ask, deadline).await,
+        match (&self.udp, &self.connection) {
+            (Some(sockets), _) => exchange::udp(sockets, ask, deadline).await,
+            (None, Some(connection)) => connection.exchange(ask, deadline).await,
+            // An encrypted upstream when TLS could not be set up (logged then).
+            (None, None) => Err(UpstreamError::Tls("no TLS client configuration".into())),
         }
     }
 
@@ -381,24 +371,27 @@ impl Pool {
             .iter()
             .map(|addr| {
                 // A plain server that stays (same address and transport, same
-                // fail_after) keeps its health: a reload or a new resolv file
+                // fail_after; for TCP the same timeout, its connection's) keeps
+                // its health and connection: a reload or a new resolv file
                 // does not make a down server look up again. An encrypted one
                 // is built anew: its certificates or bootstrap may have changed.
-                let kept = previous
-                    .and_then(|p| p.servers().find(|s| s.addr == *addr))
-                    .filter(|s| s.encrypted.is_none() && s.health.fail_after() == config.fail_after);
+                let kept = previous.and_then(|p| p.servers().find(|s| s.addr == *addr)).filter(|s| {
+                    s.addr.is_plain()
+                        && s.health.fail_after() == config.fail_after
+                        && s.connection.as_ref().is_none_or(|c| c.timeout() == config.timeout)
+                });
                 if let Some(kept) = kept {
                     return Arc::clone(kept);
                 }
                 let metrics = metrics.upstream(&addr.label);
                 metrics.up.set(1);
-                let encrypted = tls.and_then(|tls| Encrypted::new(addr, tls, &bootstrap, config.timeout));
+                let connection = SharedConnection::new(addr, tls, &bootstrap, config.timeout);
                 let udp = addr.socket_addr().filter(|_| matches!(addr.transport, Transport::Udp)).map(UdpSockets::new);
                 Arc::new(Upstream {
                     addr: addr.clone(),
                     health: Health::new(config.fail_after),
                     metrics,
-                    encrypted: encrypted.map(Arc::new),
+                    connection: connection.map(Arc::new),
                     udp,
                     recovered: Arc::clone(recovered),
                     transitions: RateLimit::default(),

@@ -95,6 +95,10 @@ impl UdpSockets {
         UdpSockets { server, slots: Default::default() }
     }
 
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
     /// Sends `ask` and waits until `deadline` for the reply with our ID
     /// and question: its bytes, not checked further.
     pub async fn exchange(&self, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {

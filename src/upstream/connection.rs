@@ -1,11 +1,11 @@
-//! DNS over TLS (RFC 7858) and DNS over HTTPS (RFC 8484) to one upstream,
-//! over one connection that every query shares: hickory-net's transports
-//! (HICKORY.md §3) — for DoT a `DnsMultiplexer` on one TLS stream (queries
+//! The one connection every query to a `tcp://`, `tls://` (RFC 7858) or
+//! `https://` (RFC 8484) upstream shares: hickory-net's transports — for
+//! TCP and DoT a `DnsMultiplexer` on one TCP or TLS stream (queries
 //! pipelined, answers matched by ID in any order, RFC 7766 §6.2.1.1), for
 //! DoH one HTTP/2 connection with a stream per query. What hickory leaves
 //! to its caller is here: when to open, share, reopen and close.
 //!
-//! Algorithm of [`Encrypted::exchange`]:
+//! Algorithm of [`SharedConnection::exchange`]:
 //! - an open connection is used as it is (one lock, one clone of a handle);
 //! - with none, one opening is started in its own task and every query that
 //!   arrives meanwhile waits on that same opening, each until its own
@@ -25,6 +25,9 @@
 //!   heard from again on it);
 //! - a query that fails with a connection error on a connection opened
 //!   before it (the server closed it just then) is retried once on a new one.
+//!
+//! Built without the `encrypted` cargo feature only `tcp://` is here (config
+//! validation rejects the other two).
 
 use std::{
     net::SocketAddr,
@@ -35,20 +38,24 @@ use std::{
     time::Duration,
 };
 
+#[cfg(feature = "encrypted")]
+use hickory_net::h2::HttpsClientStream;
 use hickory_net::{
     NetError,
-    h2::HttpsClientStream,
     runtime::{TokioRuntimeProvider, iocompat::AsyncIoTokioAsStd},
     tcp::{TcpClientStream, TcpStream},
     xfer::{DnsExchange, DnsHandle, DnsMultiplexer, FirstAnswer},
 };
 use hickory_proto::op::{DnsRequest, Message};
-use rustls::{ClientConfig, pki_types::ServerName};
+use rustls::ClientConfig;
+#[cfg(feature = "encrypted")]
+use rustls::pki_types::ServerName;
 use tokio::{
-    net::TcpSocket,
+    io::BufReader,
     sync::{Notify, Semaphore, watch},
     time::{Instant, sleep_until, timeout_at},
 };
+#[cfg(feature = "encrypted")]
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
@@ -62,39 +69,50 @@ use crate::config::{Host, Transport, UpstreamAddr};
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The least time an opening (bootstrap, TCP, TLS, HTTP/2) may take.
 const MIN_OPENING: Duration = Duration::from_secs(5);
-/// Room in hickory's queues of a DoT connection: more than [`DOT_WINDOW`], so
-/// that they never refuse a query (hickory's own default, 32, failed a burst).
+/// Room in hickory's queues of a pipelined (TCP or DoT) connection: more
+/// than [`WINDOW`], so that they never refuse a query (hickory's own
+/// default, 32, failed a burst).
 const MAX_IN_FLIGHT: usize = 4096;
-/// Queries sent on one DoT connection and not yet answered, at most; more
-/// wait here for an answer to make room. Unbound stops reading a TCP/TLS
-/// connection while 32 queries are open on it (`TCP_MAX_REQ_SIMULTANEOUS`).
-/// Without this window, once in about twenty runs of 200 concurrent misses
-/// on a loaded machine, 37 queries sent together stayed unanswered until
-/// their 2 s timeout while the others were answered (not reproduced in
-/// isolation: 200 queries pipelined in one write were all answered). 32 is
-/// also hickory's own default. At a 20 ms round trip it allows 1600 misses
-/// per second per upstream.
-const DOT_WINDOW: usize = 32;
+/// Queries sent on one TCP or DoT connection and not yet answered, at most;
+/// more wait here for an answer to make room. Unbound stops reading a
+/// TCP/TLS connection while 32 queries are open on it
+/// (`TCP_MAX_REQ_SIMULTANEOUS`). Without this window, once in about twenty
+/// runs of 200 concurrent misses over DoT on a loaded machine, 37 queries
+/// sent together stayed unanswered until their 2 s timeout while the others
+/// were answered (not reproduced in isolation: 200 queries pipelined in one
+/// write were all answered). 32 is also hickory's own default. At a 20 ms
+/// round trip it allows 1600 misses per second per upstream.
+const WINDOW: usize = 32;
 
 /// How the upstream is spoken to.
 enum Kind {
-    Tls,
-    Https { path: Arc<str> },
+    Tcp,
+    #[cfg(feature = "encrypted")]
+    Tls {
+        /// The name the certificate must be valid for.
+        name: Arc<str>,
+        config: Arc<ClientConfig>,
+    },
+    #[cfg(feature = "encrypted")]
+    Https {
+        name: Arc<str>,
+        config: Arc<ClientConfig>,
+        path: Arc<str>,
+    },
 }
 
-/// One encrypted upstream's connection and what opening one needs.
-pub struct Encrypted {
+/// One upstream's shared connection and what opening one needs.
+pub struct SharedConnection {
     kind: Kind,
     host: Host,
     port: u16,
-    /// The name the certificate must be valid for.
-    tls_name: Arc<str>,
-    tls: Arc<ClientConfig>,
+    /// The upstream as configured, for logs.
+    label: Arc<str>,
     /// Plain servers that resolve `host` when it is a name.
     bootstrap: Arc<[SocketAddr]>,
     /// One attempt's time (`[upstream] timeout`).
     timeout: Duration,
-    /// DoT: the [`DOT_WINDOW`] of queries in flight.
+    /// TCP and DoT: the [`WINDOW`] of queries in flight.
     window: Semaphore,
     state: Mutex<State>,
 }
@@ -191,47 +209,61 @@ impl Drop for InFlight<'_> {
     }
 }
 
-impl Encrypted {
-    /// The connection state of `addr` (a `tls://` or `https://` upstream),
-    /// or None for a plain one.
+impl SharedConnection {
+    /// The connection state of `addr` (a `tcp://`, `tls://` or `https://`
+    /// upstream), or None for a UDP one, and for an encrypted one when
+    /// there is no TLS client config (`tls`).
     pub fn new(
         addr: &UpstreamAddr,
-        tls: &Arc<ClientConfig>,
+        #[cfg_attr(not(feature = "encrypted"), expect(unused_variables))] tls: Option<&Arc<ClientConfig>>,
         bootstrap: &Arc<[SocketAddr]>,
         timeout: Duration,
-    ) -> Option<Encrypted> {
-        let (kind, target) = match &addr.transport {
-            Transport::Udp | Transport::Tcp => return None,
-            Transport::Tls(target) => (Kind::Tls, target),
-            Transport::Https(target, path) => (Kind::Https { path: Arc::from(path.as_str()) }, target),
+    ) -> Option<SharedConnection> {
+        let kind = match &addr.transport {
+            Transport::Udp => return None,
+            Transport::Tcp => Kind::Tcp,
+            #[cfg(feature = "encrypted")]
+            Transport::Tls(target) => Kind::Tls { name: Arc::from(target.tls_name.as_str()), config: Arc::clone(tls?) },
+            #[cfg(feature = "encrypted")]
+            Transport::Https(target, path) => Kind::Https {
+                name: Arc::from(target.tls_name.as_str()),
+                config: Arc::clone(tls?),
+                path: Arc::from(path.as_str()),
+            },
+            #[cfg(not(feature = "encrypted"))]
+            Transport::Tls(_) | Transport::Https(..) => return None,
         };
-        Some(Encrypted {
+        Some(SharedConnection {
             kind,
             host: addr.host.clone(),
             port: addr.port,
-            tls_name: Arc::from(target.tls_name.as_str()),
-            tls: Arc::clone(tls),
+            label: Arc::from(addr.label.as_str()),
             bootstrap: Arc::clone(bootstrap),
             timeout,
-            window: Semaphore::new(DOT_WINDOW),
+            window: Semaphore::new(WINDOW),
             state: Mutex::new(State { slot: Slot::Closed, resolved: Vec::new() }),
         })
     }
 
+    /// One attempt's time, as given to [`SharedConnection::new`].
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Asks the question over the shared connection, opening it if needed.
     pub async fn exchange(self: &Arc<Self>, ask: &Ask<'_>, deadline: Instant) -> Result<Vec<u8>, UpstreamError> {
-        // The ID is hickory's to choose (a random free one for DoT, 0 for DoH, RFC 8484 §4.1).
-        // Padded (RFC 8467), so that the length of a query does not tell its name.
-        let message = Message::from_vec(&ask.padded_packet(0)).map_err(|_| UpstreamError::Malformed)?;
+        // The ID is hickory's to choose (a random free one over TCP and TLS, 0 for DoH, RFC 8484 §4.1).
+        let message = Message::from_vec(&self.packet(ask)).map_err(|_| UpstreamError::Malformed)?;
         // DoH needs no window: HTTP/2 has its own (the server's SETTINGS_MAX_CONCURRENT_STREAMS).
         let _in_window = match self.kind {
-            Kind::Tls => Some(
+            #[cfg(feature = "encrypted")]
+            Kind::Https { .. } => None,
+            _ => Some(
                 timeout_at(deadline, self.window.acquire())
                     .await
                     .map_err(|_| UpstreamError::Timeout)?
                     .expect("the window is never closed"),
             ),
-            Kind::Https { .. } => None,
         };
         let mut retried = false;
         loop {
@@ -255,6 +287,16 @@ impl Encrypted {
                     return result;
                 }
             }
+        }
+    }
+
+    /// The query to send; over TLS and HTTPS padded (RFC 8467), so that
+    /// the length of a query does not tell its name.
+    fn packet(&self, ask: &Ask<'_>) -> Vec<u8> {
+        match self.kind {
+            Kind::Tcp => ask.packet(0),
+            #[cfg(feature = "encrypted")]
+            Kind::Tls { .. } | Kind::Https { .. } => ask.padded_packet(0),
         }
     }
 
@@ -297,7 +339,7 @@ impl Encrypted {
             }
         }
         if let Err(error) = &outcome {
-            debug!(server = %self.tls_name, %error, "cannot open an encrypted connection");
+            debug!(server = %self.label, %error, "cannot open an upstream connection");
         }
         done.send_replace(Some(outcome));
     }
@@ -331,38 +373,48 @@ impl Encrypted {
     async fn open_to(&self, addr: SocketAddr) -> Result<Connection, UpstreamError> {
         let life = Arc::new(Life::new());
         let exchange = match &self.kind {
-            Kind::Tls => {
-                // hickory's `tls_client_connect` queues at most 32 messages for
-                // the socket and fails the rest of a burst; this is the same
-                // stream with room for every query allowed in flight.
-                let name = ServerName::try_from(self.tls_name.to_string())
-                    .map_err(|e| UpstreamError::Tls(format!("tls-name {}: {e}", self.tls_name).into()))?;
-                let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
-                let tcp = socket.map_err(|e| UpstreamError::Local(e.kind()))?.connect(addr).await?;
-                tcp.set_nodelay(true)?;
+            // hickory reads a message's two length octets, then its body:
+            // buffered, one read takes every reply that has come.
+            Kind::Tcp => self.pipelined(BufReader::new(exchange::connect(addr).await?), addr, &life),
+            #[cfg(feature = "encrypted")]
+            Kind::Tls { name, config } => {
+                let server_name = ServerName::try_from(name.to_string())
+                    .map_err(|e| UpstreamError::Tls(format!("tls-name {name}: {e}").into()))?;
+                let tcp = exchange::connect(addr).await?;
                 let tls =
-                    TlsConnector::from(Arc::clone(&self.tls)).connect(name, tcp).await.map_err(|e| io_error(&e))?;
-                let (stream, sender) =
-                    TcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(tls), addr, MAX_IN_FLIGHT);
-                let multiplexer = DnsMultiplexer::new(TcpClientStream::from_stream(stream), sender)
-                    .with_timeout(self.timeout)
-                    .with_max_active_requests(MAX_IN_FLIGHT);
-                let (exchange, driver) = DnsExchange::from_stream(multiplexer);
-                tokio::spawn(drive(driver, Arc::clone(&life)));
-                exchange
+                    TlsConnector::from(Arc::clone(config)).connect(server_name, tcp).await.map_err(|e| io_error(&e))?;
+                self.pipelined(tls, addr, &life)
             }
-            Kind::Https { path } => {
-                let mut builder = HttpsClientStream::builder(Arc::clone(&self.tls), TokioRuntimeProvider::default());
+            #[cfg(feature = "encrypted")]
+            Kind::Https { name, config, path } => {
+                let mut builder = HttpsClientStream::builder(Arc::clone(config), TokioRuntimeProvider::default());
                 builder.request_timeout(self.timeout);
-                let stream =
-                    builder.build(addr, Arc::clone(&self.tls_name), Arc::clone(path)).await.map_err(net_error)?;
+                let stream = builder.build(addr, Arc::clone(name), Arc::clone(path)).await.map_err(net_error)?;
                 let (exchange, driver) = DnsExchange::from_stream(stream);
                 tokio::spawn(drive(driver, Arc::clone(&life)));
                 exchange
             }
         };
-        debug!(server = %self.tls_name, %addr, "encrypted connection open");
+        debug!(server = %self.label, %addr, "upstream connection open");
         Ok(Connection { exchange, life })
+    }
+
+    /// A `DnsMultiplexer` on `stream` (TCP, or TLS over it), its driver
+    /// spawned. hickory's own constructors (`TcpClientStream::new`,
+    /// `tls_client_connect`) queue at most 32 messages for the socket and
+    /// fail the rest of a burst; this is the same stream with room for
+    /// every query allowed in flight.
+    fn pipelined<S>(&self, stream: S, addr: SocketAddr, life: &Arc<Life>) -> DnsExchange<TokioRuntimeProvider>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static,
+    {
+        let (stream, sender) = TcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(stream), addr, MAX_IN_FLIGHT);
+        let multiplexer = DnsMultiplexer::new(TcpClientStream::from_stream(stream), sender)
+            .with_timeout(self.timeout)
+            .with_max_active_requests(MAX_IN_FLIGHT);
+        let (exchange, driver) = DnsExchange::from_stream(multiplexer);
+        tokio::spawn(drive(driver, Arc::clone(life)));
+        exchange
     }
 }
 
@@ -380,7 +432,7 @@ async fn drive(driver: impl Future<Output = ()>, life: Arc<Life>) {
                 let idle = life.in_flight.load(Ordering::Relaxed) == 0
                     && life.idle_since() + IDLE_TIMEOUT <= Instant::now();
                 if idle {
-                    debug!("closing an idle encrypted connection");
+                    debug!("closing an idle upstream connection");
                     break;
                 }
             }
@@ -426,6 +478,7 @@ fn net_error(error: NetError) -> UpstreamError {
         NetError::Timeout => UpstreamError::Timeout,
         NetError::Busy => UpstreamError::Local(std::io::ErrorKind::WouldBlock),
         NetError::Io(io) => io_error(&io),
+        #[cfg(feature = "encrypted")]
         NetError::H2(h2) => match h2.get_io() {
             Some(io) => io_error(io),
             None => UpstreamError::Connection(h2.to_string().into()),
@@ -446,15 +499,15 @@ fn io_error(io: &std::io::Error) -> UpstreamError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls::CertificateError;
 
-    fn tls_failure(error: CertificateError) -> NetError {
-        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(error));
-        NetError::Io(Arc::new(io))
-    }
-
+    #[cfg(feature = "encrypted")]
     #[test]
     fn handshake_failures_say_which_certificate_check_failed() {
+        use rustls::CertificateError;
+        fn tls_failure(error: CertificateError) -> NetError {
+            let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(error));
+            NetError::Io(Arc::new(io))
+        }
         let reason = |e| match net_error(tls_failure(e)) {
             UpstreamError::Tls(reason) => reason.to_string(),
             other => panic!("not a TLS failure: {other:?}"),
@@ -483,6 +536,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "encrypted")]
     #[test]
     fn hickory_sends_the_padded_query_as_long_as_we_built_it() {
         let question = crate::wire::question("www.example.test", crate::wire::TYPE_AAAA);
@@ -490,6 +544,15 @@ mod tests {
         let padded = ask.padded_packet(0);
         let sent = Message::from_vec(&padded).unwrap().to_vec().unwrap();
         assert_eq!((sent.len(), sent.len() % 128), (padded.len(), 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unused_connection_is_closed_after_the_idle_timeout() {
+        let life = Arc::new(Life::new());
+        let opened = Instant::now();
+        drive(std::future::pending(), Arc::clone(&life)).await;
+        assert_eq!(opened.elapsed(), IDLE_TIMEOUT);
+        assert!(!life.is_open());
     }
 
     #[tokio::test(start_paused = true)]
