@@ -22,6 +22,7 @@
 //! - [`ctl`]: `stubborn ctl`, the operator's client of the admin endpoint
 //! - [`output`]: what `check` and `ctl` print, quietly cut short by a closed pipe
 //! - [`run`]: start, reload, snapshot, graceful stop
+//! - [`signals`]: signals (or a test's channel) as one stream of events
 //! - [`watch`]: noticing that a file changed (config, resolv file)
 //! - [`systemd`]: readiness and reload notifications, journald priorities
 //! - [`tls`]: what TLS clients trust (system roots + ca_file) and why a handshake failed
@@ -63,6 +64,7 @@ pub mod run;
 pub mod scrub;
 pub mod server;
 pub mod service;
+pub mod signals;
 pub mod status_page;
 pub mod systemd;
 pub mod tls;

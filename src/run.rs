@@ -1,6 +1,7 @@
 //! The daemon's life: start (create the snapshot's directory if missing and
 //! restore the snapshot, bind every socket before serving anything), then
-//! serve until a signal. Fatal at start ([`Fatal`]): a directory that cannot
+//! serve until told to stop ([`crate::signals`] turns the signals into
+//! events; [`serve`] takes any source of them). Fatal at start ([`Fatal`]): a directory that cannot
 //! be created — exit status 1, as for a bad config, since the config asks for
 //! something this machine cannot give; the message names the directory and
 //! the OS error — and a bind failure: exit status 2 with the address and the
@@ -47,7 +48,6 @@ use std::{
 
 use tokio::{
     net::{TcpListener, UdpSocket},
-    signal::unix::{Signal, SignalKind, signal},
     sync::mpsc,
     task::JoinHandle,
     time::Instant,
@@ -62,6 +62,7 @@ use crate::{
     metrics::Metrics,
     query::QueryType,
     server::{self, Server},
+    signals::{Event, Events, Never, Signals},
     systemd,
     watch::{self, FileWatch},
 };
@@ -117,8 +118,20 @@ struct Daemon {
     admin_listener: Option<(SocketAddr, Task)>,
 }
 
-/// Serves `config` until SIGTERM or SIGINT.
+/// Serves `config` until SIGTERM, SIGINT or SIGQUIT (see [`crate::signals`]).
 pub async fn run(config: Config) -> Result<(), Fatal> {
+    match Signals::install() {
+        Ok(signals) => serve(config, signals).await,
+        Err(error) => {
+            warn!(%error, "cannot install signal handlers; serving until killed");
+            serve(config, Never).await
+        }
+    }
+}
+
+/// Serves `config` until `events` says stop; reloads, flushes and logs the
+/// state as they ask.
+pub async fn serve(config: Config, mut events: impl Events) -> Result<(), Fatal> {
     let metrics = Arc::new(Metrics::new());
     let cache = Cache::counting(&config.cache, metrics.cache_evictions.clone());
     if let Some(path) = &config.persist.path {
@@ -158,25 +171,17 @@ pub async fn run(config: Config) -> Result<(), Fatal> {
     systemd::ready();
     daemon.server.check_loops();
 
-    daemon.serve_until_stopped(reload_requests).await;
+    daemon.serve_until_stopped(&mut events, reload_requests).await;
     Ok(())
 }
 
 impl Daemon {
-    /// Serves until a stop signal; reloads on SIGHUP or a request from the admin endpoint.
-    async fn serve_until_stopped(&mut self, mut reload_requests: mpsc::Receiver<ReloadRequest>) {
-        let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut hup), Ok(mut usr1), Ok(mut usr2), Ok(mut alarm)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::quit()),
-            signal(SignalKind::hangup()),
-            signal(SignalKind::user_defined1()),
-            signal(SignalKind::user_defined2()),
-            signal(SignalKind::alarm()),
-        ) else {
-            warn!("cannot install signal handlers; serving until killed");
-            return std::future::pending().await;
-        };
+    /// Serves until `events` says stop; reloads on its word or a request from the admin endpoint.
+    async fn serve_until_stopped(
+        &mut self,
+        events: &mut impl Events,
+        mut reload_requests: mpsc::Receiver<ReloadRequest>,
+    ) {
         let mut next_snapshot = Instant::now() + self.config.persist.interval;
         let mut config_file = FileWatch::new(&self.config.path);
         let mut resolv_file = self.config.upstream.resolv_file.as_deref().map(FileWatch::new);
@@ -190,21 +195,22 @@ impl Daemon {
         });
         loop {
             tokio::select! {
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = quit.recv() => break,
-                _ = alarm.recv() => info!("SIGALRM ignored"),
-                asked = reload_asked(&mut hup, &mut reload_requests) => {
-                    systemd::reloading();
-                    let reloaded = self.reload().await;
-                    systemd::ready();
-                    config_file.changed(); // seen: the change that was just loaded
-                    resolv_file = self.config.upstream.resolv_file.as_deref().map(FileWatch::new);
-                    next_snapshot = Instant::now() + self.config.persist.interval;
-                    if let Some(asker) = asked {
-                        // Gone if its connection closed meanwhile: the reload stands.
-                        let _ = asker.send(reloaded);
+                event = events.next() => match event {
+                    Event::Stop => break,
+                    Event::Reload => {
+                        self.reload_now(None, &mut config_file, &mut resolv_file, &mut next_snapshot).await;
                     }
+                    Event::LogState => self.log_state(),
+                    Event::Flush => {
+                        let resolver = Arc::clone(self.server.resolver());
+                        let removed = tokio::task::spawn_blocking(move || resolver.flush(&Selection::All)).await;
+                        info!(removed = removed.unwrap_or_default(), "cache flushed (SIGUSR2)");
+                        next_snapshot = next_snapshot.min(Instant::now() + SNAPSHOT_AFTER_FLUSH);
+                    }
+                    Event::Ignored(what) => info!("{what} ignored"),
+                },
+                Some(asker) = reload_requests.recv() => {
+                    self.reload_now(Some(asker), &mut config_file, &mut resolv_file, &mut next_snapshot).await;
                 }
                 _ = poll.tick(), if self.config.server.watch_config || resolv_file.is_some() => {
                     if self.config.server.watch_config && config_file.changed() {
@@ -225,13 +231,6 @@ impl Daemon {
                         error!("a listener task stopped; no longer telling the watchdog all is well");
                     }
                 }
-                _ = usr1.recv() => self.log_state(),
-                _ = usr2.recv() => {
-                    let resolver = Arc::clone(self.server.resolver());
-                    let removed = tokio::task::spawn_blocking(move || resolver.flush(&Selection::All)).await;
-                    info!(removed = removed.unwrap_or_default(), "cache flushed (SIGUSR2)");
-                    next_snapshot = next_snapshot.min(Instant::now() + SNAPSHOT_AFTER_FLUSH);
-                }
                 () = admin.flushed.notified() => {
                     next_snapshot = next_snapshot.min(Instant::now() + SNAPSHOT_AFTER_FLUSH);
                 }
@@ -249,6 +248,28 @@ impl Daemon {
             warn!(in_flight = self.server.in_flight(), "queries still waiting on upstream at the end of the drain");
         }
         self.snapshot(true).await;
+    }
+
+    /// Reloads (SIGHUP, or `asker` on the admin endpoint, which is
+    /// answered), around systemd's reloading notice; what the new config
+    /// watches and when the next snapshot is due start afresh.
+    async fn reload_now(
+        &mut self,
+        asker: Option<ReloadRequest>,
+        config_file: &mut FileWatch,
+        resolv_file: &mut Option<FileWatch>,
+        next_snapshot: &mut Instant,
+    ) {
+        systemd::reloading();
+        let reloaded = self.reload().await;
+        systemd::ready();
+        config_file.changed(); // seen: the change that was just loaded
+        *resolv_file = self.config.upstream.resolv_file.as_deref().map(FileWatch::new);
+        *next_snapshot = Instant::now() + self.config.persist.interval;
+        if let Some(asker) = asker {
+            // Gone if its connection closed meanwhile: the reload stands.
+            let _ = asker.send(reloaded);
+        }
     }
 
     /// True while every UDP and TCP task of every listen address (and the
@@ -483,15 +504,6 @@ impl Daemon {
     }
 }
 
-/// A reload is due: on SIGHUP (None), or asked for on the admin endpoint
-/// (who to answer).
-async fn reload_asked(hup: &mut Signal, requests: &mut mpsc::Receiver<ReloadRequest>) -> Option<ReloadRequest> {
-    tokio::select! {
-        _ = hup.recv() => None,
-        Some(asker) = requests.recv() => Some(asker),
-    }
-}
-
 /// The next tick of `ticks`; never without them.
 async fn tick(ticks: &mut Option<tokio::time::Interval>) {
     match ticks {
@@ -506,4 +518,48 @@ fn create_snapshot_dir(path: &std::path::Path) -> Result<(), persist::PersistErr
         info!(directory = %dir.display(), "cache snapshot directory created");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A whole daemon in this process, driven by a channel instead of
+    /// signals: it binds, reloads, logs its state, flushes, ignores what it
+    /// should, and on Stop drains, writes its snapshot and returns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_daemon_in_process_follows_its_events_and_stops_cleanly() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stubborn.toml");
+        let snapshot = dir.path().join("state/cache.snapshot");
+        let text = format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n[upstream]\nservers = [\"192.0.2.1\"]\n\
+             [cache]\npersist = \"{}\"\n",
+            snapshot.display()
+        );
+        std::fs::write(&path, text).expect("write config");
+        let config = Config::load(&path).expect("a valid config");
+        let (events, received) = mpsc::channel(8);
+        let daemon = tokio::spawn(serve(config, received));
+        for event in [Event::Reload, Event::LogState, Event::Flush, Event::Ignored("SIGALRM"), Event::Stop] {
+            events.send(event).await.expect("the daemon listens");
+        }
+        let stopped = tokio::time::timeout(Duration::from_secs(10), daemon).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+        assert!(snapshot.is_file(), "the stop wrote the snapshot");
+    }
+
+    /// The last sender gone, the daemon stops as on SIGTERM.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_daemon_whose_event_source_is_gone_stops() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stubborn.toml");
+        std::fs::write(&path, "[server]\nlisten = [\"127.0.0.1:0\"]\n[upstream]\nservers = [\"192.0.2.1\"]\n")
+            .expect("write config");
+        let (events, received) = mpsc::channel::<Event>(1);
+        let daemon = tokio::spawn(serve(Config::load(&path).expect("a valid config"), received));
+        drop(events);
+        let stopped = tokio::time::timeout(Duration::from_secs(10), daemon).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+    }
 }
