@@ -40,10 +40,7 @@ use std::{
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use hickory_proto::{
-    rr::{Name, RecordType},
-    serialize::binary::BinEncodable,
-};
+use hickory_proto::rr::RecordType;
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode, body::Incoming, header, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -67,7 +64,7 @@ use crate::{
     },
     status_page::{self, History, Sampler},
     upstream::HealthReport,
-    wire::rcode_name,
+    wire::{self, rcode_label},
 };
 
 /// Open connections at most from clients in `allow` or `control_allow`:
@@ -494,16 +491,20 @@ impl Params {
             return Err("lookup takes name= and type=".into());
         }
         let name = self.name.ok_or("name= is required")?;
-        Ok(Target::Name { name: wire_name(&name)?, qtype: self.qtype.as_deref().map(record_type).transpose()? })
+        Ok(Target::Name {
+            name: wire::name_from_text(&name)?,
+            qtype: self.qtype.as_deref().map(record_type).transpose()?,
+        })
     }
 
     /// Exactly one of `name=N[&type=T]`, `zone=N`, `all=1`.
     fn flush(self) -> Result<Target, String> {
         match (self.name, self.zone, self.all) {
-            (Some(name), None, false) => {
-                Ok(Target::Name { name: wire_name(&name)?, qtype: self.qtype.as_deref().map(record_type).transpose()? })
-            }
-            (None, Some(zone), false) if self.qtype.is_none() => Ok(Target::Zone(wire_name(&zone)?)),
+            (Some(name), None, false) => Ok(Target::Name {
+                name: wire::name_from_text(&name)?,
+                qtype: self.qtype.as_deref().map(record_type).transpose()?,
+            }),
+            (None, Some(zone), false) if self.qtype.is_none() => Ok(Target::Zone(wire::name_from_text(&zone)?)),
             (None, None, true) if self.qtype.is_none() => Ok(Target::All),
             _ => Err("give one of name=N (with type=T if wanted), zone=N, all=1".into()),
         }
@@ -522,22 +523,6 @@ fn queries_switch(query: &str) -> Result<bool, String> {
         }
     }
     on.ok_or_else(|| "queries=on or queries=off is required".to_string())
-}
-
-/// A name as an operator types it (`www.example.com`, trailing dot or not,
-/// any letter case) in lower-case wire form, as cache keys hold it.
-fn wire_name(text: &str) -> Result<Vec<u8>, String> {
-    let not_a_name = |why: &dyn std::fmt::Display| {
-        // hickory ends some reasons with the part at fault, which may be empty.
-        format!("{text:?} is not a DNS name: {}", why.to_string().trim_end_matches([':', ' ']))
-    };
-    let bare = text.strip_suffix('.').unwrap_or(text);
-    if !bare.is_empty() && bare.split('.').any(str::is_empty) {
-        return Err(not_a_name(&"it has an empty label (two dots in a row, or a dot first)"));
-    }
-    let mut name = Name::from_ascii(text).map_err(|e| not_a_name(&e))?.to_lowercase();
-    name.set_fqdn(true);
-    name.to_bytes().map_err(|e| not_a_name(&e))
 }
 
 /// `A`, `aaaa`, `TYPE65` or `65`.
@@ -572,7 +557,7 @@ fn entry_json(cached: &Cached) -> Value {
 }
 
 fn rcode_text(rcode: u8) -> String {
-    rcode_name(u16::from(rcode)).map_or_else(|| format!("RCODE{rcode}"), str::to_string)
+    rcode_label(u16::from(rcode)).into_owned()
 }
 
 /// The entry's records in zone-file form, each with the TTL a client would
@@ -664,17 +649,6 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_bad_name_is_said_plainly() {
-        let error = wire_name("a..b").unwrap_err();
-        assert_eq!(error, "\"a..b\" is not a DNS name: it has an empty label (two dots in a row, or a dot first)");
-        assert!(wire_name(".a").is_err());
-        let long = wire_name(&"x".repeat(64)).unwrap_err();
-        assert!(long.contains("is not a DNS name: ") && !long.ends_with(':') && !long.ends_with(' '), "{long}");
-        assert_eq!(wire_name("A.b.").unwrap(), b"\x01a\x01b\x00");
-        assert_eq!(wire_name(".").unwrap(), b"\x00");
-    }
 
     #[test]
     fn the_query_log_switch_takes_on_or_off() {

@@ -37,7 +37,7 @@ use prometheus_client::{
 };
 
 use crate::AtomicU64;
-use crate::wire::{FORMERR, NOERROR, NOTIMP, NXDOMAIN, REFUSED, SERVFAIL, rcode_name};
+use crate::wire::{FORMERR, NOERROR, NOTIMP, NXDOMAIN, REFUSED, SERVFAIL, rcode_label};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -114,7 +114,7 @@ impl Responses {
     fn counter(&self, rcode: u16) -> Option<&Counter> {
         let slot = self.by_rcode.get(usize::from(rcode))?;
         Some(slot.get_or_init(|| {
-            let label = rcode_name(rcode).map_or_else(|| format!("RCODE{rcode}"), str::to_string);
+            let label = rcode_label(rcode).into_owned();
             self.family.get_or_create(&vec![("rcode", label)]).clone()
         }))
     }

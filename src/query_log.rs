@@ -10,7 +10,6 @@
 //! Off, it costs a query one relaxed atomic load.
 
 use std::{
-    borrow::Cow,
     net::IpAddr,
     sync::atomic::{AtomicBool, Ordering},
     time::Instant,
@@ -21,7 +20,7 @@ use tracing::info;
 use crate::{
     query::{Query, QueryType},
     resolver::Answer,
-    wire::rcode_name,
+    wire::rcode_label,
 };
 
 /// Whether answered queries are logged.
@@ -48,7 +47,7 @@ impl QueryLog {
 pub fn record(client: IpAddr, query: &Query, answer: &Answer, rcode: u16, received_at: Instant) {
     let micros = received_at.elapsed().as_micros();
     let upstream = answer.upstream.as_ref().map_or("", |upstream| upstream.addr.label.as_str());
-    let rcode = rcode_name(rcode).map_or_else(|| Cow::Owned(format!("RCODE{rcode}")), Cow::Borrowed);
+    let rcode = rcode_label(rcode);
     info!(
         target: "stubborn::query",
         client = %client,

@@ -67,6 +67,12 @@ pub fn rcode_name(rcode: u16) -> Option<&'static str> {
     })
 }
 
+/// The label of an RCODE in metrics, logs and JSON: its mnemonic, else
+/// `RCODE<n>`.
+pub fn rcode_label(rcode: u16) -> std::borrow::Cow<'static, str> {
+    rcode_name(rcode).map_or_else(|| std::borrow::Cow::Owned(format!("RCODE{rcode}")), std::borrow::Cow::Borrowed)
+}
+
 // RR types (RFC 1035 §3.2.2-3.2.3, RFC 3596, RFC 6891, RFC 1995).
 pub const TYPE_A: u16 = 1;
 pub const TYPE_NS: u16 = 2;
@@ -144,6 +150,22 @@ pub fn wire_name(dotted: &str) -> Vec<u8> {
     }
     wire.push(0);
     wire
+}
+
+/// A name as an operator types it (`www.example.com`, trailing dot or not,
+/// any letter case) in lower-case wire form, as cache keys hold it.
+pub fn name_from_text(text: &str) -> Result<Vec<u8>, String> {
+    let not_a_name = |why: &dyn std::fmt::Display| {
+        // hickory ends some reasons with the part at fault, which may be empty.
+        format!("{text:?} is not a DNS name: {}", why.to_string().trim_end_matches([':', ' ']))
+    };
+    let bare = text.strip_suffix('.').unwrap_or(text);
+    if !bare.is_empty() && bare.split('.').any(str::is_empty) {
+        return Err(not_a_name(&"it has an empty label (two dots in a row, or a dot first)"));
+    }
+    let mut name = hickory_proto::rr::Name::from_ascii(text).map_err(|e| not_a_name(&e))?.to_lowercase();
+    name.set_fqdn(true);
+    hickory_proto::serialize::binary::BinEncodable::to_bytes(&name).map_err(|e| not_a_name(&e))
 }
 
 /// Returns the offset just past the name starting at `at`. Compression
@@ -487,6 +509,17 @@ pub fn write_opt_padded(out: &mut Vec<u8>, payload: u16, dnssec_ok: bool, block:
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_name_is_said_plainly() {
+        let error = name_from_text("a..b").unwrap_err();
+        assert_eq!(error, "\"a..b\" is not a DNS name: it has an empty label (two dots in a row, or a dot first)");
+        assert!(name_from_text(".a").is_err());
+        let long = name_from_text(&"x".repeat(64)).unwrap_err();
+        assert!(long.contains("is not a DNS name: ") && !long.ends_with(':') && !long.ends_with(' '), "{long}");
+        assert_eq!(name_from_text("A.b.").unwrap(), b"\x01a\x01b\x00");
+        assert_eq!(name_from_text(".").unwrap(), b"\x00");
+    }
 
     #[test]
     fn padded_queries_are_whole_blocks() {
