@@ -149,15 +149,7 @@ impl Access {
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
     let _sampling = Sampler::start(Arc::clone(&admin.history), Arc::clone(&admin.metrics));
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // Out of file descriptors, most likely: retrying at once would spin a core.
-                debug!(%error, "admin accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+        let (stream, peer) = crate::bind::accept_or_pause(&listener, "admin").await;
         let known = admin.knows(peer);
         let (open, limit) =
             if known { (&admin.connections, CONNECTIONS) } else { (&admin.strangers, STRANGER_CONNECTIONS) };

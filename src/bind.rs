@@ -14,6 +14,9 @@
 //!   while the loop is busy instead of being dropped: the default (about
 //!   200 KiB) holds only some 200 datagrams. Unbound recommends the same
 //!   `so-rcvbuf` for busy servers.
+//!
+//! And accepting on a TCP listener ([`accept_or_pause`]) the same way for
+//! DNS and the admin endpoint.
 
 use std::{io, net::SocketAddr};
 
@@ -63,4 +66,19 @@ fn socket(addr: SocketAddr, kind: Type, protocol: Protocol, freebind: bool) -> i
 /// (the address does not exist, or the family is not supported at all).
 pub fn is_no_ipv6(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(nix::libc::EADDRNOTAVAIL | nix::libc::EAFNOSUPPORT))
+}
+
+/// The next connection on `listener`; a failed accept (out of file
+/// descriptors, most likely) is logged at debug and retried after 10 ms,
+/// as retrying at once would spin a core.
+pub async fn accept_or_pause(listener: &tokio::net::TcpListener, what: &str) -> (tokio::net::TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(error) => {
+                tracing::debug!(%error, "{what} accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
 }

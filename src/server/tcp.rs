@@ -13,12 +13,7 @@
 //! reply from a channel; the writer ends when the reader and every pending
 //! miss have dropped their senders, so no reply is lost on close.
 
-use std::{
-    io,
-    net::SocketAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{io, net::SocketAddr, sync::Arc, time::Instant};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -39,14 +34,7 @@ const FIRST_READ: usize = 512;
 
 pub async fn serve(listener: TcpListener, server: Arc<Server>) {
     loop {
-        let (stream, client) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                debug!(%error, "tcp accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+        let (stream, client) = crate::bind::accept_or_pause(&listener, "tcp").await;
         let admitted = server.tcp_connections.admit(server.tcp_limits().connections);
         let server = Arc::clone(&server);
         tokio::spawn(async move {
