@@ -18,6 +18,8 @@
 //!   one answers, and that moment is noted in [`Recovered`], which ends the
 //!   resolver's failure recheck (RFC 8767 §5) — fresh answers resume within
 //!   a probe interval of the upstream answering again.
+//!
+//! The background checks (verification, probe, recheck) are in [`probe`].
 
 mod bootstrap;
 mod connection;
@@ -25,6 +27,7 @@ mod error;
 mod exchange;
 mod health;
 mod loop_check;
+mod probe;
 #[cfg(test)]
 pub mod scripted;
 mod udp_sockets;
@@ -32,7 +35,7 @@ mod udp_sockets;
 use std::{
     net::SocketAddr,
     sync::{
-        Arc, Weak,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -40,14 +43,15 @@ use std::{
 
 use rustls::ClientConfig;
 use tokio::{task::JoinSet, time::Instant};
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use connection::SharedConnection;
 pub use error::UpstreamError;
 pub use exchange::Ask;
 pub use health::HealthReport;
-use health::{Health, Transition, Verdict};
+use health::{Health, Transition};
 pub use loop_check::LoopCheck;
+use probe::{probe_until_up, recheck_until_answered, verify};
 use udp_sockets::UdpSockets;
 
 use crate::moment::AtomicMoment;
@@ -233,115 +237,11 @@ impl Upstream {
     }
 }
 
-/// Checks failures that may have been about the names asked: asks
-/// `upstream` stubborn's own questions ([`check`]); only a server that
-/// fails them is marked down.
-async fn verify(upstream: Arc<Upstream>, timing: Timing, probe_question: Arc<[u8]>) {
-    let verdict = check(&upstream, &probe_question, &timing).await;
-    if upstream.health.verified(verdict) == Transition::WentDown {
-        let error = upstream.health.report().last_error.unwrap_or(UpstreamError::Timeout);
-        upstream.went_down(&error, &timing, &probe_question);
-    } else if verdict != Verdict::Fails {
-        debug!(upstream = %upstream.addr.label, ?verdict, "failures checked: not counted down");
-    }
-}
-
 /// Sleeps until `at`, or forever without one (a `select!` branch that never fires).
 async fn sleep_until_or_never(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Asks `upstream` the probe question and the first question it answered
-/// (at once, so a check takes at most one `timeout`), and judges the
-/// replies ([`Health::verdict`]). Used by verifications and probes alike.
-async fn check(upstream: &Upstream, probe_question: &[u8], timing: &Timing) -> Verdict {
-    let deadline = Instant::now() + timing.timeout;
-    let known_good = upstream.health.known_good();
-    let probe = upstream.ask_plain(probe_question, deadline);
-    let known_good = async {
-        match &known_good {
-            Some(question) => Some(upstream.ask_plain(question, deadline).await),
-            None => None,
-        }
-    };
-    tokio::pin!(probe, known_good);
-    // An answer to either settles it at once: a server still loading a zone
-    // may drop one question until its timeout, which must not delay the other.
-    let (mut probed, mut known) = (None, None);
-    loop {
-        tokio::select! {
-            result = &mut probe, if probed.is_none() => {
-                if result.is_ok() {
-                    return upstream.health.verdict(result, None);
-                }
-                probed = Some(result);
-            }
-            result = &mut known_good, if known.is_none() => {
-                if matches!(result, Some(Ok(()))) {
-                    return Verdict::Answers;
-                }
-                known = Some(result);
-            }
-        }
-        if let (Some(probe), Some(known_good)) = (&probed, &known) {
-            return upstream.health.verdict(probe.clone(), known_good.clone());
-        }
-    }
-}
-
-/// Runs while the server is down: [`check`]s it every `probe_interval`
-/// until it is alive, or until a reload has dropped it.
-async fn probe_until_up(upstream: Weak<Upstream>, timing: Timing, probe_question: Arc<[u8]>) {
-    loop {
-        tokio::time::sleep(timing.probe_interval).await;
-        let Some(upstream) = upstream.upgrade() else { return };
-        if upstream.health.is_up() {
-            return;
-        }
-        if check(&upstream, &probe_question, &timing).await.is_alive() {
-            upstream.record_success(None, None);
-            return;
-        }
-    }
-}
-
-/// Runs after a pool failed a whole resolution: probes each of its servers
-/// every `probe_interval`, each on its own schedule (a dead first server's
-/// probe, waiting out its timeout, does not delay hearing from the second),
-/// until one answers; then notes the recovery (which ends the failure
-/// recheck of the names that failed) and clears `rechecking`. Ends early
-/// when a reload has dropped the pool.
-async fn recheck_until_answered(
-    servers: Vec<Weak<Upstream>>,
-    timing: Timing,
-    probe_question: Arc<[u8]>,
-    rechecking: Arc<AtomicBool>,
-    recovered: Arc<Recovered>,
-) {
-    let mut probing = JoinSet::new();
-    for server in servers {
-        let (question, timing) = (Arc::clone(&probe_question), timing.clone());
-        probing.spawn(async move {
-            loop {
-                tokio::time::sleep(timing.probe_interval).await;
-                let server = server.upgrade()?;
-                if !server.health.is_looped() && check(&server, &question, &timing).await.is_alive() {
-                    return Some(server);
-                }
-            }
-        });
-    }
-    // Dropping the set (on return) stops the other servers' probes.
-    while let Some(probed) = probing.join_next().await {
-        if let Ok(Some(server)) = probed {
-            server.record_success(None, None);
-            recovered.mark();
-            rechecking.store(false, Ordering::Relaxed);
-            return;
-        }
     }
 }
 
