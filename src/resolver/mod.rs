@@ -593,7 +593,9 @@ impl Resolver {
         let upstreams = self.upstreams.load_full();
         let result = upstreams.pool_for(query.name_wire()).resolve(&ask).await;
         let now = Instant::now();
-        let keep_positive = self.cache.config().policy_for(query.name_wire()).keep_positive;
+        // The zone's policy, looked up once for this answer.
+        let policy = *self.cache.config().policy_for(query.name_wire());
+        let keep_positive = policy.keep_positive;
         let entry = result.and_then(|answered| Ok((self.entry_of(&answered.reply, query, now)?, answered.by)));
         let (entry, by) = match entry {
             Ok(entry_and_server) => entry_and_server,
@@ -640,8 +642,7 @@ impl Resolver {
             && entry.has_records
             && let Some(fleet) = self.fleet_for(query)
         {
-            let max_stale = self.cache.config().policy_for(query.name_wire()).max_stale;
-            fleet.publish(&query.key, &entry, entry.ttl + max_stale);
+            fleet.publish(&query.key, &entry, entry.ttl + policy.max_stale);
         }
         Fetched::Answer(entry, by)
     }
