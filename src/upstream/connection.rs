@@ -468,7 +468,7 @@ async fn send(
     if !exchange::answers(&reply, question) {
         return Err(UpstreamError::Mismatch);
     }
-    exchange::answer_or_failure(&message, reply)
+    exchange::answer_or_failure(message.metadata.response_code.into(), reply)
 }
 
 /// hickory's error as an upstream failure, with the reason a handshake

@@ -1,5 +1,5 @@
-//! One query to one UDP upstream (plain tokio sockets, hickory-proto to
-//! check the reply), and the checks every upstream's reply passes. UDP goes
+//! One query to one UDP upstream (plain tokio sockets), and the checks
+//! every upstream's reply passes (the records: [`wire::check_records`]). UDP goes
 //! over the upstream's shared sockets ([`UdpSockets`]: random port and ID,
 //! RFC 5452); a truncated reply is asked again over a TCP connection of its
 //! own with a random ID (`tcp://` upstreams share one connection instead:
@@ -8,7 +8,6 @@
 
 use std::{io, net::SocketAddr};
 
-use hickory_proto::op::Message;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
@@ -72,7 +71,7 @@ pub async fn udp(sockets: &UdpSockets, ask: &Ask<'_>, deadline: Instant) -> Resu
     if reply[2] & TC != 0 {
         return tcp(sockets.server(), ask, deadline).await;
     }
-    valid(reply)
+    valid(reply, ask.question.len())
 }
 
 /// Asks `server` over TCP (RFC 7766) on a connection opened for this
@@ -94,7 +93,7 @@ async fn tcp(server: SocketAddr, ask: &Ask<'_>, deadline: Instant) -> Result<Vec
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
             if is_ours(&reply, id, ask.question) {
-                return valid(reply);
+                return valid(reply, ask.question.len());
             }
         }
     };
@@ -123,22 +122,22 @@ pub(super) fn answers(reply: &[u8], question: &[u8]) -> bool {
         && reply[HEADER_LEN..HEADER_LEN + question.len()].eq_ignore_ascii_case(question)
 }
 
-/// Our reply, checked whole by hickory-proto; NOERROR and NXDOMAIN are answers.
-/// Kept although `Entry::from_reply` walks the bytes again: hickory checks every RDATA, our walker only the framing.
-fn valid(reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
-    let message = Message::from_vec(&reply).map_err(|_| UpstreamError::Malformed)?;
-    answer_or_failure(&message, reply)
+/// Our reply (its ID, QR and question already matched), its records
+/// checked whole ([`wire::check_records`]); NOERROR and NXDOMAIN are answers.
+fn valid(reply: Vec<u8>, question_len: usize) -> Result<Vec<u8>, UpstreamError> {
+    let checked = wire::check_records(&reply, HEADER_LEN + question_len).map_err(|_| UpstreamError::Malformed)?;
+    answer_or_failure(checked.rcode, reply)
 }
 
-/// `reply`, parsed whole as `message`, when it is a QUERY reply whose RCODE
-/// makes it an answer. The OPCODE must be our QUERY: hickory reads others
-/// by other rules (UPDATE allows empty RDATA), which clients would not,
-/// once the entry is sent as a QUERY reply.
-pub(super) fn answer_or_failure(message: &Message, reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
+/// `reply`, its records checked, when it is a QUERY reply whose (extended)
+/// `rcode` makes it an answer. The OPCODE must be our QUERY: other opcodes
+/// are read by other rules (UPDATE allows empty RDATA), which clients would
+/// not, once the entry is sent as a QUERY reply.
+pub(super) fn answer_or_failure(rcode: u16, reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
     if wire::opcode(reply[2]) != 0 {
         return Err(UpstreamError::Malformed);
     }
-    match u8::try_from(u16::from(message.metadata.response_code)).unwrap_or(u8::MAX) {
+    match u8::try_from(rcode).unwrap_or(u8::MAX) {
         NOERROR | NXDOMAIN => Ok(reply),
         SERVFAIL => Err(UpstreamError::ServFail),
         REFUSED => Err(UpstreamError::Refused),
@@ -148,6 +147,8 @@ pub(super) fn answer_or_failure(message: &Message, reply: Vec<u8>) -> Result<Vec
 
 #[cfg(test)]
 mod tests {
+    use hickory_proto::op::Message;
+
     use super::*;
 
     const QUESTION: &[u8] = b"\x07example\x00\x00\x01\x00\x01";
@@ -170,6 +171,7 @@ mod tests {
 
     #[test]
     fn rcodes_other_than_noerror_and_nxdomain_are_failures() {
+        let valid = |reply| valid(reply, QUESTION.len());
         assert!(valid(reply(1, 0, QUESTION)).is_ok());
         assert!(valid(reply(1, 3, QUESTION)).is_ok());
         assert_eq!(valid(reply(1, 2, QUESTION)), Err(UpstreamError::ServFail));
@@ -178,6 +180,10 @@ mod tests {
         let mut garbage = reply(1, 0, QUESTION);
         garbage[7] = 3;
         assert_eq!(valid(garbage), Err(UpstreamError::Malformed));
+        let mut badvers = reply(1, 0, QUESTION);
+        badvers[11] = 1;
+        wire::write_opt(&mut badvers, 1232, false, 1, None);
+        assert_eq!(valid(badvers), Err(UpstreamError::Rcode(16)), "the OPT record's upper RCODE bits count");
     }
 
     /// Found by fuzzing (fuzz/fuzz_targets/upstream_reply.rs): an UPDATE
@@ -190,9 +196,9 @@ mod tests {
         update[7] = 1;
         update.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 0]);
         let message = Message::from_vec(&update).expect("hickory-proto reads it as an UPDATE");
-        let parsed_by_hickory_net = answer_or_failure(&message, update.clone());
+        let parsed_by_hickory_net = answer_or_failure(message.metadata.response_code.into(), update.clone());
         assert_eq!(parsed_by_hickory_net, Err(UpstreamError::Malformed), "the DoT and DoH check");
-        assert_eq!(valid(update), Err(UpstreamError::Malformed));
+        assert_eq!(valid(update, QUESTION.len()), Err(UpstreamError::Malformed));
     }
 
     #[test]

@@ -4,14 +4,18 @@
 //! through hickory's `Message` for speed (`server/mod.rs` says why); this
 //! module is what that costs: every hand-written byte of DNS is read or
 //! written here. What a packet *means* (a client's query, a cached answer, a
-//! reply) stays with [`crate::query`], [`crate::cache`] and [`crate::reply`];
-//! hickory-proto still validates upstream replies whole and encodes the
-//! records stubborn synthesises.
+//! reply) stays with [`crate::query`], [`crate::cache`] and [`crate::reply`].
+//! An upstream reply is checked record by record here too ([`check`]);
+//! hickory-proto encodes the records stubborn synthesises.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     ops::Range,
 };
+
+pub mod check;
+
+pub use check::{Checked, check_records};
 
 /// Length of the fixed header (RFC 1035 §4.1.1).
 pub const HEADER_LEN: usize = 12;
