@@ -246,6 +246,22 @@ async fn fresh_answers_resume_within_a_probe_interval_of_the_upstream_answering_
     assert_eq!(ask(&resolver, &a("back.test")).await.0, fresh(OTHER, 60), "the recheck saw it back");
 }
 
+/// Checks are not queued behind each other: with a timeout ten times the
+/// interval, a server back while an earlier check waits out its timeout
+/// is heard from by the next interval's check.
+#[tokio::test(start_paused = true)]
+async fn a_recheck_hears_a_server_back_within_an_interval_however_long_the_timeout() {
+    let config = "[upstream]\ntimeout = \"3s\"\nprobe_interval = \"300ms\"\n";
+    let (script, resolver) = expired("slowcheck.test", Act::Silent, config).await;
+    let (_, took) = ask(&resolver, &a("slowcheck.test")).await;
+    assert_eq!(took, Duration::from_millis(1_800), "stale at stale_answer_after");
+    tokio::time::sleep(Duration::from_millis(1_200 + 500)).await;
+    // The attempt failed at 3 s; the recheck's first check (at 3.3 s) waits until 6.3 s.
+    script.set(Act::Answer { ip: OTHER, ttl: 60 });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(ask(&resolver, &a("slowcheck.test")).await.0, fresh(OTHER, 60), "heard from by the 3.9 s check");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_pool_counted_down_gets_stale_answers_at_once() {
     let (script, resolver) = expired("silent.test", Act::Silent, "[upstream]\nfail_after = 1\n").await;

@@ -10,7 +10,10 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use tokio::{task::JoinSet, time::Instant};
+use tokio::{
+    task::JoinSet,
+    time::{Instant, MissedTickBehavior},
+};
 use tracing::debug;
 
 use super::{
@@ -72,22 +75,58 @@ pub(super) async fn check(upstream: &Upstream, probe_question: &[u8], timing: &T
 /// Runs while the server is down: [`check`]s it every `probe_interval`
 /// until it is alive, or until a reload has dropped it.
 pub(super) async fn probe_until_up(upstream: Weak<Upstream>, timing: Timing, probe_question: Arc<[u8]>) {
+    let alive = every_interval_until_alive(upstream, timing, probe_question, |server| {
+        if server.health.is_up() { Next::Stop } else { Next::Check }
+    });
+    if let Some(upstream) = alive.await {
+        upstream.record_success(None, None);
+    }
+}
+
+/// Whether a scheduled check of a server goes ahead.
+enum Next {
+    Check,
+    /// Not this time (a server in a forwarding loop is not asked).
+    Skip,
+    /// The server needs no more checks.
+    Stop,
+}
+
+/// [`check`]s `server` every `probe_interval`, until a check finds it
+/// alive (returned) or it is dropped by a reload or `next` says stop
+/// (None). A check is started on schedule even while earlier ones wait
+/// out their `timeout`: a server that comes back is heard from within one
+/// interval, however long the timeout, and it is asked no more often than
+/// `probe_interval` says.
+async fn every_interval_until_alive(
+    server: Weak<Upstream>,
+    timing: Timing,
+    question: Arc<[u8]>,
+    next: impl Fn(&Upstream) -> Next,
+) -> Option<Arc<Upstream>> {
+    let mut checks = JoinSet::new();
+    let mut schedule = tokio::time::interval_at(Instant::now() + timing.probe_interval, timing.probe_interval);
+    schedule.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        tokio::time::sleep(timing.probe_interval).await;
-        let Some(upstream) = upstream.upgrade() else { return };
-        if upstream.health.is_up() {
-            return;
-        }
-        if check(&upstream, &probe_question, &timing).await.is_alive() {
-            upstream.record_success(None, None);
-            return;
+        tokio::select! {
+            _ = schedule.tick() => {
+                let server = server.upgrade()?;
+                match next(&server) {
+                    Next::Stop => return None,
+                    Next::Skip => continue,
+                    Next::Check => {}
+                }
+                let (question, timing) = (Arc::clone(&question), timing.clone());
+                checks.spawn(async move { check(&server, &question, &timing).await.is_alive().then_some(server) });
+            }
+            Some(Ok(Some(alive))) = checks.join_next(), if !checks.is_empty() => return Some(alive),
         }
     }
 }
 
 /// Runs after a pool failed a whole resolution: probes each of its servers
 /// every `probe_interval`, each on its own schedule (a dead first server's
-/// probe, waiting out its timeout, does not delay hearing from the second),
+/// probes, waiting out their timeout, do not delay hearing from the second),
 /// until one answers; then notes the recovery (which ends the failure
 /// recheck of the names that failed) and clears `rechecking`. Ends early
 /// when a reload has dropped the pool.
@@ -100,16 +139,10 @@ pub(super) async fn recheck_until_answered(
 ) {
     let mut probing = JoinSet::new();
     for server in servers {
-        let (question, timing) = (Arc::clone(&probe_question), timing.clone());
-        probing.spawn(async move {
-            loop {
-                tokio::time::sleep(timing.probe_interval).await;
-                let server = server.upgrade()?;
-                if !server.health.is_looped() && check(&server, &question, &timing).await.is_alive() {
-                    return Some(server);
-                }
-            }
+        let probed = every_interval_until_alive(server, timing.clone(), Arc::clone(&probe_question), |server| {
+            if server.health.is_looped() { Next::Skip } else { Next::Check }
         });
+        probing.spawn(probed);
     }
     // Dropping the set (on return) stops the other servers' probes.
     while let Some(probed) = probing.join_next().await {
