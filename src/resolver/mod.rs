@@ -12,8 +12,8 @@
 //!   out or refuse; `fail_after`) → answered stale at once, and the refresh
 //!   goes on in the background: a silent outage costs no client a timeout;
 //! - otherwise the upstreams are asked (identical queries in flight share
-//!   one fetch, which runs in its own task and so finishes even when the
-//!   clients that started it were answered stale): with a stale entry at
+//!   one fetch, which finishes even when the clients that started it were
+//!   answered stale: [`pending`]): with a stale entry at
 //!   hand the client waits at most `stale_answer_after`, then gets the stale
 //!   answer; without one it waits for the fetch and gets SERVFAIL + EDE 22
 //!   if every upstream fails — within tens of milliseconds when every
@@ -48,6 +48,8 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use hickory_proto::{op::Message, rr::Record};
 use tokio::{sync::watch, time::Instant};
 use tracing::{debug, warn};
+
+use pending::{Pending, Waiter};
 
 use crate::{
     cache::{Cache, Entry, KeyParts, Lookup, Selection, key_name},
@@ -124,18 +126,6 @@ pub struct Resolver {
     rebind_logged: OncePerName,
     /// The fleet store (`[fleet]`), when there is one; swapped on reload.
     fleet: ArcSwapOption<Fleet>,
-}
-
-/// Where the queries sharing a fetch wait for it; `None` until it ends.
-type Waiter = watch::Receiver<Option<Fetched>>;
-
-/// How the fetch `waiter` waits on ended, if it did by `deadline`; None
-/// also when its task was cancelled (shutdown).
-async fn wait_for(mut waiter: Waiter, deadline: Instant) -> Option<Fetched> {
-    match tokio::time::timeout_at(deadline, waiter.wait_for(Option::is_some)).await {
-        Ok(Ok(fetched)) => fetched.clone(),
-        Ok(Err(_)) | Err(_) => None,
-    }
 }
 
 /// A fetch in flight.
@@ -334,7 +324,7 @@ impl Resolver {
         };
         let wait = self.policy.load().stale_answer_after;
         let fetched = match self.fetch(query) {
-            Some(fetch) => wait_for(fetch, Instant::now() + wait).await,
+            Some(mut fetch) => fetch.until(Instant::now() + wait).await,
             None => {
                 self.note_shed(query);
                 None
@@ -363,12 +353,12 @@ impl Resolver {
         };
         let deadline = started + wait;
         let fleet = self.fleet_for(query);
-        let Some(fetch) = self.fetch(query) else {
+        let Some(mut fetch) = self.fetch(query) else {
             self.note_shed(query);
             return self.fleet_answer(query, fleet, limit).await.unwrap_or_else(|| self.servfail(query));
         };
         let Some(fleet) = fleet else {
-            return match wait_for(fetch, deadline).await {
+            return match fetch.until(deadline).await {
                 Some(answered @ (Fetched::Answer(..) | Fetched::KeptPositive(..))) => {
                     self.fetched(query, answered, limit)
                 }
@@ -380,10 +370,10 @@ impl Resolver {
             let read = self.fleet_answer(query, Some(fleet), limit);
             tokio::pin!(read);
             let (fetched, read_missed) = tokio::select! {
-                fetched = wait_for(fetch.clone(), deadline) => (fetched, false),
+                fetched = fetch.until(deadline) => (fetched, false),
                 read = &mut read => match read {
                     Some(reply) => return reply,
-                    None => (wait_for(fetch, deadline).await, true),
+                    None => (fetch.until(deadline).await, true),
                 },
             };
             return match fetched {
@@ -396,11 +386,11 @@ impl Resolver {
             };
         }
         let first = deadline.min(started + self.policy.load().stale_answer_after);
-        match wait_for(fetch.clone(), first).await {
+        match fetch.until(first).await {
             Some(answered @ (Fetched::Answer(..) | Fetched::KeptPositive(..))) => self.fetched(query, answered, limit),
             failed => match self.fleet_answer(query, Some(fleet), limit).await {
                 Some(reply) => reply,
-                None if failed.is_none() => match wait_for(fetch, deadline).await {
+                None if failed.is_none() => match fetch.until(deadline).await {
                     Some(answered @ (Fetched::Answer(..) | Fetched::KeptPositive(..))) => {
                         self.fetched(query, answered, limit)
                     }
@@ -535,10 +525,10 @@ impl Resolver {
 
     /// Joins the fetch in flight for `query`'s key, or starts one; None
     /// when [`MAX_FETCHES`] are in flight already.
-    fn fetch(self: &Arc<Self>, query: &Query) -> Option<Waiter> {
+    fn fetch(self: &Arc<Self>, query: &Query) -> Option<Pending> {
         let mut inflight = self.inflight.lock().expect("no panics while held");
         if let Some(fetch) = inflight.get(&query.key) {
-            return Some(fetch.waiter.clone());
+            return Some(Pending::joined(fetch.waiter.clone()));
         }
         if inflight.len() >= MAX_FETCHES {
             return None;
@@ -549,7 +539,7 @@ impl Resolver {
         drop(inflight);
         let resolver = Arc::clone(self);
         let query = query.clone();
-        tokio::spawn(async move {
+        let work = Box::pin(async move {
             let fetched = resolver.fetch_and_store(&query, &flushed).await;
             let mut inflight = resolver.inflight.lock().expect("no panics while held");
             // A flush may have detached this fetch and a newer one taken its place.
@@ -560,7 +550,7 @@ impl Resolver {
             // No receiver left is fine: the cache has been updated either way.
             let _ = done.send(Some(fetched));
         });
-        Some(waiter)
+        Some(Pending::started(waiter, work))
     }
 
     /// The entry an upstream `reply` to `query` makes, once scrubbed (and
@@ -678,5 +668,6 @@ impl Resolver {
     }
 }
 
+mod pending;
 #[cfg(test)]
 mod tests;
