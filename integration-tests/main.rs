@@ -50,6 +50,8 @@ mod rebind_protection;
 mod recovery;
 mod redis_harness;
 mod reload;
+#[cfg(feature = "encrypted")]
+mod reply_check;
 mod resolv_file;
 mod rfc2308_negative_cache;
 mod rfc5452_source_ports;

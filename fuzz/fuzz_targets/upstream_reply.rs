@@ -25,10 +25,6 @@
 mod common;
 #[path = "../../src/wire/differential.rs"]
 mod differential;
-/// The wire module, as `differential.rs` names it.
-mod wire {
-    pub use stubborn::wire::*;
-}
 
 use std::borrow::Cow;
 
@@ -40,7 +36,7 @@ use stubborn::{
     config::CacheConfig,
     query::question_end,
     scrub::{Scrubbed, scrub},
-    wire::{HEADER_LEN, NOERROR, NXDOMAIN, QR, Records, TYPE_OPT, check_records, opcode, u16_at},
+    wire::{self, HEADER_LEN, NOERROR, NXDOMAIN, QR, Records, TYPE_OPT, check_records, opcode, u16_at},
 };
 use tokio::time::Instant;
 

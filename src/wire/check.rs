@@ -174,6 +174,8 @@ fn name_end(packet: &[u8], at: usize) -> Option<usize> {
 }
 
 #[cfg(test)]
+use crate::wire;
+#[cfg(test)]
 #[path = "differential.rs"]
 mod differential;
 

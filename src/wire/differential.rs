@@ -1,15 +1,15 @@
-//! [`check_records`](crate::wire::check_records) held against hickory-proto's
+//! `wire::check_records` held against hickory-proto's
 //! full `Message` decoder, for the unit tests (`wire::check`), the
 //! `upstream_reply` fuzz target and the integration test of real Knot and
 //! Unbound replies: what hickory-proto refuses the check refuses, and what
 //! both accept reads as the same records.
 //!
-//! Compiled only into those (with `#[path]`); it names the wire module as
-//! `crate::wire`, which each of them provides.
+//! Compiled only into those (with `#[path]`); each brings stubborn's wire
+//! module into the scope it declares this module in, as `wire`.
 
 use hickory_proto::{op::Message, rr::RData, serialize::binary::BinEncodable};
 
-use crate::wire::{HEADER_LEN, Records, TYPE_OPT, check_records, read_name, skip_name, u16_at};
+use super::wire::{HEADER_LEN, Records, TYPE_OPT, check_records, read_name, skip_name, u16_at};
 
 /// What the two made of one reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
