@@ -52,15 +52,12 @@ impl<'a> Ask<'a> {
         p
     }
 
-    /// As [`Ask::packet`], padded to whole blocks for an encrypted transport (RFC 8467).
+    /// The octets of Padding option data that make [`Ask::packet`] with the
+    /// option added whole blocks long, for an encrypted transport (RFC 8467).
     #[cfg(feature = "encrypted")]
-    pub(super) fn padded_packet(&self, id: u16) -> Vec<u8> {
-        let mut p = Vec::with_capacity(wire::QUERY_PADDING_BLOCK);
-        let cd = if self.checking_disabled { CD } else { 0 };
-        wire::write_header(&mut p, id, [RD, cd], [1, 0, 0, 1]);
-        p.extend_from_slice(self.question);
-        wire::write_opt_padded(&mut p, self.payload, self.dnssec_ok, wire::QUERY_PADDING_BLOCK);
-        p
+    pub(super) fn padding(&self) -> usize {
+        // The header, the question, the OPT record (11 octets) and the option's code and length (4).
+        wire::padding_len(HEADER_LEN + self.question.len() + 11 + 4, wire::QUERY_PADDING_BLOCK)
     }
 }
 

@@ -19,10 +19,11 @@
 //!   as any bytes; the other types it parses (SVCB, HTTPS, CAA, NAPTR, …:
 //!   rare) through hickory-proto's own RDATA reader, on that record alone;
 //! - OPT, SIG and TSIG only in the additional section, one OPT at most,
-//!   with the root as owner; the OPT's options through hickory-proto's
-//!   reader when there are any (it parses Client Subnet and NSID).
+//!   with the root as owner; its options framing the RDATA exactly, and
+//!   Client Subnet and NSID (which hickory-proto parses) through its reader.
 //!
-//! It allocates nothing for the usual reply (no OPT options, no rare type).
+//! It allocates nothing for the usual reply (no NSID or Client Subnet, no
+//! rare type).
 
 use hickory_proto::{
     rr::{RData, RecordType},
@@ -77,9 +78,7 @@ pub fn check_records(reply: &[u8], start: usize) -> Result<Checked, Malformed> {
             TYPE_OPT => {
                 seen_opt = true;
                 rcode |= u16::from(record.ttl.to_be_bytes()[0]) << 4;
-                if !record.rdata.is_empty() {
-                    hickory_reads(reply, &record)?;
-                }
+                options_ok(reply, &record)?;
             }
             TYPE_SIG | TYPE_TSIG if !additional => return Err(Malformed),
             _ => rdata_ok(reply, &record)?,
@@ -116,6 +115,26 @@ fn rdata_ok(reply: &[u8], record: &Record) -> Result<(), Malformed> {
         _ => return hickory_reads(reply, record),
     };
     if ok { Ok(()) } else { Err(Malformed) }
+}
+
+/// Whether the options of the OPT `record` frame its RDATA exactly (code,
+/// length, data; RFC 6891 §6.1.2). The two that hickory-proto parses
+/// (NSID and Client Subnet) go through its reader; other options are opaque
+/// to it, Padding and EDE among them.
+fn options_ok(reply: &[u8], record: &Record) -> Result<(), Malformed> {
+    const OPTION_NSID: u16 = 3;
+    const OPTION_SUBNET: u16 = 8;
+    let mut at = record.rdata.start;
+    while at < record.rdata.end {
+        if at + 4 > record.rdata.end {
+            return Err(Malformed);
+        }
+        if matches!(u16_at(reply, at), OPTION_NSID | OPTION_SUBNET) {
+            return hickory_reads(reply, record);
+        }
+        at += 4 + usize::from(u16_at(reply, at + 2));
+    }
+    if at == record.rdata.end { Ok(()) } else { Err(Malformed) }
 }
 
 /// Reads the RDATA of `record` with hickory-proto's reader for its type
@@ -263,6 +282,28 @@ mod tests {
         let mut badvers = Vec::new();
         write_opt(&mut badvers, 1232, false, 1, None);
         assert_eq!(check_records(&reply([0, 0, 1], &badvers), START), Ok(Checked { rcode: 16 }));
+    }
+
+    #[test]
+    fn opt_options_frame_the_rdata() {
+        let opt = |options: &[u8]| {
+            let mut r = vec![0, 0, 41, 4, 0xd0, 0, 0, 0, 0];
+            r.extend_from_slice(&(options.len() as u16).to_be_bytes());
+            r.extend_from_slice(options);
+            reply([0, 0, 1], &r)
+        };
+        let padding = [&[0, 12, 0, 100][..], &[0; 100]].concat();
+        assert_eq!(both(&opt(&padding)), (true, true));
+        let ede = b"\x00\x0f\x00\x07\x00\x03stale";
+        assert_eq!(both(&opt(&[&padding[..], ede].concat())), (true, true));
+        assert_eq!(both(&opt(&padding[..50])), (false, false), "an option longer than the RDATA");
+        let cut = [&[0, 12, 0, 32][..], &[0; 30]].concat();
+        assert_eq!(both(&opt(&cut)), (false, true), "a cut last option: hickory drops it, the check refuses");
+        assert_eq!(both(&opt(&padding[..3])), (false, false));
+        // NSID and Client Subnet: hickory-proto's reader decides.
+        assert_eq!(both(&opt(b"\x00\x03\x00\x02ab")), (true, true));
+        assert_eq!(both(&opt(b"\x00\x08\x00\x02\x00\x01")), (false, false));
+        assert_eq!(both(&opt(b"\x00\x08\x00\x07\x00\x01\x18\x00\xc0\x00\x02")), (true, true));
     }
 
     #[test]

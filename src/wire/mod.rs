@@ -492,22 +492,12 @@ pub fn write_opt(out: &mut Vec<u8>, payload: u16, dnssec_ok: bool, extended_rcod
     }
 }
 
-/// Appends an OPT record like [`write_opt`] (no extended RCODE, no EDE)
-/// with a Padding option (RFC 7830) that makes the whole packet a multiple
-/// of `block` octets long: query sizes over an encrypted transport then no
-/// longer tell the name's length (RFC 8467).
-pub fn write_opt_padded(out: &mut Vec<u8>, payload: u16, dnssec_ok: bool, block: usize) {
-    // The OPT record's fixed part (11 octets) and the option's code and length (4).
-    let unpadded = out.len() + 11 + 4;
-    let padding = (block - unpadded % block) % block;
-    let [t0, t1] = TYPE_OPT.to_be_bytes();
-    let [p0, p1] = payload.to_be_bytes();
-    let flags = if dnssec_ok { (EDNS_DO >> 8) as u8 } else { 0 };
-    let [l0, l1] = ((4 + padding) as u16).to_be_bytes();
-    out.extend_from_slice(&[0, t0, t1, p0, p1, 0, 0, flags, 0, l0, l1]);
-    out.extend_from_slice(&OPTION_PADDING.to_be_bytes());
-    out.extend_from_slice(&(padding as u16).to_be_bytes());
-    out.resize(out.len() + padding, 0);
+/// The octets of Padding option data (RFC 7830) that make a packet of
+/// `unpadded` octets, the option's code and length included, a multiple of
+/// `block` octets long: query sizes over an encrypted transport then no
+/// longer tell the name's length (RFC 8467 §4.1).
+pub fn padding_len(unpadded: usize, block: usize) -> usize {
+    (block - unpadded % block) % block
 }
 
 #[cfg(test)]
@@ -526,18 +516,13 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn padded_queries_are_whole_blocks() {
-        for name in ["a.test", "a-much-longer-name.example.com", &"x".repeat(63)] {
-            let mut p = Vec::new();
-            write_header(&mut p, 1, [RD, 0], [1, 0, 0, 1]);
-            p.extend_from_slice(&question(name, TYPE_A));
-            write_opt_padded(&mut p, 1232, true, QUERY_PADDING_BLOCK);
-            assert_eq!(p.len() % QUERY_PADDING_BLOCK, 0, "{name}: {} octets", p.len());
-            let opt: Vec<Record> =
-                Records::new(&p, HEADER_LEN + question(name, TYPE_A).len(), 1).collect::<Result<_, _>>().unwrap();
-            assert_eq!((opt[0].rtype, opt[0].class, opt[0].edns_dnssec_ok()), (TYPE_OPT, 1232, true));
-            assert_eq!(opt[0].rdata.end, p.len(), "the option fills the OPT record to the end");
-            assert_eq!(u16_at(&p, opt[0].rdata.start), OPTION_PADDING);
+    fn padding_makes_whole_blocks() {
+        assert_eq!(padding_len(128, 128), 0);
+        assert_eq!(padding_len(129, 128), 127);
+        assert_eq!(padding_len(60, 128), 68);
+        for unpadded in 1..1000 {
+            assert_eq!((unpadded + padding_len(unpadded, 128)) % 128, 0);
+            assert!(padding_len(unpadded, 128) < 128);
         }
     }
 
