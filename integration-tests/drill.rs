@@ -22,8 +22,8 @@ use std::path::PathBuf;
 /// the binary under test and the harness's ports: its report, and what it printed.
 fn short<R>(drill: fn(&example::Options, &mut dyn Write) -> anyhow::Result<R>) -> (R, String) {
     let options = example::Options {
-        free_port: Some(crate::harness::ports::free_port),
-        ..example::Options::short(PathBuf::from(crate::harness::stubborn::binary()))
+        free_port: Some(stubborn_test_support::ports::free_port),
+        ..example::Options::short(PathBuf::from(stubborn_test_support::stubborn::binary()))
     };
     let mut out = Vec::new();
     let result = drill(&options, &mut out);

@@ -35,9 +35,9 @@ use rustls::ServerConfig;
 use rustls::pki_types::PrivateKeyDer;
 use tempfile::TempDir;
 
-use super::dns::{Ask, Reply};
-use super::ports::free_port;
-use super::stubborn::Stubborn;
+use crate::dns::{Ask, Reply};
+use crate::ports::free_port;
+use crate::stubborn::Stubborn;
 
 /// "AWS": the primary target's address.
 pub const AWS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
@@ -556,7 +556,7 @@ pub fn target_gauges(stubborn: &Stubborn, service: &str, targets: &[&str]) -> Ve
     targets
         .iter()
         .map(|t| {
-            super::stubborn::metric_in(
+            crate::stubborn::metric_in(
                 &text,
                 &format!("stubborn_service_target{{service=\"{service}\",target=\"{t}\"}}"),
             )

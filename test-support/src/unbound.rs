@@ -21,10 +21,10 @@ use std::time::Duration;
 use hickory_proto::rr::RecordType;
 use tempfile::TempDir;
 
-use super::dns::Ask;
-use super::ports::free_port;
-use super::process::{find_binary, spawn_logged};
-use super::wait;
+use crate::dns::Ask;
+use crate::ports::free_port;
+use crate::process::{find_binary, spawn_logged};
+use crate::wait;
 
 /// The name the test certificates are issued for.
 pub const TLS_NAME: &str = "dns.test";

@@ -17,10 +17,10 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use tempfile::TempDir;
 
-use super::dns::{Ask, Reply};
-use super::ports::free_port;
-use super::process::{find_binary, spawn_logged};
-use super::wait;
+use crate::dns::{Ask, Reply};
+use crate::ports::free_port;
+use crate::process::{find_binary, spawn_logged};
+use crate::wait;
 
 /// The zone every test serves.
 pub const ORIGIN: &str = "example.test.";

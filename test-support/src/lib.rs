@@ -1,5 +1,8 @@
-//! Shared pieces of the integration tests: the `stubborn` process, a Knot DNS
-//! authoritative, Unbound serving DNS over TLS and HTTPS, a counting TCP proxy, fake misbehaving upstreams, a DNS client, free ports,
+//! The harness of stubborn's integration tests (`integration-tests/`), of
+//! the outage drill (`examples/drill.rs`) and of the unit tests in `src/`
+//! that need a real server: the `stubborn` process, a Knot DNS
+//! authoritative, Unbound serving DNS over TLS and HTTPS, a counting TCP
+//! proxy, fake misbehaving upstreams, a DNS client, free ports,
 //! deadline-bounded waits, and stand-ins for the clouds behind a service
 //! (`cloud`: TCP and HTTP(S) listeners on 127.0.0.x, a test CA), and
 //! Redis for the fleet store (`redis`: standalone, with a password or TLS,
@@ -9,8 +12,6 @@
 //! every wait is a poll with a deadline, and every process or thread started
 //! here is stopped in `Drop`, so tests can run in parallel without sharing
 //! anything.
-
-#![allow(dead_code)] // not every test uses every helper
 
 pub mod cloud;
 pub mod dns;
@@ -29,5 +30,4 @@ pub use fake::{FakeUpstream, Mode};
 pub use knot::Knot;
 pub use redis::{Redis, RedisCluster};
 pub use stubborn::{Config, Stubborn};
-#[cfg(feature = "encrypted")]
 pub use unbound::{Unbound, UnboundSpec};

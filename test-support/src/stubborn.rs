@@ -11,17 +11,41 @@ use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::dns::{Ask, Reply};
-use super::wait;
+use crate::dns::{Ask, Reply};
+use crate::wait;
 
-/// Path of the binary cargo built for this test run.
-pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_stubborn")
+/// The stubborn binary every start here runs: the one [`use_binary`] named,
+/// else the `stubborn` cargo built beside the running executable (for
+/// `target/debug/deps/integration-HASH` or `target/release/examples/drill`,
+/// `target/debug/stubborn` or `target/release/stubborn`: cargo builds the
+/// binary before an integration test, and `scripts/drill` before the drill).
+pub fn binary() -> &'static Path {
+    BINARY.get_or_init(beside_this_executable)
+}
+
+/// Runs `path` instead of the binary beside the running executable (the
+/// drill's `STUBBORN_BIN`). Panics once [`binary`] has answered otherwise.
+pub fn use_binary(path: PathBuf) {
+    let chosen = BINARY.get_or_init(|| path.clone());
+    assert_eq!(*chosen, path, "use_binary after the harness had started {}", chosen.display());
+}
+
+static BINARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// `stubborn` in the cargo profile directory the running executable is in
+/// (its `deps/` or `examples/` subdirectory taken off).
+fn beside_this_executable() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running executable");
+    let mut dir = exe.parent().expect("an executable is in a directory");
+    if dir.file_name().is_some_and(|name| name == "deps" || name == "examples") {
+        dir = dir.parent().expect("deps/ and examples/ are in the profile directory");
+    }
+    dir.join(format!("stubborn{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A stubborn config, rendered to TOML. Values are raw TOML (`"\"300ms\""`,
@@ -454,7 +478,7 @@ fn spawn(config_path: &Path, log_path: &Path, env: &[(&str, &str)], journal: boo
         .stdout(log.try_clone().expect("clone log handle"))
         .stderr(log)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary()))
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary().display()))
 }
 
 /// The `address=` (or, in JSON logs, `"address":`) of the first log line containing `message`.

@@ -24,10 +24,10 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::cloud::TestCa;
-use super::ports::{free_port, free_port_pair};
-use super::process::{find_binary, output_within, spawn_logged};
-use super::wait;
+use crate::cloud::TestCa;
+use crate::ports::{free_port, free_port_pair};
+use crate::process::{find_binary, output_within, spawn_logged};
+use crate::wait;
 
 /// How far a cluster node's bus port is from its client port (Redis' default).
 pub const CLUSTER_BUS_OFFSET: u16 = 10_000;
