@@ -19,7 +19,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
-use stubborn_test_support::stubborn::http_get;
+use stubborn_test_support::http_client::http_get;
 use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 const STUBBORN_NOFILE: u64 = 1024;

@@ -57,7 +57,7 @@ fn flush_is_post_only() {
     stubborn.ask(&Ask::new(WWW, RecordType::A));
     for method in ["GET", "PUT", "DELETE"] {
         let (status, body) =
-            stubborn_test_support::stubborn::http_request(method, stubborn.admin, "/cache/flush?all=1")
+            stubborn_test_support::http_client::http_request(method, stubborn.admin, "/cache/flush?all=1")
                 .expect("request");
         assert_eq!(status, 405, "{method} /cache/flush: {body}");
     }

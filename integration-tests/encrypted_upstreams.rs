@@ -16,9 +16,9 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
-use stubborn_test_support::cloud::TestCa;
 use stubborn_test_support::dns::EDE_STALE_ANSWER;
 use stubborn_test_support::proxy::CountingProxy;
+use stubborn_test_support::test_ca::TestCa;
 use stubborn_test_support::unbound::TLS_NAME;
 use stubborn_test_support::wait;
 use stubborn_test_support::{Ask, Config, Knot, Stubborn, Unbound, UnboundSpec};
@@ -62,7 +62,7 @@ fn upstream_status(stubborn: &Stubborn, upstream: &str) -> Value {
 
 fn ok_queries(stubborn: &Stubborn, upstream: &str) -> f64 {
     let query = format!("stubborn_upstream_queries_total{{upstream=\"{upstream}\",result=\"ok\"}}");
-    stubborn_test_support::stubborn::metric_in(&stubborn.metrics(), &query)
+    stubborn_test_support::metrics::metric_in(&stubborn.metrics(), &query)
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use stubborn_test_support::stubborn::{metric_in, metric_present, parse_metrics};
+use stubborn_test_support::metrics::{metric_in, metric_present, parse_metrics};
 use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 /// A predicate on a metric's value.

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
+use stubborn_test_support::metrics::metric_in;
 use stubborn_test_support::ports::free_port;
-use stubborn_test_support::stubborn::metric_in;
 use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";

@@ -72,7 +72,7 @@ fn service_check_accepts_every_check_form() {
 #[test]
 fn service_check_accepts_a_readable_ca_file() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let ca = stubborn_test_support::cloud::TestCa::new("check");
+    let ca = stubborn_test_support::test_ca::TestCa::new("check");
     let path = dir.path().join("ca.pem");
     std::fs::write(&path, ca.pem()).expect("write ca.pem");
     let toml = VALID.replace(

@@ -15,9 +15,11 @@
 use std::time::Duration;
 
 use stubborn_test_support::cloud::{
-    AWS, AWS_NAME, Answered, FIXED, GCP, GCP_NAME, HttpServer, SERVICE, ServiceSpec, TestCa, assert_answers, failovers,
-    service_port, target_zone, wait_switch,
+    AWS, AWS_NAME, Answered, FIXED, GCP, GCP_NAME, SERVICE, ServiceSpec, assert_answers, failovers, service_port,
+    target_zone, wait_switch,
 };
+use stubborn_test_support::http_server::HttpServer;
+use stubborn_test_support::test_ca::TestCa;
 use stubborn_test_support::{Config, Knot, Stubborn, wait};
 
 fn stubborn_with(knot: &Knot, spec: &ServiceSpec) -> Stubborn {

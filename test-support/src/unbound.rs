@@ -24,6 +24,7 @@ use tempfile::TempDir;
 use crate::dns::Ask;
 use crate::ports::free_port;
 use crate::process::{find_binary, spawn_logged};
+use crate::scratch;
 use crate::wait;
 
 /// The name the test certificates are issued for.
@@ -54,7 +55,7 @@ pub struct UnboundSpec<'a> {
 
 impl Unbound {
     pub fn start(spec: &UnboundSpec<'_>) -> Unbound {
-        let dir = tempfile::Builder::new().prefix("stubborn-unbound-").tempdir().expect("create unbound temp dir");
+        let dir = scratch::temp_dir("unbound");
         let at = |port: u16| -> SocketAddr { ([127, 0, 0, 1], port).into() };
         let mut unbound =
             Unbound { dir, plain: at(free_port()), tls: at(free_port()), https: at(free_port()), child: None };
