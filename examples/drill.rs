@@ -125,7 +125,7 @@ struct Args {
     /// A quick run: 50 names, a 5 s outage.
     #[arg(long)]
     short: bool,
-    /// Keep the temp dir (configs, zone, logs of knotd and both stubborns) and print its path.
+    /// Keep the temp dirs (configs, zone, logs of knotd and every stubborn) and print where.
     #[arg(long)]
     keep: bool,
     /// Before the outage, send stubborn this many unique names (see --flood-shape).
