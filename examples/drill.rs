@@ -41,8 +41,7 @@
 //! `[fleet]` and one without are started with empty caches and asked for
 //! every name once a second. It passes when the one with `[fleet]` answers
 //! at least [`NEW_NODE_GOAL`] % of the names with their right address in
-//! both. redis-server: `REDIS_SERVER_BIN`, else /usr/bin, /usr/local/bin,
-//! then PATH.
+//! both.
 //!
 //! Exit status: 0 when stubborn answered every query during the outage
 //! (`--new-node`: the goal was met), 1 when it did not, 2 when the drill
@@ -50,29 +49,37 @@
 //! that did not start). Everything listens on 127.0.0.1 only and
 //! every wait and loop is bounded.
 //!
+//! The processes are the integration tests' own (`stubborn_test_support`,
+//! `test-support/`): stubborn, knotd, redis-server, and a fake upstream
+//! that never answers for the blackhole. The harness panics where a process
+//! does not start, as a test wants; [`main`] turns that into exit status 2.
 //! The stubborn binary: `STUBBORN_BIN`, else the `stubborn` next to this
 //! example's target directory (`target/release/stubborn` for
 //! `cargo run --release --example drill`; `cargo build --release` builds it).
-//! knotd: `KNOTD_BIN`, else /usr/sbin, /usr/local/sbin, then PATH.
+//! knotd and redis-server: `KNOTD_BIN` and `REDIS_SERVER_BIN`, else
+//! /usr/sbin, /usr/local/sbin, then PATH.
 //!
 //! `integration-tests/drill.rs` runs [`run`] and [`run_new_node`] in short mode.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{RData, RecordType};
 use stubborn::resolver::FAILURE_RECHECK;
+use stubborn_test_support::dns::{self, Ask, EDE_STALE_ANSWER};
+use stubborn_test_support::knot::{Knot, Zone};
+use stubborn_test_support::stubborn::{Launch, Stubborn, binary, use_binary};
+use stubborn_test_support::{Config, FakeUpstream, Mode, Redis, scratch};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -90,10 +97,6 @@ const CLIENT_ATTEMPTS: u32 = 2;
 const IN_FLIGHT: usize = 128;
 /// How long past stubborn's failure recheck timer to wait for fresh answers.
 const RECOVERY_GRACE: Duration = Duration::from_secs(10);
-/// RFC 8914 INFO-CODE 3, "Stale Answer".
-const EDE_STALE_ANSWER: u16 = 3;
-/// EDNS option code of Extended DNS Errors.
-const EDE_OPTION: u16 = 15;
 /// Flood senders, and queries each keeps in flight (4 × 64 stays well under
 /// stubborn's 1024 upstream fetches).
 const FLOOD_THREADS: usize = 4;
@@ -122,7 +125,7 @@ struct Args {
     /// A quick run: 50 names, a 5 s outage.
     #[arg(long)]
     short: bool,
-    /// Keep the temp dir (configs, zone, logs of knotd and both stubborns) and print its path.
+    /// Keep the temp dirs (configs, zone, logs of knotd and every stubborn) and print where.
     #[arg(long)]
     keep: bool,
     /// Before the outage, send stubborn this many unique names (see --flood-shape).
@@ -180,40 +183,50 @@ impl FloodShape {
         }
     }
 
-    /// The wire form of the name the flood's names are under.
-    fn zone(self) -> &'static [u8] {
+    /// The name the flood's names are under.
+    fn zone(self) -> &'static str {
         match self {
-            FloodShape::Nxdomain => b"\x02nx\x05drill\x04test\x00",
-            _ => b"\x01w\x05drill\x04test\x00",
+            FloodShape::Nxdomain => "nx.drill.test.",
+            _ => "w.drill.test.",
         }
     }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(path) = std::env::var_os("STUBBORN_BIN") {
+        use_binary(PathBuf::from(path));
+    }
     let (names, outage) = if args.short { (50, 5) } else { (200, 20) };
     let options = Options {
         names: args.names.map_or(names, |n| n as usize),
         outage: Duration::from_secs(args.outage.unwrap_or(outage)),
-        stubborn_bin: None,
         keep: args.keep,
         recovery: true,
-        free_port: None,
         flood: args.flood as usize,
         flood_shape: args.flood_shape,
     };
     let mut out = io::stdout();
-    let passed = if args.new_node {
-        run_new_node(&options, &mut out).map(|report| report.passed())
-    } else {
-        run(&options, &mut out).map(|report| report.passed())
-    };
+    // The harness panics where a process does not start (its message is
+    // printed then): the drill could not run, as with an error.
+    let passed = panic::catch_unwind(AssertUnwindSafe(|| {
+        if args.new_node {
+            run_new_node(&options, &mut out).map(|report| report.passed())
+        } else {
+            run(&options, &mut out).map(|report| report.passed())
+        }
+    }));
     match passed {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        Ok(Ok(false)) => ExitCode::from(1),
+        Ok(Err(e)) => {
             let _ = out.flush();
             eprintln!("drill: could not run: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            let _ = out.flush();
+            eprintln!("drill: could not run (see the panic above)");
             ExitCode::from(2)
         }
     }
@@ -226,15 +239,10 @@ pub struct Options {
     pub names: usize,
     /// How long knotd stays down.
     pub outage: Duration,
-    /// The stubborn binary; `None`: `STUBBORN_BIN`, else next to this executable.
-    pub stubborn_bin: Option<PathBuf>,
-    /// Keep the temp dir with the configs and logs.
+    /// Keep the temp dirs with the configs and logs.
     pub keep: bool,
     /// After the outage, wait for stubborn's fresh answers (up to ~40 s).
     pub recovery: bool,
-    /// Where free ports come from (a test passes its harness's, so that
-    /// tests running beside the drill never get the same port).
-    pub free_port: Option<fn() -> u16>,
     /// Unique names sent to stubborn after the warm-up (0: none).
     pub flood: usize,
     /// What those names are, and how often each is asked.
@@ -243,14 +251,12 @@ pub struct Options {
 
 impl Options {
     /// `--short`'s sizes (50 names, a 5 s outage), without waiting for recovery.
-    pub fn short(stubborn_bin: PathBuf) -> Options {
+    pub fn short() -> Options {
         Options {
             names: 50,
             outage: Duration::from_secs(5),
-            stubborn_bin: Some(stubborn_bin),
             keep: false,
             recovery: false,
-            free_port: None,
             flood: 0,
             flood_shape: FloodShape::Nxdomain,
         }
@@ -365,14 +371,12 @@ impl Report {
     }
 }
 
-/// What every drill starts from: the stubborn binary, a temp dir, free
-/// ports, the names, and knotd serving them.
+/// What every drill starts from: the names, knotd serving them, and with
+/// `--keep` the directory every process's files are kept in.
 struct Setup {
-    stubborn_bin: PathBuf,
-    dir: tempfile::TempDir,
-    ports: Ports,
-    names: Vec<Name>,
+    names: Vec<String>,
     knot: Knot,
+    kept: Option<PathBuf>,
 }
 
 impl Setup {
@@ -380,42 +384,61 @@ impl Setup {
         if options.names == 0 || options.outage.is_zero() {
             bail!("need at least one name and an outage longer than 0 s");
         }
-        let stubborn_bin = match &options.stubborn_bin {
-            Some(path) => path.clone(),
-            None => default_stubborn_bin()?,
-        };
-        if !stubborn_bin.is_file() {
-            bail!("no stubborn binary at {}: run `cargo build --release` or set STUBBORN_BIN", stubborn_bin.display());
+        if !binary().is_file() {
+            bail!("no stubborn binary at {}: run `cargo build --release` or set STUBBORN_BIN", binary().display());
         }
-        let knotd_bin = knotd_bin()?;
-        let dir = tempfile::Builder::new().prefix("stubborn-drill-").tempdir().context("create a temp dir")?;
-        let mut ports = Ports { taken: BTreeSet::new(), source: options.free_port };
-        let names: Vec<Name> = (0..options.names)
-            .map(|i| Name::from_ascii(format!("host{i}.{ORIGIN}")))
-            .collect::<Result<_, _>>()
-            .context("build the query names")?;
-        let knot = Knot::start(&knotd_bin, dir.path(), ports.take()?, options.names)?;
-        Ok(Setup { stubborn_bin, dir, ports, names, knot })
+        let kept = if options.keep {
+            let dir = tempfile::Builder::new().prefix("stubborn-drill-").tempdir().context("create a temp dir")?;
+            let dir = dir.keep();
+            scratch::keep_under(&dir);
+            Some(dir)
+        } else {
+            None
+        };
+        let names = (0..options.names).map(|i| format!("host{i}.{ORIGIN}")).collect();
+        let knot = Knot::serve(Zone { origin: ORIGIN.to_string(), ..Zone::new(&zone_records(options.names)) });
+        Ok(Setup { names, knot, kept })
+    }
+}
+
+/// stubborn in front of `upstream`: as configured by default, or as a plain
+/// forwarder (no stale answers, no last-known-good), with the `[fleet]`
+/// section `fleet` if any. `name` names its temp dir.
+fn start_stubborn(name: &str, upstream: SocketAddr, plain: bool, fleet: Option<&str>) -> Stubborn {
+    let config = Config::new(&[upstream.to_string()]).set_str("upstream", "probe_interval", "500ms");
+    let config = if plain {
+        config.set("cache", "serve_stale", "false").set_str("cache", "keep_positive", "0s")
+    } else {
+        config.set("cache", "serve_stale", "true")
+    };
+    let config = match fleet {
+        Some(fleet) => config.append(fleet),
+        None => config,
+    };
+    // STUBBORN_LOG: stubborn's RUST_LOG (e.g. "debug" with --keep); the
+    // harness reads the addresses stubborn bound from stubborn::run's info lines.
+    let level = std::env::var("STUBBORN_LOG").unwrap_or_else(|_| "warn".to_string());
+    let filter = format!("{level},stubborn::run=info");
+    Stubborn::launch(config, Launch { name, env: &[("RUST_LOG", &filter)], ..Launch::default() })
+}
+
+/// `stubborn_answers_total{source="stale"}`.
+fn stale_metric(stubborn: &Stubborn) -> f64 {
+    stubborn.metric("stubborn_answers_total{source=\"stale\"}")
+}
+
+/// Says where the kept files are, once every process has stopped.
+fn say_kept(out: &mut dyn Write, kept: Option<PathBuf>) {
+    if let Some(dir) = kept {
+        say(out, &format!("kept: {} (configs, zone and logs, a directory each process)", dir.display()));
     }
 }
 
 /// Runs the drill, writing progress and the report to `out`.
 pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
-    let Setup { stubborn_bin, dir, mut ports, names, mut knot } = Setup::new(options)?;
-    let config = |name: &str, plain: bool, ports: &mut Ports| -> anyhow::Result<StubbornConfig> {
-        Ok(StubbornConfig {
-            name: name.to_string(),
-            dns: SocketAddr::from(([127, 0, 0, 1], ports.take()?)),
-            admin: SocketAddr::from(([127, 0, 0, 1], ports.take()?)),
-            upstream: knot.addr,
-            plain,
-            fleet: None,
-        })
-    };
-    let stubborn_config = config("stubborn", false, &mut ports)?;
-    let plain_config = config("plain", true, &mut ports)?;
-    let stubborn = Stubborn::start(&stubborn_bin, dir.path(), stubborn_config)?;
-    let plain = Stubborn::start(&stubborn_bin, dir.path(), plain_config)?;
+    let Setup { names, mut knot, kept: kept_in } = Setup::new(options)?;
+    let stubborn = start_stubborn("stubborn", knot.addr, false, None);
+    let plain = start_stubborn("plain", knot.addr, true, None);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("start tokio")?;
 
     say(
@@ -431,13 +454,13 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
         out,
         &format!(
             "  stubborn        on {} (admin {}): serve_stale = true, the defaults\n  plain forwarder on {} (admin {}): serve_stale = false, keep_positive = \"0s\"",
-            stubborn.config.dns, stubborn.config.admin, plain.config.dns, plain.config.admin
+            stubborn.dns, stubborn.admin, plain.dns, plain.admin
         ),
     );
 
     // --- warm-up: every name once, through both.
     let (warm_s, warm_p) =
-        runtime.block_on(async { tokio::join!(round(stubborn.config.dns, &names), round(plain.config.dns, &names)) });
+        runtime.block_on(async { tokio::join!(round(stubborn.dns, &names), round(plain.dns, &names)) });
     let (ok_s, ok_p) = (warm_s.iter().filter(|o| o.answered).count(), warm_p.iter().filter(|o| o.answered).count());
     say(
         out,
@@ -449,8 +472,8 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
     if ok_s != names.len() || ok_p != names.len() {
         bail!(
             "warm-up failed: not every name resolved through both resolvers\n{}\n{}",
-            stubborn.log_tail(),
-            plain.log_tail()
+            stubborn.log_tail(30),
+            plain.log_tail(30)
         );
     }
     let flooded = if options.flood > 0 {
@@ -463,8 +486,8 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
     std::thread::sleep(wait);
 
     // --- the outage.
-    let stale_before = (stubborn.stale_metric()?, plain.stale_metric()?);
-    knot.kill();
+    let stale_before = (stale_metric(&stubborn), stale_metric(&plain));
+    knot.stop();
     let outage_start = Instant::now();
     say(
         out,
@@ -484,8 +507,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
             break;
         }
         sleep_until(start);
-        let (s, p) = runtime
-            .block_on(async { tokio::join!(round(stubborn.config.dns, &names), round(plain.config.dns, &names)) });
+        let (s, p) = runtime.block_on(async { tokio::join!(round(stubborn.dns, &names), round(plain.dns, &names)) });
         if k == 0 {
             report.stubborn.first_latencies = sorted_latencies(&s);
             report.plain.first_latencies = sorted_latencies(&p);
@@ -510,12 +532,12 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
     }
     report.stubborn.names_always_answered = always_s.iter().filter(|a| **a).count();
     report.plain.names_always_answered = always_p.iter().filter(|a| **a).count();
-    report.stubborn.stale_metric = stubborn.stale_metric()? - stale_before.0;
-    report.plain.stale_metric = plain.stale_metric()? - stale_before.1;
+    report.stubborn.stale_metric = stale_metric(&stubborn) - stale_before.0;
+    report.plain.stale_metric = stale_metric(&plain) - stale_before.1;
 
     // --- recovery.
     sleep_until(outage_start + options.outage);
-    knot.start_again()?;
+    knot.start_again();
     let back = Instant::now();
     report.outage = back.duration_since(outage_start);
     say(out, &format!("t=+{:4.1}s  knotd started again and serving", report.outage.as_secs_f64()));
@@ -526,7 +548,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
         let mut last_fresh = usize::MAX;
         while Instant::now() < deadline {
             let asked = Instant::now();
-            let s = runtime.block_on(round(stubborn.config.dns, &names));
+            let s = runtime.block_on(round(stubborn.dns, &names));
             let fresh = s.iter().filter(|o| o.answered && !o.stale).count();
             let stale = s.iter().filter(|o| o.stale).count();
             if fresh > 0 && report.first_fresh_after.is_none() {
@@ -547,10 +569,8 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
     }
 
     say(out, &render(&report));
-    if options.keep {
-        drop((stubborn, plain, knot));
-        say(out, &format!("kept: {} (configs, zone and logs)", dir.keep().display()));
-    }
+    drop((stubborn, plain, knot));
+    say_kept(out, kept_in);
     Ok(report)
 }
 
@@ -761,24 +781,14 @@ impl NewNodeReport {
 ///    names (NXDOMAIN); the warmed nodes are asked first, as they would be
 ///    in a running fleet.
 pub fn run_new_node(options: &Options, out: &mut dyn Write) -> anyhow::Result<NewNodeReport> {
-    let redis_bin = redis_server_bin()?;
-    let Setup { stubborn_bin, dir, mut ports, names, mut knot } = Setup::new(options)?;
-    let redis = RedisServer::start(&redis_bin, dir.path(), ports.take()?)?;
-    let key_file = dir.path().join("fleet.key");
+    let Setup { names, mut knot, kept: kept_in } = Setup::new(options)?;
+    let redis = Redis::start();
+    let key_dir = scratch::temp_dir("fleet-key");
+    let key_file = key_dir.path().join("fleet.key");
     fs::write(&key_file, rand::random::<[u8; 32]>()).context("write the fleet key")?;
     let upstream = knot.addr;
-    let fleet = format!("[fleet]\nstore = [\"redis://{}/0\"]\nkey_file = \"{}\"\n", redis.addr, key_file.display());
-    let mut node = |name: &str, with_fleet: bool| -> anyhow::Result<Stubborn> {
-        let config = StubbornConfig {
-            name: name.to_string(),
-            dns: SocketAddr::from(([127, 0, 0, 1], ports.take()?)),
-            admin: SocketAddr::from(([127, 0, 0, 1], ports.take()?)),
-            upstream,
-            plain: false,
-            fleet: with_fleet.then(|| fleet.clone()),
-        };
-        Stubborn::start(&stubborn_bin, dir.path(), config)
-    };
+    let fleet = format!("[fleet]\nstore = [\"{}\"]\nkey_file = \"{}\"\n", redis.url(), key_file.display());
+    let node = |name: &str, with_fleet: bool| start_stubborn(name, upstream, false, with_fleet.then_some(&*fleet));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("start tokio")?;
 
     say(
@@ -787,17 +797,17 @@ pub fn run_new_node(options: &Options, out: &mut dyn Write) -> anyhow::Result<Ne
             "stubborn new-node drill: {} names (TTL {RECORD_TTL} s) served by knotd on {}; a fleet store (redis-server) on {}; each outage {} s",
             options.names,
             knot.addr,
-            redis.addr,
+            redis.addr(),
             options.outage.as_secs()
         ),
     );
-    let a = node("fleet-a", true)?;
-    let b = node("fleet-b", true)?;
+    let a = node("fleet-a", true);
+    let b = node("fleet-b", true);
     say(
         out,
         &format!(
             "  warmed nodes fleet-a on {} and fleet-b on {}: [fleet] with key_file, the defaults otherwise",
-            a.config.dns, b.config.dns
+            a.dns, b.dns
         ),
     );
 
@@ -806,7 +816,7 @@ pub fn run_new_node(options: &Options, out: &mut dyn Write) -> anyhow::Result<Ne
     let pick = |indices: &[usize]| indices.iter().map(|&i| names[i].clone()).collect::<Vec<_>>();
     let (even_names, odd_names) = (pick(&even), pick(&odd));
     let (warm_a, warm_b) =
-        runtime.block_on(async { tokio::join!(round(a.config.dns, &even_names), round(b.config.dns, &odd_names)) });
+        runtime.block_on(async { tokio::join!(round(a.dns, &even_names), round(b.dns, &odd_names)) });
     let right = |outcomes: &[Outcome], indices: &[usize]| {
         outcomes.iter().zip(indices).filter(|&(o, &i)| o.is_correct(i)).count()
     };
@@ -820,26 +830,32 @@ pub fn run_new_node(options: &Options, out: &mut dyn Write) -> anyhow::Result<Ne
         ),
     );
     if ok_a != even.len() || ok_b != odd.len() {
-        bail!("warm-up failed: not every name resolved\n{}\n{}", a.log_tail(), b.log_tail());
+        bail!("warm-up failed: not every name resolved\n{}\n{}", a.log_tail(30), b.log_tail(30));
     }
-    let published = || -> anyhow::Result<f64> {
-        let ok = "result=\"ok\"";
-        Ok(a.metric("stubborn_fleet_published_total", ok)? + b.metric("stubborn_fleet_published_total", ok)?)
+    let published = || {
+        let ok = "stubborn_fleet_published_total{result=\"ok\"}";
+        a.metric(ok) + b.metric(ok)
     };
     // At the default publish_rate (1000 a second) every name is written within names/1000 s.
     let deadline = Instant::now() + Duration::from_secs(10 + names.len() as u64 / 1000);
-    while published()? < names.len() as f64 && Instant::now() < deadline {
+    while published() < names.len() as f64 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let published = published()?;
+    let published = published();
     say(out, &format!("published: {published} answers written to the store by fleet-a and fleet-b"));
     if published < names.len() as f64 {
-        bail!("the warmed nodes published {published} of {} answers\n{}\n{}", names.len(), a.log_tail(), b.log_tail());
+        bail!(
+            "the warmed nodes published {published} of {} answers\n{}\n{}",
+            names.len(),
+            a.log_tail(30),
+            b.log_tail(30)
+        );
     }
 
     // --- 1. the silent outage.
-    knot.kill();
-    let blackhole = Blackhole::bind(knot.addr)?;
+    knot.stop();
+    let blackhole =
+        FakeUpstream::start_at(knot.addr, Mode::Blackhole).with_context(|| format!("blackhole {}", knot.addr))?;
     say(
         out,
         &format!(
@@ -847,11 +863,13 @@ pub fn run_new_node(options: &Options, out: &mut dyn Write) -> anyhow::Result<Ne
             knot.addr
         ),
     );
-    let silent = new_nodes(&mut node, Outage::Silent, &names, options.outage, &runtime, out)?;
+    let silent = new_nodes(&node, Outage::Silent, &names, options.outage, &runtime, out);
     drop(blackhole);
 
-    // --- 2. the empty-record outage.
-    knot.republish_without_records()?;
+    // --- 2. the empty-record outage: the provider's mistake, the zone
+    // published again (the next serial) without any hostN record.
+    knot.set_records(&zone_records(0));
+    knot.start_again();
     say(
         out,
         &format!(
@@ -859,8 +877,7 @@ pub fn run_new_node(options: &Options, out: &mut dyn Write) -> anyhow::Result<Ne
             names.len()
         ),
     );
-    let (kept_a, kept_b) =
-        runtime.block_on(async { tokio::join!(round(a.config.dns, &names), round(b.config.dns, &names)) });
+    let (kept_a, kept_b) = runtime.block_on(async { tokio::join!(round(a.dns, &names), round(b.dns, &names)) });
     let kept = |outcomes: &[Outcome]| outcomes.iter().enumerate().filter(|&(i, o)| o.is_correct(i)).count();
     let warmed_kept = (kept(&kept_a), kept(&kept_b));
     say(
@@ -872,28 +889,26 @@ pub fn run_new_node(options: &Options, out: &mut dyn Write) -> anyhow::Result<Ne
             n = names.len()
         ),
     );
-    let mut empty = new_nodes(&mut node, Outage::EmptyRecords, &names, options.outage, &runtime, out)?;
+    let mut empty = new_nodes(&node, Outage::EmptyRecords, &names, options.outage, &runtime, out);
     empty.warmed_kept = Some(warmed_kept);
 
     let report = NewNodeReport { names: names.len(), published, silent, empty };
     say(out, &render_new_node(&report));
-    if options.keep {
-        drop((a, b, knot, redis));
-        say(out, &format!("kept: {} (configs, zone and logs)", dir.keep().display()));
-    }
+    drop((a, b, knot, redis));
+    say_kept(out, kept_in);
     Ok(report)
 }
 
 /// Starts a node with `[fleet]` and one without, with empty caches, and asks
 /// both for every name every [`ROUND_INTERVAL`] for `outage`.
 fn new_nodes(
-    node: &mut dyn FnMut(&str, bool) -> anyhow::Result<Stubborn>,
+    node: &dyn Fn(&str, bool) -> Stubborn,
     outage: Outage,
-    names: &[Name],
+    names: &[String],
     duration: Duration,
     runtime: &tokio::runtime::Runtime,
     out: &mut dyn Write,
-) -> anyhow::Result<NewNodeOutage> {
+) -> NewNodeOutage {
     let tag = match outage {
         Outage::Silent => "silent",
         Outage::EmptyRecords => "empty",
@@ -901,15 +916,15 @@ fn new_nodes(
     let start = Instant::now();
     // The node with [fleet] last, so that it is asked the moment it is ready,
     // as a Service sends a pod traffic once its readiness probe passes.
-    let alone = node(&format!("new-{tag}-alone"), false)?;
-    let with = node(&format!("new-{tag}-fleet"), true)?;
+    let alone = node(&format!("new-{tag}-alone"), false);
+    let with = node(&format!("new-{tag}-fleet"), true);
     say(
         out,
         &format!(
             "t=+{:4.1}s  new nodes started, empty caches: with [fleet] on {}, without on {}; asked at once",
             start.elapsed().as_secs_f64(),
-            with.config.dns,
-            alone.config.dns
+            with.dns,
+            alone.dns
         ),
     );
     let mut report =
@@ -922,8 +937,7 @@ fn new_nodes(
             break;
         }
         sleep_until(at);
-        let (f, l) =
-            runtime.block_on(async { tokio::join!(round(with.config.dns, names), round(alone.config.dns, names)) });
+        let (f, l) = runtime.block_on(async { tokio::join!(round(with.dns, names), round(alone.dns, names)) });
         report.fleet.tally(&f, k == 0);
         report.alone.tally(&l, k == 0);
         report.rounds += 1;
@@ -946,10 +960,10 @@ fn new_nodes(
         );
     }
     for (side, node) in [(&mut report.fleet, &with), (&mut report.alone, &alone)] {
-        side.from_fleet = node.metric("stubborn_answers_total", "source=\"fleet\"")?;
-        side.kept_positive = node.metric("stubborn_answers_total", "source=\"kept_positive\"")?;
+        side.from_fleet = node.metric("stubborn_answers_total{source=\"fleet\"}");
+        side.kept_positive = node.metric("stubborn_answers_total{source=\"kept_positive\"}");
     }
-    Ok(report)
+    report
 }
 
 /// The new-node drill's report, as printed.
@@ -1016,9 +1030,10 @@ pub fn render_new_node(r: &NewNodeReport) -> String {
 /// asked twice back to back), or for `answered-10x` ten rounds of every
 /// name, spread over [`FLOOD_SPREAD`]. Bounded by [`FLOOD_LIMIT`].
 fn flood_stubborn(stubborn: &Stubborn, count: usize, shape: FloodShape, out: &mut dyn Write) -> anyhow::Result<Flood> {
-    let evictions = |kind: &str| stubborn.metric("stubborn_cache_evictions_total", &format!("kind=\"{kind}\""));
-    let (negative_before, positive_before) = (evictions("negative")?, evictions("positive")?);
-    let mut f = Flood { shape, rss_before: stubborn.rss_mib(), ..Flood::default() };
+    let evictions = |kind: &str| stubborn.metric(&format!("stubborn_cache_evictions_total{{kind=\"{kind}\"}}"));
+    let rss_mib = || stubborn.memory_kib("VmRSS") as f64 / 1024.0;
+    let (negative_before, positive_before) = (evictions("negative"), evictions("positive"));
+    let mut f = Flood { shape, rss_before: rss_mib(), ..Flood::default() };
     let start = Instant::now();
     let deadline = start + FLOOD_LIMIT;
     let step = count.div_ceil(10);
@@ -1035,8 +1050,8 @@ fn flood_stubborn(stubborn: &Stubborn, count: usize, shape: FloodShape, out: &mu
         }
         sleep_until(not_before);
         f.names = f.names.max(range.end);
-        f.counts.add(flood(stubborn.config.dns, range, shape.zone(), back_to_back, deadline)?);
-        let entries = stubborn.metric("stubborn_cache_entries", "")?;
+        f.counts.add(flood(stubborn.dns, range, shape.zone(), back_to_back, deadline)?);
+        let entries = stubborn.metric("stubborn_cache_entries");
         let round = if shape == FloodShape::Answered10x { format!("round {}/10: ", k + 1) } else { String::new() };
         say(
             out,
@@ -1047,26 +1062,26 @@ fn flood_stubborn(stubborn: &Stubborn, count: usize, shape: FloodShape, out: &mu
                 start.elapsed().as_secs_f64(),
                 f.counts.noerror,
                 f.counts.nxdomain,
-                stubborn.rss_mib()
+                rss_mib()
             ),
         );
     }
     f.took = start.elapsed();
-    f.rss_after = stubborn.rss_mib();
-    f.entries_after = stubborn.metric("stubborn_cache_entries", "")?;
-    f.negative_evictions = evictions("negative")? - negative_before;
-    f.positive_evictions = evictions("positive")? - positive_before;
+    f.rss_after = rss_mib();
+    f.entries_after = stubborn.metric("stubborn_cache_entries");
+    f.negative_evictions = evictions("negative") - negative_before;
+    f.positive_evictions = evictions("positive") - positive_before;
     Ok(f)
 }
 
-/// Sends the names numbered `range` under `zone` (wire form) from
+/// Sends the names numbered `range` under `zone` from
 /// [`FLOOD_THREADS`] sockets, [`FLOOD_WINDOW`] in flight on each; each
 /// window is sent `back_to_back` times, each time once the replies to the
 /// last came (or 2 s passed). Returns the queries sent and the replies by RCODE.
 fn flood(
     server: SocketAddr,
     range: std::ops::Range<usize>,
-    zone: &'static [u8],
+    zone: &'static str,
     back_to_back: usize,
     deadline: Instant,
 ) -> io::Result<FloodCounts> {
@@ -1084,7 +1099,7 @@ fn flood(
                     }
                     for _ in 0..back_to_back {
                         for &i in window {
-                            socket.send(&flood_query(i, zone))?;
+                            socket.send(&dns::raw_query(i as u16, 0x0100, 1, &format!("f{i}.{zone}"), 1))?;
                             counts.sent += 1;
                         }
                         for _ in window {
@@ -1102,19 +1117,6 @@ fn flood(
         total.add(thread.join().map_err(|_| io::Error::other("a flood thread panicked"))??);
     }
     Ok(total)
-}
-
-/// `f{i}.` + `zone` A, no EDNS, by hand: a flood builds millions.
-fn flood_query(i: usize, zone: &[u8]) -> Vec<u8> {
-    let label = format!("f{i}");
-    let mut q = Vec::with_capacity(40);
-    q.extend_from_slice(&(i as u16).to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    q.push(label.len() as u8);
-    q.extend_from_slice(label.as_bytes());
-    q.extend_from_slice(zone);
-    q.extend_from_slice(&[0x00, 0x01, 0x00, 0x01]);
-    q
 }
 
 // === asking
@@ -1141,7 +1143,7 @@ impl Outcome {
 }
 
 /// Asks `server` for the A record of every name, at most [`IN_FLIGHT`] at once.
-async fn round(server: SocketAddr, names: &[Name]) -> Vec<Outcome> {
+async fn round(server: SocketAddr, names: &[String]) -> Vec<Outcome> {
     let limit = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut tasks = JoinSet::new();
     for (i, name) in names.iter().enumerate() {
@@ -1175,7 +1177,7 @@ async fn round(server: SocketAddr, names: &[Name]) -> Vec<Outcome> {
 
 /// One A query with EDNS over UDP, like a stub resolver: [`CLIENT_ATTEMPTS`]
 /// tries of [`CLIENT_TIMEOUT`] each.
-async fn ask(server: SocketAddr, name: &Name) -> Outcome {
+async fn ask(server: SocketAddr, name: &str) -> Outcome {
     let start = Instant::now();
     for _ in 0..CLIENT_ATTEMPTS {
         if let Ok(Some(reply)) = tokio::time::timeout(CLIENT_TIMEOUT, exchange(server, name)).await {
@@ -1185,7 +1187,7 @@ async fn ask(server: SocketAddr, name: &Name) -> Outcome {
             return Outcome {
                 answered,
                 addresses,
-                stale: ede_codes(&reply).contains(&EDE_STALE_ANSWER),
+                stale: dns::ede(&reply).iter().any(|&(code, _)| code == EDE_STALE_ANSWER),
                 rcode: Some(reply.metadata.response_code),
                 latency: start.elapsed(),
             };
@@ -1194,15 +1196,11 @@ async fn ask(server: SocketAddr, name: &Name) -> Outcome {
     Outcome { answered: false, addresses: Vec::new(), stale: false, rcode: None, latency: start.elapsed() }
 }
 
-/// Sends one query and waits for the reply with its ID; `None` on a socket error.
-async fn exchange(server: SocketAddr, name: &Name) -> Option<Message> {
-    let id: u16 = rand::random();
-    let mut query = Message::new(id, MessageType::Query, OpCode::Query);
-    query.metadata.recursion_desired = true;
-    query.add_query(Query::query(name.clone(), RecordType::A));
-    let mut edns = Edns::new();
-    edns.set_max_payload(1232);
-    query.set_edns(edns);
+/// Sends one query (the harness's: RD, EDNS with a 1232-octet payload) and
+/// waits for the reply with its ID; `None` on a socket error.
+async fn exchange(server: SocketAddr, name: &str) -> Option<Message> {
+    let query = Ask::new(name, RecordType::A).message();
+    let id = query.metadata.id;
     let wire = query.to_vec().ok()?;
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
     socket.send_to(&wire, server).await.ok()?;
@@ -1219,23 +1217,6 @@ async fn exchange(server: SocketAddr, name: &Name) -> Option<Message> {
             return Some(reply);
         }
     }
-}
-
-/// INFO-CODEs of the Extended DNS Errors (RFC 8914) in a reply.
-fn ede_codes(reply: &Message) -> Vec<u16> {
-    let Some(edns) = &reply.edns else { return Vec::new() };
-    edns.options()
-        .options
-        .iter()
-        .filter(|(code, _)| u16::from(*code) == EDE_OPTION)
-        .filter_map(|(_, option)| {
-            let data: Vec<u8> = match option {
-                EdnsOption::Unknown(_, data) => data.clone(),
-                other => Vec::<u8>::try_from(other).ok()?,
-            };
-            (data.len() >= 2).then(|| u16::from_be_bytes([data[0], data[1]]))
-        })
-        .collect()
 }
 
 fn tally(side: &mut Side, always: &mut [bool], outcomes: &[Outcome]) {
@@ -1255,7 +1236,7 @@ fn sorted_latencies(outcomes: &[Outcome]) -> Vec<Duration> {
     v
 }
 
-// === the processes
+// === the zone
 
 /// `hostN`'s address, from 198.18.0.0/15 (RFC 2544, benchmarking): data
 /// only, never contacted.
@@ -1263,374 +1244,14 @@ fn host_address(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(198, 18 + ((i >> 16) % 2) as u8, ((i >> 8) & 0xff) as u8, (i & 0xff) as u8)
 }
 
-/// knotd serving [`ORIGIN`] with `host0` .. `hostN-1`, each an A record,
-/// and the wildcard `*.w` that answers the answered floods.
-struct Knot {
-    bin: PathBuf,
-    dir: PathBuf,
-    addr: SocketAddr,
-    child: Option<Child>,
-}
-
-impl Knot {
-    fn start(bin: &Path, parent: &Path, port: u16, names: usize) -> anyhow::Result<Knot> {
-        let dir = parent.join("knot");
-        fs::create_dir_all(&dir).context("create knot dir")?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let d = dir.display();
-        let config = format!(
-            "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n\
-             log:\n  - target: stderr\n    any: warning\n\
-             database:\n    storage: \"{d}/db\"\n\
-             control:\n    listen: \"{d}/knot.sock\"\n\
-             template:\n  - id: default\n    storage: \"{d}\"\n    file: \"%s.zone\"\n    zonefile-sync: -1\n    zonefile-load: whole\n    journal-content: none\n\
-             zone:\n  - domain: {ORIGIN}\n"
-        );
-        fs::write(dir.join("knot.conf"), config).context("write knot.conf")?;
-        let mut knot = Knot { bin: bin.to_path_buf(), dir, addr, child: None };
-        knot.write_zone(1, names)?;
-        knot.start_again()?;
-        Ok(knot)
+/// The zone's records: `host0` .. `host{names-1}`, each an A record with
+/// TTL [`RECORD_TTL`], and the wildcard `*.w` that answers the answered floods.
+fn zone_records(names: usize) -> String {
+    let mut zone = format!("*.w {WILDCARD_TTL} IN A {WILDCARD_ADDR}\n");
+    for i in 0..names {
+        let _ = writeln!(zone, "host{i} {RECORD_TTL} IN A {}", host_address(i));
     }
-
-    /// The zone file: serial `serial`, `host0` .. `host{names-1}`.
-    fn write_zone(&self, serial: u32, names: usize) -> anyhow::Result<()> {
-        let mut zone = format!(
-            "$ORIGIN {ORIGIN}\n$TTL {RECORD_TTL}\n@ 60 IN SOA ns hostmaster {serial} 3600 900 604800 60\n@ 60 IN NS ns\nns 60 IN A 127.0.0.1\n\
-             *.w {WILDCARD_TTL} IN A {WILDCARD_ADDR}\n"
-        );
-        for i in 0..names {
-            let _ = writeln!(zone, "host{i} {RECORD_TTL} IN A {}", host_address(i));
-        }
-        fs::write(self.dir.join(format!("{ORIGIN}zone")), zone).context("write the zone file")
-    }
-
-    /// The provider's mistake: the zone published again (serial 2) without
-    /// any `hostN` record, so every one of them is NXDOMAIN from now on.
-    fn republish_without_records(&mut self) -> anyhow::Result<()> {
-        self.kill();
-        self.write_zone(2, 0)?;
-        self.start_again()
-    }
-
-    /// Starts knotd and waits (10 s at most) until it answers for the zone.
-    fn start_again(&mut self) -> anyhow::Result<()> {
-        let log = fs::OpenOptions::new().create(true).append(true).open(self.dir.join("knotd.log"))?;
-        let child = Command::new(&self.bin)
-            .arg("-c")
-            .arg(self.dir.join("knot.conf"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("start {}", self.bin.display()))?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                self.child = None;
-                bail!("knotd exited with {status}; log:\n{}", self.log());
-            }
-            if self.serves() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        bail!("knotd on {} did not serve {ORIGIN} within 10 s; log:\n{}", self.addr, self.log())
-    }
-
-    /// SIGKILL, like a crash: the port closes at once.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// knotd answers the zone's SOA.
-    fn serves(&self) -> bool {
-        let Ok(name) = Name::from_ascii(ORIGIN) else { return false };
-        let mut query = Message::new(rand::random(), MessageType::Query, OpCode::Query);
-        query.add_query(Query::query(name, RecordType::SOA));
-        let Ok(wire) = query.to_vec() else { return false };
-        let exchange = || -> io::Result<Vec<u8>> {
-            let socket = UdpSocket::bind("127.0.0.1:0")?;
-            socket.connect(self.addr)?;
-            socket.set_read_timeout(Some(Duration::from_millis(200)))?;
-            socket.send(&wire)?;
-            let mut buf = vec![0u8; 4096];
-            let n = socket.recv(&mut buf)?;
-            buf.truncate(n);
-            Ok(buf)
-        };
-        exchange()
-            .ok()
-            .and_then(|raw| Message::from_vec(&raw).ok())
-            .is_some_and(|m| m.metadata.response_code == ResponseCode::NoError && !m.answers.is_empty())
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("knotd.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Knot {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// An address that reads nothing and answers nothing, over UDP and TCP:
-/// a server behind a firewall that drops, or a lost route.
-struct Blackhole {
-    _udp: UdpSocket,
-    _tcp: std::net::TcpListener,
-}
-
-impl Blackhole {
-    fn bind(addr: SocketAddr) -> anyhow::Result<Blackhole> {
-        let udp = UdpSocket::bind(addr).with_context(|| format!("blackhole {addr} (UDP)"))?;
-        let tcp = std::net::TcpListener::bind(addr).with_context(|| format!("blackhole {addr} (TCP)"))?;
-        Ok(Blackhole { _udp: udp, _tcp: tcp })
-    }
-}
-
-/// A redis-server on 127.0.0.1 (the fleet store): nothing persisted, in
-/// the foreground, stopped when dropped.
-struct RedisServer {
-    addr: SocketAddr,
-    child: Child,
-}
-
-impl RedisServer {
-    /// Starts it and waits (10 s at most) until it answers PING.
-    fn start(bin: &Path, parent: &Path, port: u16) -> anyhow::Result<RedisServer> {
-        let dir = parent.join("redis");
-        fs::create_dir_all(&dir).context("create the redis dir")?;
-        let log = fs::File::create(dir.join("redis.log")).context("create the redis log")?;
-        let child = Command::new(bin)
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("start {}", bin.display()))?;
-        let mut redis = RedisServer { addr: SocketAddr::from(([127, 0, 0, 1], port)), child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = redis.child.try_wait() {
-                let log = fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
-                bail!("redis-server exited with {status}; log:\n{log}");
-            }
-            if redis.pong() {
-                return Ok(redis);
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        bail!("redis-server on {} did not answer PING within 10 s", redis.addr)
-    }
-
-    fn pong(&self) -> bool {
-        let ping = || -> io::Result<bool> {
-            let mut stream = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(200))?;
-            stream.set_read_timeout(Some(Duration::from_millis(200)))?;
-            stream.write_all(b"PING\r\n")?;
-            let mut buf = [0u8; 16];
-            let n = io::Read::read(&mut stream, &mut buf)?;
-            Ok(buf[..n].starts_with(b"+PONG"))
-        };
-        ping().unwrap_or(false)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct StubbornConfig {
-    name: String,
-    dns: SocketAddr,
-    admin: SocketAddr,
-    upstream: SocketAddr,
-    /// A plain forwarder: no stale answers, no last-known-good.
-    plain: bool,
-    /// A `[fleet]` section to add, if any.
-    fleet: Option<String>,
-}
-
-impl StubbornConfig {
-    fn toml(&self) -> String {
-        let cache = if self.plain { "serve_stale = false\nkeep_positive = \"0s\"\n" } else { "serve_stale = true\n" };
-        format!(
-            "[server]\nlisten = [\"{dns}\"]\n\n\
-             [upstream]\nservers = [\"{up}\"]\ntimeout = \"300ms\"\nfail_after = 1\nprobe_interval = \"500ms\"\n\n\
-             [cache]\n{cache}stale_ttl = \"30s\"\nstale_answer_after = \"1.8s\"\n\n\
-             [admin]\nlisten = \"{admin}\"\n\n{fleet}",
-            dns = self.dns,
-            up = self.upstream,
-            admin = self.admin,
-            fleet = self.fleet.as_deref().unwrap_or_default(),
-        )
-    }
-}
-
-struct Stubborn {
-    config: StubbornConfig,
-    child: Child,
-    log_path: PathBuf,
-}
-
-impl Stubborn {
-    /// Starts stubborn and waits (10 s at most) until `GET /readyz` is 200.
-    fn start(bin: &Path, dir: &Path, config: StubbornConfig) -> anyhow::Result<Stubborn> {
-        let config_path = dir.join(format!("{}.toml", config.name));
-        fs::write(&config_path, config.toml()).context("write the stubborn config")?;
-        let log_path = dir.join(format!("{}.log", config.name));
-        let log = fs::File::create(&log_path).context("create the stubborn log")?;
-        let child = Command::new(bin)
-            .arg("--config")
-            .arg(&config_path)
-            // STUBBORN_LOG: stubborn's RUST_LOG (e.g. "debug" with --keep).
-            .env("RUST_LOG", std::env::var("STUBBORN_LOG").unwrap_or_else(|_| "warn".to_string()))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("start {}", bin.display()))?;
-        let mut s = Stubborn { config, child, log_path };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = s.child.try_wait() {
-                bail!("{} exited with {status} before it was ready\n{}", s.config.name, s.log_tail());
-            }
-            if matches!(http_get(s.config.admin, "/readyz"), Ok((200, _))) {
-                return Ok(s);
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        bail!("{} not ready after 10 s\n{}", s.config.name, s.log_tail())
-    }
-
-    /// `stubborn_answers_total{source="stale"}`.
-    fn stale_metric(&self) -> anyhow::Result<f64> {
-        self.metric("stubborn_answers_total", "source=\"stale\"")
-    }
-
-    /// The sum of the series of metric `name` whose line contains `label`.
-    fn metric(&self, name: &str, label: &str) -> anyhow::Result<f64> {
-        let (status, body) = http_get(self.config.admin, "/metrics")
-            .with_context(|| format!("GET /metrics from {} on {}", self.config.name, self.config.admin))?;
-        if status != 200 {
-            bail!("GET /metrics from {} answered {status}", self.config.name);
-        }
-        Ok(body
-            .lines()
-            .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])) && l.contains(label))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum())
-    }
-
-    /// Resident memory of the process, in MiB (Linux: /proc/PID/status).
-    fn rss_mib(&self) -> f64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok());
-        kib.unwrap_or(0.0) / 1024.0
-    }
-
-    fn log_tail(&self) -> String {
-        let log = fs::read_to_string(&self.log_path).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
-        format!("----- {} log ({}) -----\n{tail}", self.config.name, self.log_path.display())
-    }
-}
-
-impl Drop for Stubborn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Free 127.0.0.1 ports (UDP and TCP), below the ephemeral range so that no
-/// process's own source port takes one first; never the same one twice.
-struct Ports {
-    taken: BTreeSet<u16>,
-    source: Option<fn() -> u16>,
-}
-
-impl Ports {
-    fn take(&mut self) -> anyhow::Result<u16> {
-        if let Some(source) = self.source {
-            return Ok(source());
-        }
-        let low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
-            .unwrap_or(32_768)
-            .clamp(12_000, 32_768);
-        for _ in 0..2_000 {
-            let port = rand::random_range(10_000..low);
-            if self.taken.contains(&port) {
-                continue;
-            }
-            let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
-                && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
-            if free {
-                self.taken.insert(port);
-                return Ok(port);
-            }
-        }
-        bail!("no free port on 127.0.0.1 in 2000 tries")
-    }
-}
-
-/// `GET path` from `addr` (ureq): (status, body); any status, not only 2xx.
-fn http_get(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
-    let mut response = agent.get(format!("http://{addr}{path}")).call().map_err(io::Error::other)?;
-    let body = response.body_mut().read_to_string().map_err(io::Error::other)?;
-    Ok((response.status().as_u16(), body))
-}
-
-fn default_stubborn_bin() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("STUBBORN_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    // target/<profile>/examples/drill -> target/<profile>/stubborn
-    let exe = std::env::current_exe().context("find this executable")?;
-    let profile_dir = exe.parent().and_then(Path::parent).context("find the target directory")?;
-    Ok(profile_dir.join(format!("stubborn{}", std::env::consts::EXE_SUFFIX)))
-}
-
-fn knotd_bin() -> anyhow::Result<PathBuf> {
-    find_binary("knotd", "KNOTD_BIN", &["/usr/sbin", "/usr/local/sbin"])
-        .context("knotd not found: install Knot DNS (Debian: apt-get install knot; scripts/drill does it)")
-}
-
-fn redis_server_bin() -> anyhow::Result<PathBuf> {
-    find_binary("redis-server", "REDIS_SERVER_BIN", &["/usr/bin", "/usr/local/bin"]).context(
-        "redis-server not found: install it (Debian: apt-get install redis-server; scripts/drill --new-node does it)",
-    )
-}
-
-/// `$env` if set, else the first `name` in `dirs`, then on PATH.
-fn find_binary(name: &str, env: &str, dirs: &[&str]) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(env) {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    dirs.iter().map(PathBuf::from).chain(std::env::split_paths(&path)).map(|dir| dir.join(name)).find(|p| p.is_file())
+    zone
 }
 
 // === small things

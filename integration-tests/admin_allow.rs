@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 /// `METHOD path` from a socket bound to `from`: the status code.
 fn request_from(from: &str, admin: SocketAddr, method: &str, path: &str) -> u16 {

@@ -19,8 +19,8 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
-use crate::harness::stubborn::http_get;
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::http_client::http_get;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 const STUBBORN_NOFILE: u64 = 1024;
 const IDLE: usize = 5000;

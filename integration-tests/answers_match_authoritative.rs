@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 const ZONE: &str = r#"
 www 300 IN A 192.0.2.1

@@ -5,9 +5,9 @@
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::time::Duration;
 
-use crate::harness::ports::free_port;
-use crate::harness::stubborn::run_to_exit;
-use crate::harness::{Config, FakeUpstream, Mode};
+use stubborn_test_support::ports::free_port;
+use stubborn_test_support::stubborn::run_to_exit;
+use stubborn_test_support::{Config, FakeUpstream, Mode};
 
 fn config_listening_on(listen: SocketAddr, upstream: &FakeUpstream) -> String {
     let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");

@@ -14,9 +14,9 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::wait::{self, sleep_until};
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::wait::{self, sleep_until};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 const WWW: &str = "www.example.test.";
 const OLD: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -57,7 +57,8 @@ fn flush_is_post_only() {
     stubborn.ask(&Ask::new(WWW, RecordType::A));
     for method in ["GET", "PUT", "DELETE"] {
         let (status, body) =
-            crate::harness::stubborn::http_request(method, stubborn.admin, "/cache/flush?all=1").expect("request");
+            stubborn_test_support::http_client::http_request(method, stubborn.admin, "/cache/flush?all=1")
+                .expect("request");
         assert_eq!(status, 405, "{method} /cache/flush: {body}");
     }
     assert_eq!(stubborn.lookup(WWW, None).len(), 1, "nothing was flushed");

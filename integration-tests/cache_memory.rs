@@ -9,7 +9,7 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 const BIG: usize = 60;
 const MAX_MEMORY: f64 = 64.0 * 1024.0;

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::stubborn::run_to_exit;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::stubborn::run_to_exit;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";
 

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::{EDE_STALE_ANSWER, raw_query};
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::dns::{EDE_STALE_ANSWER, raw_query};
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 const GOOD: usize = 200;
 const FLOOD: usize = 5_000;

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::{EDE_NO_REACHABLE_AUTHORITY, EDE_STALE_ANSWER};
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::dns::{EDE_NO_REACHABLE_AUTHORITY, EDE_STALE_ANSWER};
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
-fn ask(stubborn: &Stubborn, name: &str) -> crate::harness::Reply {
+fn ask(stubborn: &Stubborn, name: &str) -> stubborn_test_support::Reply {
     stubborn.ask(&Ask::new(name, RecordType::A))
 }
 

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::harness::stubborn::{Finished, check, reported_line, run_to_exit, run_with_stdout_closed};
+use stubborn_test_support::stubborn::{Finished, check, reported_line, run_to_exit, run_with_stdout_closed};
 
 const VALID: &str = r#"# a valid config
 [server]

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::raw_query;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::dns::raw_query;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 /// Unique names under `slow.test.` from 127.0.0.2 for `length`, about 4000
 /// a second (enough to fill the 1024 fetches stubborn runs at once in a

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 #[test]
 fn longest_matching_zone_picks_the_servers() {

@@ -13,9 +13,9 @@ use std::time::Duration;
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
-use crate::harness::ports::free_port;
-use crate::harness::stubborn::{run_to_exit, run_with_stdout_closed};
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::ports::free_port;
+use stubborn_test_support::stubborn::{run_to_exit, run_with_stdout_closed};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 const WWW: &str = "www.example.test.";
 
@@ -152,7 +152,7 @@ fn ctl_switches_the_query_log() {
     let on = stubborn.ctl(&["log-queries", "on"]);
     assert_eq!((on.code, on.stdout.trim()), (Some(0), "query log on"), "{on:?}");
     stubborn.ask(&Ask::new(WWW, RecordType::A));
-    crate::harness::wait::until("the query in the log", Duration::from_secs(3), || {
+    stubborn_test_support::wait::until("the query in the log", Duration::from_secs(3), || {
         stubborn.log().contains("stubborn::query").then_some(())
     });
     let off = stubborn.ctl(&["--json", "log-queries", "off"]);

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const ZONE: &str = "a1 300 IN A 192.0.2.1\na2 300 IN A 192.0.2.2\na3 300 IN A 192.0.2.3";
 

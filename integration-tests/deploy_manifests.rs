@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::harness::stubborn::run_to_exit;
+use stubborn_test_support::stubborn::run_to_exit;
 
 const DEFAULT_CONFIG_PATH: &str = "/etc/stubborn/stubborn.toml";
 

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 const BOGUS: &str = "bogus.example.test.";
 
@@ -118,7 +118,7 @@ fn do_clients_get_rrsigs_and_plain_clients_do_not_in_either_order() {
     let knot = Knot::start_signed("www 300 IN A 192.0.2.10\nmail 300 IN A 192.0.2.25");
     let stubborn = Stubborn::start(Config::new(&[knot.server()]));
     // Knot signs in the background after the first load: wait until it serves signatures.
-    crate::harness::wait::until("knot serves RRSIGs", Duration::from_secs(10), || {
+    stubborn_test_support::wait::until("knot serves RRSIGs", Duration::from_secs(10), || {
         let direct = knot.ask(&Ask::new("www.example.test.", RecordType::A).dnssec_ok());
         (rrsigs(&direct.msg) > 0).then_some(())
     });

@@ -7,24 +7,21 @@
 //! answers from the fleet store (a real redis-server).
 //!
 //! The example's source is compiled into this test (`#[path]`), so no second
-//! cargo build runs here; it uses the stubborn binary under test. Recovery
-//! after the outage (about 25 s more, RFC 8767's failure recheck timer) is
-//! not waited for here; `scripts/drill` shows it.
+//! cargo build runs here; it uses the stubborn binary under test and the
+//! harness the other tests use (the same free ports, so that they never
+//! collide). Recovery after the outage (about 25 s more, RFC 8767's failure
+//! recheck timer) is not waited for here; `scripts/drill` shows it.
 
 #[allow(dead_code)] // main() and the argument parsing are the example's alone
 #[path = "../examples/drill.rs"]
 mod example;
 
 use std::io::Write;
-use std::path::PathBuf;
 
-/// Runs `drill` (`example::run` or `example::run_new_node`) in short mode on
-/// the binary under test and the harness's ports: its report, and what it printed.
+/// Runs `drill` (`example::run` or `example::run_new_node`) in short mode:
+/// its report, and what it printed.
 fn short<R>(drill: fn(&example::Options, &mut dyn Write) -> anyhow::Result<R>) -> (R, String) {
-    let options = example::Options {
-        free_port: Some(crate::harness::ports::free_port),
-        ..example::Options::short(PathBuf::from(crate::harness::stubborn::binary()))
-    };
+    let options = example::Options::short();
     let mut out = Vec::new();
     let result = drill(&options, &mut out);
     let text = String::from_utf8_lossy(&out).into_owned();

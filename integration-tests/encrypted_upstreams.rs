@@ -16,12 +16,12 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
-use crate::harness::cloud::TestCa;
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::proxy::CountingProxy;
-use crate::harness::unbound::TLS_NAME;
-use crate::harness::wait;
-use crate::harness::{Ask, Config, Knot, Stubborn, Unbound, UnboundSpec};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::proxy::CountingProxy;
+use stubborn_test_support::test_ca::TestCa;
+use stubborn_test_support::unbound::TLS_NAME;
+use stubborn_test_support::wait;
+use stubborn_test_support::{Ask, Config, Knot, Stubborn, Unbound, UnboundSpec};
 
 /// `big` is a TXT RRset of about 1 200 octets: plain UDP at 512 would truncate it.
 const RECORDS: &str = "www 300 IN A 192.0.2.80
@@ -62,7 +62,7 @@ fn upstream_status(stubborn: &Stubborn, upstream: &str) -> Value {
 
 fn ok_queries(stubborn: &Stubborn, upstream: &str) -> f64 {
     let query = format!("stubborn_upstream_queries_total{{upstream=\"{upstream}\",result=\"ok\"}}");
-    crate::harness::stubborn::metric_in(&stubborn.metrics(), &query)
+    stubborn_test_support::metrics::metric_in(&stubborn.metrics(), &query)
 }
 
 #[test]

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::wait;
-use crate::harness::{Ask, Config, Knot, Redis, RedisCluster, Stubborn};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::wait;
+use stubborn_test_support::{Ask, Config, Knot, Redis, RedisCluster, Stubborn};
 
 const NAMES: usize = 20;
 
@@ -217,7 +217,7 @@ fn a_flood_of_names_writes_at_most_publish_rate() {
     socket.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
     let mut buf = [0u8; 1500];
     for i in 0..3_000u16 {
-        let query = crate::harness::dns::raw_query(i, 0x0100, 1, &format!("f{i}.example.test."), 1);
+        let query = stubborn_test_support::dns::raw_query(i, 0x0100, 1, &format!("f{i}.example.test."), 1);
         socket.send_to(&query, a.dns).expect("send");
         let _ = socket.recv(&mut buf);
     }
@@ -266,7 +266,7 @@ fn a_zone_without_stale_answers_is_never_read_from_the_store() {
 #[test]
 fn a_store_miss_behind_a_silent_pool_is_a_quick_servfail() {
     let redis = Redis::start();
-    let silent = crate::harness::FakeUpstream::start(crate::harness::Mode::Blackhole);
+    let silent = stubborn_test_support::FakeUpstream::start(stubborn_test_support::Mode::Blackhole);
     let config = Config::new(&[silent.server()])
         .set("upstream", "fail_after", "1")
         .append(&format!("[fleet]\nstore = [\"{}\"]\n", redis.url()));

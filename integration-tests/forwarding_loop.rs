@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn, wait};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn, wait};
 
 /// Rewrites `stubborn`'s upstream list to `servers`, reloads, and waits for
 /// the loop check to mark `looping` down.

@@ -19,7 +19,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 #[test]
 fn a_thousand_refused_names_leave_a_healthy_upstream_up() {

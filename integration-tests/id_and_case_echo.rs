@@ -8,7 +8,7 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 
-use crate::harness::{Ask, Config, Knot, Reply, Stubborn};
+use stubborn_test_support::{Ask, Config, Knot, Reply, Stubborn};
 
 fn assert_echo(ask_name: &str, id: u16, reply: &Reply) {
     assert_eq!(reply.msg.metadata.id, id, "ID not echoed: {}", reply.summary());

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, Knot, Reply, Stubborn};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, Knot, Reply, Stubborn};
 
 const APP: &str = "app.example.test.";
 const OLD: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 0, 2, 10), Ipv4Addr::new(192, 0, 2, 11)];

@@ -1,14 +1,14 @@
 //! Integration tests of stubborn: the real binary in front of a real Knot DNS
-//! authoritative and small fake upstreams, all on 127.0.0.1. See
-//! `harness/mod.rs` for the pieces and each file's header for what it pins.
-
-mod harness;
+//! authoritative and small fake upstreams, all on 127.0.0.1. The pieces are
+//! the harness crate, `stubborn_test_support` (`test-support/`); each
+//! file's header says what it pins.
 
 mod acl;
 mod admin_allow;
 mod admin_flood;
 mod answers_match_authoritative;
 mod bad_replies_not_cached;
+mod binary_under_test;
 mod bind_failure;
 mod cache_control;
 mod cache_memory;

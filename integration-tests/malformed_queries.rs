@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use hickory_proto::op::Message;
 
-use crate::harness::dns::{exchange_tcp, exchange_udp, header_of, raw_query};
-use crate::harness::{Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::dns::{exchange_tcp, exchange_udp, header_of, raw_query};
+use stubborn_test_support::{Config, FakeUpstream, Mode, Stubborn};
 
 const FORMERR: u16 = 1;
 const NOTIMP: u16 = 4;

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::{EDE_NO_REACHABLE_AUTHORITY, EDE_STALE_ANSWER};
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::dns::{EDE_NO_REACHABLE_AUTHORITY, EDE_STALE_ANSWER};
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 #[test]
 fn stale_record_not_served_after_max_stale() {

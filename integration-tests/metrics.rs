@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::stubborn::{metric_in, metric_present, parse_metrics};
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::metrics::{metric_in, metric_present, parse_metrics};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 /// A predicate on a metric's value.
 type Check = Box<dyn Fn(f64) -> bool>;

@@ -17,7 +17,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 fn monitoring() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/monitoring")

@@ -9,7 +9,7 @@
 
 use std::process::{Command, Output};
 
-use crate::harness::stubborn::binary;
+use stubborn_test_support::stubborn::binary;
 
 /// Runs `script` with bash in a new network namespace; None (and a note)
 /// where namespaces can't be made here.

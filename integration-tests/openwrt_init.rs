@@ -17,7 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::stubborn::{binary, run_to_exit};
+use stubborn_test_support::stubborn::{binary, run_to_exit};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -214,7 +214,7 @@ fn start_then_stop_leaves_dnsmasq_as_it_was() {
                 "{shell:?}: dnsmasq not pointed at stubborn:\n{pointed}\n{log}"
             );
             assert!(log.contains("uci commit dhcp") && log.contains("dnsmasq-init reload"), "{shell:?}: {log}");
-            let command = format!("procd_set_param command {} --config {}", binary(), router.rendered_path());
+            let command = format!("procd_set_param command {} --config {}", binary().display(), router.rendered_path());
             assert!(log.contains(&command), "{shell:?}: {log}");
             assert!(log.contains("procd_add_reload_trigger stubborn"), "{shell:?}: uci commit stubborn must reload");
             // A second start (procd's reload, or a restart) keeps the first record.

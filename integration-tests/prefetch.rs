@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 const WEB: &str = "web.example.test.";
 
-fn fetch_late_then_stop(prefetch: bool) -> crate::harness::Reply {
+fn fetch_late_then_stop(prefetch: bool) -> stubborn_test_support::Reply {
     let mut knot = Knot::start("web 4 IN A 192.0.2.80");
     let stubborn = Stubborn::start(Config::new(&[knot.server()]).set("cache", "prefetch", &prefetch.to_string()));
     stubborn.ask(&Ask::new(WEB, RecordType::A));

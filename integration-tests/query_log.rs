@@ -7,7 +7,7 @@
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 /// The `fields` of each JSON query-log line so far.
 fn logged_queries(stubborn: &Stubborn) -> Vec<Value> {

@@ -4,7 +4,7 @@
 //! (unless it has its own `[upstream]` table).
 //! So does the example config of the reference, `docs/reference.md`, whole.
 
-use crate::harness::stubborn::check;
+use stubborn_test_support::stubborn::check;
 
 #[test]
 fn every_toml_block_in_the_readme_and_guides_passes_check() {

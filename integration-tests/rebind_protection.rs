@@ -12,7 +12,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
 
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 /// A fake whose A answers hold a private, a CGNAT and a public address, and
 /// AAAA answers a ULA and an IPv4-mapped loopback address.

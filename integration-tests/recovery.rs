@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";
 

@@ -9,8 +9,8 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::harness::process::output_within;
-use crate::harness::{Redis, RedisCluster};
+use stubborn_test_support::process::output_within;
+use stubborn_test_support::{Redis, RedisCluster};
 
 #[test]
 fn standalone_restarts_on_the_same_port_empty() {

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::ports::free_port;
-use crate::harness::stubborn::metric_in;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
+use stubborn_test_support::metrics::metric_in;
+use stubborn_test_support::ports::free_port;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";
 const CACHED: &str = "cached.example.test.";

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn, wait};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn, wait};
 
 fn fake_on_port_53(last: u8, answer: Ipv4Addr) -> Option<FakeUpstream> {
     let fake = FakeUpstream::start_at(SocketAddr::from(([127, 0, 1, last], 53)), Mode::Answer)?;
@@ -61,8 +61,9 @@ fn the_upstream_list_follows_the_resolv_file() {
 
 #[test]
 fn check_rejects_servers_and_resolv_file_together() {
-    let out =
-        crate::harness::stubborn::check("[upstream]\nservers = [\"192.0.2.1\"]\nresolv_file = \"/etc/resolv.conf\"\n");
+    let out = stubborn_test_support::stubborn::check(
+        "[upstream]\nservers = [\"192.0.2.1\"]\nresolv_file = \"/etc/resolv.conf\"\n",
+    );
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("upstream.resolv_file: set either servers or resolv_file"), "{}", out.stderr);
 }

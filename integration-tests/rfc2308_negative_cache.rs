@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Reply, Stubborn};
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Reply, Stubborn};
 
 fn soa_ttl(reply: &Reply) -> Option<u32> {
     reply.msg.authorities.iter().find(|r| matches!(r.data, RData::SOA(_))).map(|r| r.ttl)

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 /// 340 queries at 17 a second: 20 s, a third of a minute at a desktop's pace.
 const QUERIES: usize = 340;

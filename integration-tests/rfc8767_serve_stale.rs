@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::{EDE_OPTION, EDE_STALE_ANSWER, EDE_STALE_NXDOMAIN};
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::dns::{EDE_OPTION, EDE_STALE_ANSWER, EDE_STALE_NXDOMAIN};
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 const WEB: &str = "web.example.test.";
 

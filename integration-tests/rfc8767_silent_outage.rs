@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn, wait};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn, wait};
 
 #[test]
 fn a_blackholed_upstream_costs_no_client_a_timeout_once_it_is_down() {

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::EDE_STALE_ANSWER;
-use crate::harness::wait::{self, sleep_until};
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::dns::EDE_STALE_ANSWER;
+use stubborn_test_support::wait::{self, sleep_until};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 const OLD: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const NEW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::dns::EDE_NO_REACHABLE_AUTHORITY;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
+use stubborn_test_support::dns::EDE_NO_REACHABLE_AUTHORITY;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 fn all_down() -> (FakeUpstream, Knot, Stubborn) {
     let blackhole = FakeUpstream::start(Mode::Blackhole);

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use hickory_proto::rr::rdata::{A, CNAME};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 fn record(name: &str, rdata: RData) -> Record {
     Record::from_rdata(Name::from_str(name).expect("valid name"), 300, rdata)

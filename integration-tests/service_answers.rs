@@ -14,8 +14,10 @@ use std::net::Ipv4Addr;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::harness::cloud::{AWS, AWS_NAME, Answered, GCP, GCP_NAME, SERVICE, ServiceSpec, answered, assert_answers};
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::cloud::{
+    AWS, AWS_NAME, Answered, GCP, GCP_NAME, SERVICE, ServiceSpec, answered, assert_answers,
+};
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 const ZONE: &str = "api.aws 300 IN A 127.0.0.2
 api.gcp 300 IN A 127.0.0.3

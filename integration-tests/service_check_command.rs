@@ -9,7 +9,7 @@
 //! key each make it exit 1 with a `PATH:LINE:COL:` line at the offending
 //! line, never a panic.
 
-use crate::harness::stubborn::{Finished, check, reported_line};
+use stubborn_test_support::stubborn::{Finished, check, reported_line};
 
 /// Line numbers are pinned by the tests below: edit with care.
 const VALID: &str = r#"[server]
@@ -72,7 +72,7 @@ fn service_check_accepts_every_check_form() {
 #[test]
 fn service_check_accepts_a_readable_ca_file() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let ca = crate::harness::cloud::TestCa::new("check");
+    let ca = stubborn_test_support::test_ca::TestCa::new("check");
     let path = dir.path().join("ca.pem");
     std::fs::write(&path, ca.pem()).expect("write ca.pem");
     let toml = VALID.replace(

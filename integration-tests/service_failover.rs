@@ -20,11 +20,11 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::cloud::{
+use stubborn_test_support::cloud::{
     AWS, AWS_NAME, Answered, FIXED, GCP, GCP_NAME, SERVICE, ServiceSpec, TcpTarget, ask_service, assert_answers,
     failovers, service_port, target_gauges, target_zone, wait_switch, wait_switch_through,
 };
-use crate::harness::{Config, Knot, Stubborn, wait};
+use stubborn_test_support::{Config, Knot, Stubborn, wait};
 
 const FIXED_STR: &str = "127.0.0.4";
 const TARGETS: [&str; 3] = [AWS_NAME, GCP_NAME, FIXED_STR];

@@ -14,11 +14,13 @@
 
 use std::time::Duration;
 
-use crate::harness::cloud::{
-    AWS, AWS_NAME, Answered, FIXED, GCP, GCP_NAME, HttpServer, SERVICE, ServiceSpec, TestCa, assert_answers, failovers,
-    service_port, target_zone, wait_switch,
+use stubborn_test_support::cloud::{
+    AWS, AWS_NAME, Answered, FIXED, GCP, GCP_NAME, SERVICE, ServiceSpec, assert_answers, failovers, service_port,
+    target_zone, wait_switch,
 };
-use crate::harness::{Config, Knot, Stubborn, wait};
+use stubborn_test_support::http_server::HttpServer;
+use stubborn_test_support::test_ca::TestCa;
+use stubborn_test_support::{Config, Knot, Stubborn, wait};
 
 fn stubborn_with(knot: &Knot, spec: &ServiceSpec) -> Stubborn {
     Stubborn::start(Config::new(&[knot.server()]).append(&spec.toml()))

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::cloud::{
+use stubborn_test_support::cloud::{
     AWS, AWS_NAME, Answered, FIXED, GCP, GCP_NAME, SERVICE, ServiceSpec, TcpTarget, ask_service, assert_answers,
     failovers, service_port, target_zone, wait_switch,
 };
-use crate::harness::{Config, Knot, Stubborn, wait};
+use stubborn_test_support::{Config, Knot, Stubborn, wait};
 
 #[test]
 fn reload_keeps_the_health_of_unchanged_targets() {

@@ -13,11 +13,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::cloud::{
+use stubborn_test_support::cloud::{
     AWS, AWS_NAME, Answered, GCP, GCP_NAME, SERVICE, ServiceSpec, TcpTarget, assert_answers, failovers, service_port,
     target_zone, wait_switch,
 };
-use crate::harness::{Config, Knot, Stubborn, wait};
+use stubborn_test_support::{Config, Knot, Stubborn, wait};
 
 #[test]
 fn failover_during_an_authoritative_outage_answers_from_stale_data() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 #[test]
 fn sigterm_exits_zero() {
@@ -42,7 +42,7 @@ fn sigalrm_is_ignored() {
     let fake = FakeUpstream::start(Mode::Answer);
     let stubborn = Stubborn::start(Config::new(&[fake.server()]));
     stubborn.signal("ALRM");
-    crate::harness::wait::until("SIGALRM in the log", Duration::from_secs(3), || {
+    stubborn_test_support::wait::until("SIGALRM in the log", Duration::from_secs(3), || {
         stubborn.log().contains("SIGALRM ignored").then_some(())
     });
     let reply = stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
@@ -58,7 +58,7 @@ fn sigterm_lets_a_query_in_flight_finish() {
     let stubborn = Stubborn::start(Config::new(&[fake.server()]).set_str("upstream", "timeout", "2s"));
     let dns = stubborn.dns;
     let client = std::thread::spawn(move || Ask::new("slow.example.test.", RecordType::A).try_send(dns));
-    crate::harness::wait::until("the query to reach the upstream", Duration::from_secs(2), || {
+    stubborn_test_support::wait::until("the query to reach the upstream", Duration::from_secs(2), || {
         (fake.queries_for("slow.example.test.") > 0).then_some(())
     });
     let stopped = std::time::Instant::now();
@@ -85,12 +85,12 @@ fn sighup_with_invalid_config_keeps_serving() {
 
 #[test]
 fn sigusr1_logs_a_summary_and_keeps_running() {
-    let mut knot = crate::harness::Knot::start("www 300 IN A 192.0.2.1");
+    let mut knot = stubborn_test_support::Knot::start("www 300 IN A 192.0.2.1");
     let stubborn = Stubborn::start(Config::new(&[knot.server()]));
     stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
     knot.stop();
     stubborn.signal("USR1");
-    crate::harness::wait::until("the state summary in the log", Duration::from_secs(3), || {
+    stubborn_test_support::wait::until("the state summary in the log", Duration::from_secs(3), || {
         stubborn.log().contains("state summary").then_some(())
     });
     let log = stubborn.log();
@@ -114,7 +114,7 @@ fn sigusr1_names_types_and_reasons_as_ctl_does() {
     let stale = stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
     assert_eq!(stale.ipv4s().len(), 1, "a stale answer: {}", stale.summary());
     stubborn.signal("USR1");
-    let line = crate::harness::wait::until("the degraded name in the summary", Duration::from_secs(3), || {
+    let line = stubborn_test_support::wait::until("the degraded name in the summary", Duration::from_secs(3), || {
         stubborn.log().lines().find(|line| line.contains("state: degraded answer")).map(str::to_string)
     });
     for field in ["name=www.example.test.", "type=A", "reason=stale", "count=1"] {
@@ -124,13 +124,13 @@ fn sigusr1_names_types_and_reasons_as_ctl_does() {
 
 #[test]
 fn sigusr2_flushes_the_cache() {
-    let mut knot = crate::harness::Knot::start("www 300 IN A 192.0.2.1\napi 300 IN A 192.0.2.3");
+    let mut knot = stubborn_test_support::Knot::start("www 300 IN A 192.0.2.1\napi 300 IN A 192.0.2.3");
     let stubborn = Stubborn::start(Config::new(&[knot.server()]));
     stubborn.ask(&Ask::new("www.example.test.", RecordType::A));
     stubborn.ask(&Ask::new("api.example.test.", RecordType::A));
     knot.set_records("www 300 IN A 192.0.2.2\napi 300 IN A 192.0.2.3");
     stubborn.signal("USR2");
-    crate::harness::wait::until("the flush in the log", Duration::from_secs(3), || {
+    stubborn_test_support::wait::until("the flush in the log", Duration::from_secs(3), || {
         stubborn.log().contains("cache flushed").then_some(())
     });
     assert!(stubborn.log().contains("removed=2"), "{}", stubborn.log());

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 #[test]
 fn status_names_the_down_upstream_and_the_stale_names() {

@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::cloud::{AWS_NAME, GCP_NAME, SERVICE, ServiceSpec, target_zone};
-use crate::harness::process::output_within;
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::cloud::{AWS_NAME, GCP_NAME, SERVICE, ServiceSpec, target_zone};
+use stubborn_test_support::process::output_within;
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 const WEB: &str = "web.example.test.";
 /// Names answered stale once their authoritative is gone (1 s TTLs).

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 /// The service manager's end of `NOTIFY_SOCKET`.
 struct Manager {
@@ -70,7 +70,7 @@ fn log_lines_carry_journald_priorities_when_stderr_is_the_journal() {
     let stubborn = Stubborn::start_with(Config::new(&[fake.server()]), &[], true);
     std::fs::write(stubborn.config_path(), "[server]\nlisten = [\"nonsense\"]\n").expect("break the config");
     stubborn.signal("HUP");
-    let log = crate::harness::wait::until("the rejected reload in the log", Duration::from_secs(5), || {
+    let log = stubborn_test_support::wait::until("the rejected reload in the log", Duration::from_secs(5), || {
         let log = stubborn.log();
         log.contains("reload rejected").then_some(log)
     });

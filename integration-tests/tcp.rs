@@ -10,8 +10,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use std::io::Write;
 
-use crate::harness::dns::read_tcp_message;
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
+use stubborn_test_support::dns::read_tcp_message;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn, wait};
 
 const ZONE: &str = "www 300 IN A 192.0.2.1\nwww 300 IN AAAA 2001:db8::1\napi 300 IN A 192.0.2.7";
 

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Knot, Mode, Stubborn};
 
 /// Ten TXT records of 200 bytes: about 2.1 kB, more than 512 and 1232.
 fn big_zone() -> String {

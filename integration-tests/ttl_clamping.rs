@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::harness::wait::sleep_until;
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::wait::sleep_until;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 #[test]
 fn max_ttl_caps_the_ttl() {

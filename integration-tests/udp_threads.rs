@@ -7,7 +7,7 @@ use std::process::Command;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn};
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn};
 
 #[test]
 fn three_udp_loops_share_the_address_and_every_client_is_answered() {

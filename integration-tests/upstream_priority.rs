@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, Knot, Stubborn};
+use stubborn_test_support::{Ask, Config, Knot, Stubborn};
 
 const NAMES: [&str; 5] = ["n0", "n1", "n2", "n3", "n4"];
 

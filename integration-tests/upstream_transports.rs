@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::harness::proxy::CountingProxy;
-use crate::harness::{Ask, Config, FakeUpstream, Mode, Stubborn, wait};
+use stubborn_test_support::proxy::CountingProxy;
+use stubborn_test_support::{Ask, Config, FakeUpstream, Mode, Stubborn, wait};
 
 #[test]
 fn tcp_scheme_upstream_is_asked_over_tcp_only() {

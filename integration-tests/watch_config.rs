@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Ask, Config, Knot, Stubborn, wait};
+use stubborn_test_support::{Ask, Config, Knot, Stubborn, wait};
 
 const WEB: &str = "web.example.test.";
 

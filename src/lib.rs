@@ -72,6 +72,10 @@ pub mod upstream;
 pub mod watch;
 pub mod wire;
 
+/// Well-formed replies for unit tests, built over `wire::write_*`.
+#[cfg(test)]
+pub(crate) mod test_packets;
+
 #[cfg(test)]
 mod tests {
     /// 32-bit MIPS (the mipsel router build) has no std `AtomicU64`: code

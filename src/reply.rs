@@ -197,7 +197,7 @@ mod tests {
     }
 
     fn entry() -> Entry {
-        let reply = crate::cache::tests_support::positive_reply();
+        let reply = crate::test_packets::positive_reply();
         Entry::from_reply(&reply, 21, 1, &CacheConfig::default(), Instant::now()).unwrap()
     }
 

@@ -383,37 +383,10 @@ fn secs(d: Duration) -> u32 {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::test_packets::{negative_reply, positive_reply};
     use crate::wire::{NOERROR, NXDOMAIN, tests::mutated};
-
-    /// A reply to `www.example.com. A`: two A records (TTL 300 and 60), plus an OPT record.
-    pub(crate) fn positive_reply() -> Vec<u8> {
-        let mut r = vec![0xab, 0xcd, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 1];
-        r.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
-        for (ttl, last) in [(300u32, 1u8), (60, 2)] {
-            r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
-            r.extend_from_slice(&ttl.to_be_bytes());
-            r.extend_from_slice(&[0, 4, 192, 0, 2, last]);
-        }
-        r.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
-        r
-    }
-
-    /// NXDOMAIN for `www.example.com. A` with an SOA (TTL 3600, MINIMUM 120).
-    pub(crate) fn negative_reply() -> Vec<u8> {
-        let mut r = vec![0xab, 0xcd, 0x81, 0x83, 0, 1, 0, 0, 0, 1, 0, 0];
-        r.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
-        r.extend_from_slice(&[0xc0, 16, 0, 6, 0, 1]);
-        r.extend_from_slice(&3600u32.to_be_bytes());
-        let rdata_len = 2 + 2 + 20;
-        r.extend_from_slice(&(rdata_len as u16).to_be_bytes());
-        r.extend_from_slice(&[0xc0, 16, 0xc0, 16]);
-        for v in [1u32, 7200, 900, 1209600, 120] {
-            r.extend_from_slice(&v.to_be_bytes());
-        }
-        r
-    }
 
     const QUESTION_LEN: usize = 21;
 

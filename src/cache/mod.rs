@@ -64,8 +64,6 @@ use moka::{Expiry, notification::RemovalCause, sync::Cache as Moka};
 use tokio::time::Instant;
 
 pub use entry::Entry;
-#[cfg(test)]
-pub(crate) use entry::tests as tests_support;
 
 use crate::AtomicU64;
 use crate::{
@@ -497,11 +495,9 @@ impl Selection<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{
-        entry::tests::{negative_reply, positive_reply},
-        *,
-    };
+    use super::*;
     use crate::config::ZonePolicy;
+    use crate::test_packets::{Packet, negative_reply, positive_reply};
 
     fn positive(config: &CacheConfig) -> Arc<Entry> {
         Arc::new(Entry::from_reply(&positive_reply(), 21, 1, config, Instant::now()).unwrap())
@@ -759,12 +755,9 @@ mod tests {
     fn big_txt(config: &CacheConfig, strings: usize) -> Arc<Entry> {
         let rdata: Vec<u8> =
             (0..strings).flat_map(|_| std::iter::once(255).chain(std::iter::repeat_n(b'x', 255))).collect();
-        let mut reply = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
-        reply.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x10\x00\x01");
-        reply.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0x0e, 0x10]);
-        reply.extend_from_slice(&u16::try_from(rdata.len()).unwrap().to_be_bytes());
-        reply.extend_from_slice(&rdata);
-        Arc::new(Entry::from_reply(&reply, 21, 16, config, Instant::now()).unwrap())
+        const TXT: u16 = 16;
+        let reply = Packet::reply("www.example.com", TXT).id(1).answer("www.example.com", TXT, 3600, &rdata).build();
+        Arc::new(Entry::from_reply(&reply, 21, TXT, config, Instant::now()).unwrap())
     }
 
     /// The cache is bounded in bytes as well as entries. 200
@@ -794,14 +787,11 @@ mod tests {
 
     /// A reply to `NAME A` with one A record (TTL 3600), as the benchmark's
     /// authoritative sends it; returns it with the cache key (DO bit clear).
-    pub(crate) fn a_reply(name: &str, address: [u8; 4]) -> (Vec<u8>, Box<[u8]>) {
-        let mut reply = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
-        reply.extend_from_slice(&crate::wire::wire_name(name));
-        reply.extend_from_slice(&[0, 1, 0, 1]);
-        let mut key = reply[12..].to_vec();
+    fn a_reply(name: &str, address: [u8; 4]) -> (Vec<u8>, Box<[u8]>) {
+        let packet = Packet::reply(name, wire::TYPE_A).id(1).a(name, 3600, address);
+        let reply = packet.build();
+        let mut key = reply[wire::HEADER_LEN..wire::HEADER_LEN + packet.question_len()].to_vec();
         key.push(0);
-        reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
-        reply.extend_from_slice(&address);
         (reply, key.into_boxed_slice())
     }
 

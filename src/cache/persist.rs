@@ -306,8 +306,9 @@ pub fn unix_time(ms: u64) -> SystemTime {
 mod tests {
     use super::*;
     use crate::{
-        cache::{Lookup, tests_support::positive_reply},
+        cache::Lookup,
         config::CacheConfig,
+        test_packets::{Packet, positive_reply},
     };
 
     const KEY: &[u8] = b"\x03www\x07example\x03com\x00\x00\x01\x00\x01\x00";
@@ -454,20 +455,13 @@ mod tests {
     /// A reply for `name` A: a CNAME to `edge.NAME` and two A records of
     /// it, compressed — about the size of a typical cached answer.
     fn cname_reply(name: &str) -> (Vec<u8>, usize) {
-        let mut r = vec![0, 1, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0];
-        for label in name.split('.') {
-            r.push(label.len() as u8);
-            r.extend_from_slice(label.as_bytes());
-        }
-        r.push(0);
-        let question_len = r.len() - 12 + 4;
-        r.extend_from_slice(&[0, 1, 0, 1]);
-        r.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0x0e, 0x10, 0, 7, 4, b'e', b'd', b'g', b'e', 0xc0, 12]);
-        let target = (12 + question_len + 12) as u8;
-        for last in [1, 2] {
-            r.extend_from_slice(&[0xc0, target, 0, 1, 0, 1, 0, 0, 0x01, 0x2c, 0, 4, 192, 0, 2, last]);
-        }
-        (r, question_len)
+        let edge = format!("edge.{name}");
+        let reply = Packet::reply(name, crate::wire::TYPE_A)
+            .id(1)
+            .cname(name, 3600, &edge)
+            .a(&edge, 300, [192, 0, 2, 1])
+            .a(&edge, 300, [192, 0, 2, 2]);
+        (reply.build(), reply.question_len())
     }
 
     /// What a full-capacity snapshot costs: time and CPU of

@@ -82,10 +82,7 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::{
-        cache::{Entry, tests_support::positive_reply},
-        config::CacheConfig,
-    };
+    use crate::{cache::Entry, config::CacheConfig, test_packets::positive_reply};
 
     const KEY: &[u8] = b"\x03www\x07example\x03com\x00\x00\x01\x00\x01\x00";
 

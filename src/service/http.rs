@@ -167,6 +167,10 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
+    use stubborn_test_support::{http_server::HttpServer, ports::free_port, test_ca::TestCa};
+
     use super::*;
 
     #[test]
@@ -195,89 +199,19 @@ mod tests {
         assert!(e.contains("no PEM certificate"), "{e}");
     }
 
-    /// A local HTTP(S) server answering every request with `status`, and
-    /// remembering the Host header and SNI it saw last.
-    struct Server {
-        addr: SocketAddr,
-        seen_host: Arc<std::sync::Mutex<Option<String>>>,
-        seen_sni: Arc<std::sync::Mutex<Option<String>>>,
-        task: tokio::task::JoinHandle<()>,
+    /// A local HTTP server (the harness's) answering every request with
+    /// `status`, and remembering the Host header and SNI it saw last.
+    fn http_server(status: u16) -> HttpServer {
+        HttpServer::http(Ipv4Addr::LOCALHOST, free_port(), status)
     }
 
-    impl Drop for Server {
-        fn drop(&mut self) {
-            self.task.abort();
-        }
+    /// As [`http_server`], over TLS with a leaf for `names` signed by `ca`.
+    fn https_server(status: u16, ca: &TestCa, names: &[&str]) -> HttpServer {
+        HttpServer::https(Ipv4Addr::LOCALHOST, free_port(), status, ca.server_config(names))
     }
 
-    async fn serve(status: u16, tls: Option<rustls::ServerConfig>) -> Server {
-        use hyper::service::service_fn;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen_host = Arc::new(std::sync::Mutex::new(None));
-        let seen_sni = Arc::new(std::sync::Mutex::new(None));
-        let acceptor = tls.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c)));
-        let (host, sni) = (seen_host.clone(), seen_sni.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
-                let (host, sni, acceptor) = (host.clone(), sni.clone(), acceptor.clone());
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let seen = req.headers().get(HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
-                        *host.lock().unwrap() = seen;
-                        let mut resp = hyper::Response::new(Empty::<Bytes>::new());
-                        *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                        async move { Ok::<_, std::convert::Infallible>(resp) }
-                    });
-                    let http = hyper::server::conn::http1::Builder::new();
-                    match acceptor {
-                        None => {
-                            let _ = http.serve_connection(TokioIo::new(tcp), svc).await;
-                        }
-                        Some(acceptor) => {
-                            let Ok(stream) = acceptor.accept(tcp).await else { return };
-                            *sni.lock().unwrap() = stream.get_ref().1.server_name().map(str::to_string);
-                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
-                        }
-                    }
-                });
-            }
-        });
-        Server { addr, seen_host, seen_sni, task }
-    }
-
-    /// A CA (PEM) and a server config with a leaf for `names` signed by it.
-    fn ca_and_server(names: &[&str]) -> (String, rustls::ServerConfig) {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // Distinct names, so that a leaf of another CA is an unknown issuer.
-        ca_params.distinguished_name.push(DnType::CommonName, format!("stubborn test CA {n}"));
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf_params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
-        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![leaf.der().clone()], key)
-            .unwrap();
-        (ca_cert.pem(), config)
-    }
-
-    fn checker_trusting(ca_pem: &str) -> (HttpChecker, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ca.pem");
-        std::fs::write(&path, ca_pem).unwrap();
-        (HttpChecker::new(Some(&path)).unwrap(), dir)
+    fn checker_trusting(ca: &TestCa) -> HttpChecker {
+        HttpChecker::new(Some(&ca.pem_path())).unwrap()
     }
 
     const T: Duration = Duration::from_secs(2);
@@ -293,20 +227,20 @@ mod tests {
 
     #[tokio::test]
     async fn http_2xx_passes_with_host_header() {
-        let server = serve(204, None).await;
+        let server = http_server(204);
         let checker = HttpChecker::new(None).unwrap();
         checker.check(&http_on(server.addr, "/health"), LOCAL, "api.aws.example.test.", T).await.unwrap();
-        let host = server.seen_host.lock().unwrap().clone();
+        let host = server.seen().host;
         assert_eq!(host.as_deref(), Some(format!("api.aws.example.test:{}", server.addr.port()).as_str()));
     }
 
     #[tokio::test]
     async fn http_503_fails_with_status() {
-        let server = serve(503, None).await;
+        let server = http_server(503);
         let checker = HttpChecker::new(None).unwrap();
         let e = checker.check(&http_on(server.addr, "/"), LOCAL, "api.example.test", T).await.unwrap_err();
         assert_eq!(e, "status 503");
-        let server = serve(302, None).await;
+        let server = http_server(302);
         let e = checker.check(&http_on(server.addr, "/"), LOCAL, "api.example.test", T).await.unwrap_err();
         assert_eq!(e, "status 302", "a redirect is not followed and is not healthy");
     }
@@ -336,29 +270,30 @@ mod tests {
 
     #[tokio::test]
     async fn https_with_trusted_ca_passes_and_sends_sni() {
-        let (ca, config) = ca_and_server(&["api.aws.example.test"]);
-        let server = serve(200, Some(config)).await;
-        let (checker, _dir) = checker_trusting(&ca);
-        checker.check(&https_on(server.addr), LOCAL, "api.aws.example.test.", T).await.unwrap();
-        assert_eq!(server.seen_sni.lock().unwrap().as_deref(), Some("api.aws.example.test"));
+        let ca = TestCa::new("http checker");
+        let server = https_server(200, &ca, &["api.aws.example.test"]);
+        checker_trusting(&ca).check(&https_on(server.addr), LOCAL, "api.aws.example.test.", T).await.unwrap();
+        assert_eq!(server.seen().sni.as_deref(), Some("api.aws.example.test"));
     }
 
     #[tokio::test]
     async fn https_503_fails_with_status() {
-        let (ca, config) = ca_and_server(&["api.aws.example.test"]);
-        let server = serve(503, Some(config)).await;
-        let (checker, _dir) = checker_trusting(&ca);
-        let e = checker.check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
+        let ca = TestCa::new("http checker");
+        let server = https_server(503, &ca, &["api.aws.example.test"]);
+        let e =
+            checker_trusting(&ca).check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
         assert_eq!(e, "status 503");
     }
 
     #[tokio::test]
     async fn https_from_unknown_ca_fails() {
-        let (_ca, config) = ca_and_server(&["api.aws.example.test"]);
-        let (other_ca, _) = ca_and_server(&["api.aws.example.test"]);
-        let server = serve(200, Some(config)).await;
-        let (checker, _dir) = checker_trusting(&other_ca);
-        let e = checker.check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
+        let ca = TestCa::new("http checker");
+        let other_ca = TestCa::new("another");
+        let server = https_server(200, &ca, &["api.aws.example.test"]);
+        let e = checker_trusting(&other_ca)
+            .check(&https_on(server.addr), LOCAL, "api.aws.example.test", T)
+            .await
+            .unwrap_err();
         assert_eq!(e, "tls: invalid peer certificate: UnknownIssuer");
         let system_only = HttpChecker::new(None).unwrap();
         let e = system_only.check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
@@ -367,18 +302,18 @@ mod tests {
 
     #[tokio::test]
     async fn https_for_another_name_fails() {
-        let (ca, config) = ca_and_server(&["api.gcp.example.test"]);
-        let server = serve(200, Some(config)).await;
-        let (checker, _dir) = checker_trusting(&ca);
-        let e = checker.check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
+        let ca = TestCa::new("http checker");
+        let server = https_server(200, &ca, &["api.gcp.example.test"]);
+        let e =
+            checker_trusting(&ca).check(&https_on(server.addr), LOCAL, "api.aws.example.test", T).await.unwrap_err();
         assert!(e.starts_with("tls: invalid peer certificate: certificate not valid for name"), "{e}");
     }
 
     #[tokio::test]
     async fn https_to_an_ip_literal_verifies_the_ip() {
-        let (ca, config) = ca_and_server(&["127.0.0.1"]);
-        let server = serve(200, Some(config)).await;
-        let (checker, _dir) = checker_trusting(&ca);
+        let ca = TestCa::new("http checker");
+        let server = https_server(200, &ca, &["127.0.0.1"]);
+        let checker = checker_trusting(&ca);
         checker.check(&https_on(server.addr), LOCAL, "127.0.0.1", T).await.unwrap();
         let e = checker.check(&https_on(server.addr), LOCAL, "127.0.0.2", T).await.unwrap_err();
         assert!(e.starts_with("tls: invalid peer certificate: certificate not valid for name"), "{e}");
@@ -386,7 +321,7 @@ mod tests {
 
     #[tokio::test]
     async fn https_against_plain_http_fails() {
-        let server = serve(200, None).await;
+        let server = http_server(200);
         let checker = HttpChecker::new(None).unwrap();
         let e = checker.check(&https_on(server.addr), LOCAL, "api.example.test", T).await.unwrap_err();
         assert!(e.starts_with("tls: "), "{e}");

@@ -19,7 +19,8 @@ use tokio::time::Instant;
 use super::{Ask, UpstreamError};
 use crate::{
     config::UpstreamAddr,
-    wire::{HEADER_LEN, NOERROR, NXDOMAIN, QR, RA, RD, TYPE_A, TYPE_SOA, write_header},
+    test_packets::Packet,
+    wire::{NOERROR, NXDOMAIN, TYPE_A},
 };
 
 /// What a script does with one query.
@@ -115,43 +116,18 @@ pub(super) fn find(addr: &UpstreamAddr) -> Option<Arc<Script>> {
     SCRIPTS.lock().expect("no panics while held").get(&addr).cloned()
 }
 
-/// A reply to `question` (wire form) with `rcode` and these record counts; records follow.
-fn header(question: &[u8], rcode: u8, counts: [u16; 3]) -> Vec<u8> {
-    let mut reply = Vec::with_capacity(HEADER_LEN + question.len() + 64);
-    write_header(&mut reply, 0, [QR | RD, RA | rcode], [1, counts[0], counts[1], counts[2]]);
-    reply.extend_from_slice(question);
-    reply
-}
-
 /// NOERROR for `question`: one A record of the question's name if it asks for A, else NODATA.
 fn answer(question: &[u8], ip: Ipv4Addr, ttl: u32) -> Vec<u8> {
     let qtype = u16::from_be_bytes([question[question.len() - 4], question[question.len() - 3]]);
     if qtype != TYPE_A {
         return negative(question, NOERROR, ttl);
     }
-    let mut reply = header(question, NOERROR, [1, 0, 0]);
-    // Owner: a pointer to the question's name (RFC 1035 §4.1.4).
-    reply.extend_from_slice(&[0xc0, HEADER_LEN as u8]);
-    reply.extend_from_slice(&TYPE_A.to_be_bytes());
-    reply.extend_from_slice(&1u16.to_be_bytes());
-    reply.extend_from_slice(&ttl.to_be_bytes());
-    reply.extend_from_slice(&4u16.to_be_bytes());
-    reply.extend_from_slice(&ip.octets());
-    reply
+    let reply = Packet::reply_to(question);
+    let owner = reply.qname();
+    reply.a(&owner, ttl, ip.octets()).build()
 }
 
 /// `rcode` with an SOA of the root in the authority section, TTL and MINIMUM `ttl` (RFC 2308).
 fn negative(question: &[u8], rcode: u8, ttl: u32) -> Vec<u8> {
-    let mut reply = header(question, rcode, [0, 1, 0]);
-    reply.push(0);
-    reply.extend_from_slice(&TYPE_SOA.to_be_bytes());
-    reply.extend_from_slice(&1u16.to_be_bytes());
-    reply.extend_from_slice(&ttl.to_be_bytes());
-    // MNAME and RNAME the root, then serial, refresh, retry, expire, minimum.
-    reply.extend_from_slice(&22u16.to_be_bytes());
-    reply.extend_from_slice(&[0, 0]);
-    for field in [1u32, 3600, 900, 604_800, ttl] {
-        reply.extend_from_slice(&field.to_be_bytes());
-    }
-    reply
+    Packet::reply_to(question).rcode(rcode).soa(".", ttl, [1, 3600, 900, 604_800, ttl]).build()
 }

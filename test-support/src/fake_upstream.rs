@@ -30,7 +30,7 @@ use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::dns::{read_tcp_message, response_metadata};
+use crate::dns::{read_tcp_message, response_metadata};
 
 /// How the fake behaves; switch with `FakeUpstream::set_mode`.
 #[derive(Clone, Debug, PartialEq)]

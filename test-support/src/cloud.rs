@@ -1,15 +1,12 @@
-//! Stand-ins for the clouds behind a multi-cloud `[[service]]`: real
-//! listeners on 127.0.0.x addresses, one per cloud (Linux routes all of
-//! 127.0.0.0/8 to loopback, so binding 127.0.0.2-127.0.0.9 needs no setup).
+//! Stand-ins for the clouds behind a multi-cloud `[[service]]`, and what
+//! the tests of one read from stubborn: real listeners on 127.0.0.x
+//! addresses, one per cloud (Linux routes all of 127.0.0.0/8 to loopback,
+//! so binding 127.0.0.2-127.0.0.9 needs no setup).
 //!
 //! - [`TcpTarget`]: a TCP listener that can be closed (connects get refused,
 //!   as from a dead host) and reopened on the same address; it accepts and
-//!   drops connections, so its backlog never fills.
-//! - [`HttpServer`]: a hyper HTTP/1.1 server, plain or TLS, whose status
-//!   (200, 503, ...) and certificate can be switched while it runs; it
-//!   remembers the Host header, path and SNI of the last request.
-//! - [`TestCa`]: a CA generated with rcgen, its PEM written to a file for a
-//!   service's `ca_file`, issuing leaf certificates for target names.
+//!   drops connections, so its backlog never fills. (An HTTP(S) cloud is an
+//!   [`HttpServer`](crate::http_server::HttpServer).)
 //! - [`ServiceSpec`]: one `[[service]]` table, rendered to TOML.
 //! - [`answered`] / [`wait_switch`]: what a reply for a service name says
 //!   (CNAME to a target plus its addresses, or a literal address), and a
@@ -17,27 +14,18 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
-use http_body_util::Empty;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::ServerConfig;
-use rustls::pki_types::PrivateKeyDer;
-use tempfile::TempDir;
 
-use super::dns::{Ask, Reply};
-use super::ports::free_port;
-use super::stubborn::Stubborn;
+use crate::dns::{Ask, Reply};
+use crate::metrics::metric_in;
+use crate::ports::{bind_tcp_retrying, free_port};
+use crate::stubborn::Stubborn;
 
 /// "AWS": the primary target's address.
 pub const AWS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
@@ -69,18 +57,6 @@ pub fn service_port() -> u16 {
     panic!("no port free on all of 127.0.0.1-9 in 100 tries");
 }
 
-/// Binds `addr`, retrying for up to 2 s (a just-closed listener's port).
-fn bind_retrying(addr: SocketAddr) -> TcpListener {
-    let start = Instant::now();
-    loop {
-        match TcpListener::bind(addr) {
-            Ok(listener) => return listener,
-            Err(e) if start.elapsed() > Duration::from_secs(2) => panic!("cannot bind {addr}: {e}"),
-            Err(_) => thread::sleep(Duration::from_millis(20)),
-        }
-    }
-}
-
 /// A TCP listener standing for a cloud's endpoint (a `tcp:PORT` check).
 pub struct TcpTarget {
     pub addr: SocketAddr,
@@ -102,7 +78,7 @@ impl TcpTarget {
         if self.running.is_some() {
             return;
         }
-        let listener = bind_retrying(self.addr);
+        let listener = bind_tcp_retrying(self.addr);
         listener.set_nonblocking(true).expect("nonblocking listener");
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, accepted) = (stop.clone(), self.accepted.clone());
@@ -145,207 +121,6 @@ impl Drop for TcpTarget {
             stop.store(true, Ordering::Relaxed);
             let _ = thread.join();
         }
-    }
-}
-
-/// What an [`HttpServer`] saw in its last request.
-#[derive(Clone, Debug, Default)]
-pub struct Seen {
-    pub host: Option<String>,
-    pub path: Option<String>,
-    /// The TLS server name the client sent (https only).
-    pub sni: Option<String>,
-}
-
-/// A small HTTP/1.1 server (hyper) on its own tokio runtime: answers every
-/// request with the current status and an empty body.
-pub struct HttpServer {
-    pub addr: SocketAddr,
-    status: Arc<AtomicU16>,
-    tls: Option<Arc<Mutex<Arc<ServerConfig>>>>,
-    seen: Arc<Mutex<Seen>>,
-    requests: Arc<AtomicUsize>,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl HttpServer {
-    /// Plain HTTP on `ip:port`, answering `status`.
-    pub fn http(ip: Ipv4Addr, port: u16, status: u16) -> HttpServer {
-        HttpServer::start(SocketAddr::new(IpAddr::V4(ip), port), status, None)
-    }
-
-    /// HTTPS on `ip:port` with `tls` (see [`TestCa::server_config`]).
-    pub fn https(ip: Ipv4Addr, port: u16, status: u16, tls: Arc<ServerConfig>) -> HttpServer {
-        HttpServer::start(SocketAddr::new(IpAddr::V4(ip), port), status, Some(tls))
-    }
-
-    fn start(addr: SocketAddr, status: u16, tls: Option<Arc<ServerConfig>>) -> HttpServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("tokio runtime for the test HTTP server");
-        let std_listener = bind_retrying(addr);
-        std_listener.set_nonblocking(true).expect("nonblocking listener");
-        let listener = {
-            let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(std_listener).expect("tokio listener")
-        };
-        let status = Arc::new(AtomicU16::new(status));
-        let tls = tls.map(|t| Arc::new(Mutex::new(t)));
-        let seen: Arc<Mutex<Seen>> = Arc::default();
-        let requests: Arc<AtomicUsize> = Arc::default();
-        let mut server = HttpServer {
-            addr,
-            status: status.clone(),
-            tls: tls.clone(),
-            seen: seen.clone(),
-            requests: requests.clone(),
-            runtime: None,
-        };
-        runtime.spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else { continue };
-                let (status, seen, requests) = (status.clone(), seen.clone(), requests.clone());
-                let acceptor = tls.as_ref().map(|t| {
-                    let config = t.lock().expect("tls config lock").clone();
-                    tokio_rustls::TlsAcceptor::from(config)
-                });
-                tokio::spawn(async move {
-                    let service = {
-                        let seen = seen.clone();
-                        service_fn(move |req: Request<Incoming>| {
-                            requests.fetch_add(1, Ordering::Relaxed);
-                            {
-                                let mut seen = seen.lock().expect("seen lock");
-                                seen.host = req.headers().get("host").and_then(|h| h.to_str().ok()).map(String::from);
-                                seen.path = req.uri().path_and_query().map(|p| p.to_string());
-                            }
-                            let code = StatusCode::from_u16(status.load(Ordering::Relaxed)).expect("valid status");
-                            let mut resp = Response::new(Empty::<Bytes>::new());
-                            *resp.status_mut() = code;
-                            async move { Ok::<_, std::convert::Infallible>(resp) }
-                        })
-                    };
-                    let http = hyper::server::conn::http1::Builder::new();
-                    match acceptor {
-                        None => {
-                            let _ = http.serve_connection(TokioIo::new(tcp), service).await;
-                        }
-                        Some(acceptor) => {
-                            // A failed handshake (a client rejecting the certificate) just ends here.
-                            let Ok(stream) = acceptor.accept(tcp).await else { return };
-                            seen.lock().expect("seen lock").sni = stream.get_ref().1.server_name().map(String::from);
-                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
-                        }
-                    }
-                });
-            }
-        });
-        server.runtime = Some(runtime);
-        server
-    }
-
-    /// Answers `status` from the next request on.
-    pub fn set_status(&self, status: u16) {
-        self.status.store(status, Ordering::Relaxed);
-    }
-
-    /// Presents this certificate from the next connection on (https only).
-    pub fn set_tls(&self, tls: Arc<ServerConfig>) {
-        *self.tls.as_ref().expect("set_tls on an https server").lock().expect("tls config lock") = tls;
-    }
-
-    /// Requests that got as far as HTTP (after a TLS handshake, for https).
-    pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::Relaxed)
-    }
-
-    pub fn seen(&self) -> Seen {
-        self.seen.lock().expect("seen lock").clone()
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-/// A certificate authority made for one test, with a distinct subject name
-/// (so that a leaf of another `TestCa` is from an unknown issuer).
-pub struct TestCa {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-    dir: TempDir,
-}
-
-impl TestCa {
-    pub fn new(label: &str) -> TestCa {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-        let unique: u64 = rand::random();
-        params.distinguished_name.push(DnType::CommonName, format!("stubborn test CA {label} {unique:016x}"));
-        let cert = params.self_signed(&key).expect("self-signed CA");
-        let dir = tempfile::Builder::new().prefix("stubborn-ca-").tempdir().expect("CA temp dir");
-        let pem = cert.pem();
-        std::fs::write(dir.path().join("ca.pem"), &pem).expect("write ca.pem");
-        TestCa { issuer: Issuer::new(params, key), pem, dir }
-    }
-
-    /// The CA certificate as a PEM file, for `ca_file`.
-    pub fn pem_path(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
-    }
-
-    pub fn pem(&self) -> &str {
-        &self.pem
-    }
-
-    /// A TLS server config presenting a leaf for `names` (DNS names or IP
-    /// literals) signed by this CA.
-    pub fn server_config(&self, names: &[&str]) -> Arc<ServerConfig> {
-        let key = KeyPair::generate().expect("leaf key");
-        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .expect("leaf names are valid");
-        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
-        params.use_authority_key_identifier_extension = true;
-        let leaf = params.signed_by(&key, &self.issuer).expect("sign leaf");
-        let config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![leaf.der().clone()], PrivateKeyDer::Pkcs8(key.serialize_der().into()))
-            .expect("server certificate");
-        Arc::new(config)
-    }
-}
-
-impl TestCa {
-    /// A leaf for `names` signed by this CA, written as PEM files for a
-    /// server such as Unbound: (certificate, key). `expired`: valid only in
-    /// 2020, long past.
-    pub fn leaf_files(&self, names: &[&str], expired: bool) -> (PathBuf, PathBuf) {
-        let key = KeyPair::generate().expect("leaf key");
-        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .expect("leaf names are valid");
-        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
-        params.use_authority_key_identifier_extension = true;
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2020, 12, 31);
-        }
-        let leaf = params.signed_by(&key, &self.issuer).expect("sign leaf");
-        let unique: u64 = rand::random();
-        let cert_path = self.dir.path().join(format!("leaf-{unique:016x}.pem"));
-        let key_path = self.dir.path().join(format!("leaf-{unique:016x}.key"));
-        std::fs::write(&cert_path, leaf.pem()).expect("write leaf certificate");
-        std::fs::write(&key_path, key.serialize_pem()).expect("write leaf key");
-        (cert_path, key_path)
     }
 }
 
@@ -555,12 +330,7 @@ pub fn target_gauges(stubborn: &Stubborn, service: &str, targets: &[&str]) -> Ve
     let text = stubborn.metrics();
     targets
         .iter()
-        .map(|t| {
-            super::stubborn::metric_in(
-                &text,
-                &format!("stubborn_service_target{{service=\"{service}\",target=\"{t}\"}}"),
-            )
-        })
+        .map(|t| metric_in(&text, &format!("stubborn_service_target{{service=\"{service}\",target=\"{t}\"}}")))
         .collect()
 }
 

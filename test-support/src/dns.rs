@@ -213,27 +213,7 @@ impl Reply {
 
     /// Extended DNS Errors (RFC 8914) in the OPT record: (INFO-CODE, EXTRA-TEXT).
     pub fn ede(&self) -> Vec<(u16, String)> {
-        let Some(edns) = &self.msg.edns else {
-            return Vec::new();
-        };
-        edns.options()
-            .options
-            .iter()
-            .filter_map(|(code, option)| {
-                if u16::from(*code) != EDE_OPTION {
-                    return None;
-                }
-                let data: Vec<u8> = match option {
-                    EdnsOption::Unknown(_, data) => data.clone(),
-                    other => Vec::<u8>::try_from(other).unwrap_or_default(),
-                };
-                if data.len() < 2 {
-                    return Some((u16::MAX, format!("short EDE option {data:02x?}")));
-                }
-                let info = u16::from_be_bytes([data[0], data[1]]);
-                Some((info, String::from_utf8_lossy(&data[2..]).into_owned()))
-            })
-            .collect()
+        ede(&self.msg)
     }
 
     /// Just the INFO-CODEs of `ede()`.
@@ -269,6 +249,32 @@ impl Reply {
             self.elapsed
         )
     }
+}
+
+/// The Extended DNS Errors (RFC 8914) in `msg`'s OPT record: (INFO-CODE,
+/// EXTRA-TEXT); a short option as INFO-CODE 65535.
+pub fn ede(msg: &Message) -> Vec<(u16, String)> {
+    let Some(edns) = &msg.edns else {
+        return Vec::new();
+    };
+    edns.options()
+        .options
+        .iter()
+        .filter_map(|(code, option)| {
+            if u16::from(*code) != EDE_OPTION {
+                return None;
+            }
+            let data: Vec<u8> = match option {
+                EdnsOption::Unknown(_, data) => data.clone(),
+                other => Vec::<u8>::try_from(other).unwrap_or_default(),
+            };
+            if data.len() < 2 {
+                return Some((u16::MAX, format!("short EDE option {data:02x?}")));
+            }
+            let info = u16::from_be_bytes([data[0], data[1]]);
+            Some((info, String::from_utf8_lossy(&data[2..]).into_owned()))
+        })
+        .collect()
 }
 
 /// Sends `wire` as one datagram and returns the first datagram that comes back.

@@ -24,10 +24,11 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::cloud::TestCa;
-use super::ports::{free_port, free_port_pair};
-use super::process::{find_binary, output_within, spawn_logged};
-use super::wait;
+use crate::ports::{free_port, free_port_pair};
+use crate::process::{find_binary, output_within, spawn_logged};
+use crate::scratch;
+use crate::test_ca::TestCa;
+use crate::wait;
 
 /// How far a cluster node's bus port is from its client port (Redis' default).
 pub const CLUSTER_BUS_OFFSET: u16 = 10_000;
@@ -83,7 +84,7 @@ impl Redis {
     }
 
     fn launch(port: u16, password: Option<String>, tls: Option<Tls>, cluster: bool) -> Redis {
-        let dir = tempfile::Builder::new().prefix("stubborn-redis-").tempdir().expect("create redis temp dir");
+        let dir = scratch::temp_dir("redis");
         let mut redis = Redis { dir, port, password, tls, cluster, child: None };
         redis.write_config();
         redis.start_again();

@@ -10,10 +10,15 @@
 //! queries never collide with a listener a parallel test is about to start;
 //! it is checked free for both UDP and TCP, and never handed out twice by
 //! this process.
+//!
+//! A listener that closes and opens again on its port (a cloud that goes
+//! down and comes back) binds with [`bind_tcp_retrying`].
 
 use std::collections::BTreeSet;
-use std::net::{TcpListener, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
 
 static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
@@ -63,4 +68,16 @@ fn ephemeral_low() -> u16 {
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
         .unwrap_or(32_768)
+}
+
+/// A TCP listener on `addr`, retrying for up to 2 s (a just-closed listener's port).
+pub fn bind_tcp_retrying(addr: SocketAddr) -> TcpListener {
+    let start = Instant::now();
+    loop {
+        match TcpListener::bind(addr) {
+            Ok(listener) => return listener,
+            Err(e) if start.elapsed() > Duration::from_secs(2) => panic!("cannot bind {addr}: {e}"),
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! The real `stubborn` binary under test.
+//! The real `stubborn` binary under test ([`binary`]), run as a server
+//! ([`Stubborn`]) or as a command to its end ([`run_to_exit`], [`check`]).
 //!
 //! `Stubborn::start(config)` writes the TOML config into a temp dir, runs
 //! `stubborn --config PATH` with its stderr in a log file, and waits (10 s
@@ -6,99 +7,64 @@
 //! is killed in `Drop`, and its log printed when the test is failing.
 //! Like hickory-dns's `bin/tests/integration/server_harness.rs`.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::dns::{Ask, Reply};
-use super::wait;
+use crate::config::Config;
+use crate::dns::{Ask, Reply};
+use crate::http_client::{http_get, http_request};
+use crate::metrics::metric_in;
+use crate::{scratch, wait};
 
-/// Path of the binary cargo built for this test run.
-pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_stubborn")
+/// The stubborn binary every start here runs: the one [`use_binary`] named,
+/// else the `stubborn` cargo built beside the running executable (for
+/// `target/debug/deps/integration-HASH` or `target/release/examples/drill`,
+/// `target/debug/stubborn` or `target/release/stubborn`: cargo builds the
+/// binary before an integration test, and `scripts/drill` before the drill).
+pub fn binary() -> &'static Path {
+    BINARY.get_or_init(beside_this_executable)
 }
 
-/// A stubborn config, rendered to TOML. Values are raw TOML (`"\"300ms\""`,
-/// `"1"`, `"[\"10.0.0.0/8\"]"`); `set_str` quotes for you.
-///
-/// Test defaults, small so that tests are quick: `timeout = "300ms"`,
-/// `fail_after = 1`, `probe_interval = "200ms"`, `stale_answer_after = "1.8s"`,
-/// `stale_ttl = "30s"`. The listen and admin addresses are filled in by
-/// `Stubborn::start`.
-#[derive(Clone, Debug)]
-pub struct Config {
-    sections: BTreeMap<String, Vec<(String, String)>>,
-    /// Raw TOML appended after the sections (e.g. `[[upstream.zone]]` tables).
-    tail: String,
+/// Runs `path` instead of the binary beside the running executable (the
+/// drill's `STUBBORN_BIN`). Panics once [`binary`] has answered otherwise.
+pub fn use_binary(path: PathBuf) {
+    let chosen = BINARY.get_or_init(|| path.clone());
+    assert_eq!(*chosen, path, "use_binary after the harness had started {}", chosen.display());
 }
 
-impl Config {
-    /// Upstreams in priority order, as written in the config (`"IP:PORT"`).
-    pub fn new<S: AsRef<str>>(servers: &[S]) -> Config {
-        let list = servers.iter().map(|s| format!("\"{}\"", s.as_ref())).collect::<Vec<_>>().join(", ");
-        Config { sections: BTreeMap::new(), tail: String::new() }
-            .set("upstream", "servers", &format!("[{list}]"))
-            .set_str("upstream", "timeout", "300ms")
-            .set("upstream", "fail_after", "1")
-            .set_str("upstream", "probe_interval", "200ms")
-            .set_str("cache", "stale_answer_after", "1.8s")
-            .set_str("cache", "stale_ttl", "30s")
-    }
+static BINARY: OnceLock<PathBuf> = OnceLock::new();
 
-    /// Sets `[section] key = raw` (raw TOML), replacing an earlier value.
-    pub fn set(mut self, section: &str, key: &str, raw: &str) -> Config {
-        let entries = self.sections.entry(section.to_string()).or_default();
-        entries.retain(|(k, _)| k != key);
-        entries.push((key.to_string(), raw.to_string()));
-        self
+/// `stubborn` in the cargo profile directory the running executable is in
+/// (its `deps/` or `examples/` subdirectory taken off).
+fn beside_this_executable() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running executable");
+    let mut dir = exe.parent().expect("an executable is in a directory");
+    if dir.file_name().is_some_and(|name| name == "deps" || name == "examples") {
+        dir = dir.parent().expect("deps/ and examples/ are in the profile directory");
     }
+    dir.join(format!("stubborn{}", std::env::consts::EXE_SUFFIX))
+}
 
-    /// Sets `[section] key = "value"`.
-    pub fn set_str(self, section: &str, key: &str, value: &str) -> Config {
-        self.set(section, key, &format!("\"{value}\""))
-    }
-
-    /// Appends raw TOML after the sections, e.g. a `[[upstream.zone]]` table.
-    pub fn append(mut self, toml: &str) -> Config {
-        self.tail.push_str(toml);
-        self.tail.push('\n');
-        self
-    }
-
-    /// Removes `[section] key`.
-    pub fn unset(mut self, section: &str, key: &str) -> Config {
-        if let Some(entries) = self.sections.get_mut(section) {
-            entries.retain(|(k, _)| k != key);
-        }
-        self
-    }
-
-    /// The TOML text with these listen and admin addresses.
-    pub fn render(&self, listen: SocketAddr, admin: SocketAddr) -> String {
-        let with_addrs = self.clone().set("server", "listen", &format!("[\"{listen}\"]")).set_str(
-            "admin",
-            "listen",
-            &admin.to_string(),
-        );
-        let mut out = String::new();
-        for section in ["server", "upstream", "cache", "admin", "log"] {
-            if let Some(entries) = with_addrs.sections.get(section) {
-                out.push_str(&format!("[{section}]\n"));
-                for (k, v) in entries {
-                    out.push_str(&format!("{k} = {v}\n"));
-                }
-                out.push('\n');
-            }
-        }
-        out.push_str(&with_addrs.tail);
-        out
-    }
+/// How a stubborn is started, besides its config: `Launch::default()` is
+/// what [`Stubborn::start`] does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Launch<'a> {
+    /// Names its temp dir, `stubborn-NAME-XXXXXX` (empty: `test`).
+    pub name: &'a str,
+    /// Extra environment variables. A `RUST_LOG` here replaces the
+    /// harness's `info,stubborn=debug`; it must still let the info lines of
+    /// `stubborn::run` through, which say what stubborn bound.
+    pub env: &'a [(&'a str, &'a str)],
+    /// Sets `JOURNAL_STREAM` to its stderr, as systemd does when stderr is the journal.
+    pub journal: bool,
+    /// Extra command-line arguments (e.g. `--log-format json`).
+    pub args: &'a [&'a str],
 }
 
 /// A running stubborn.
@@ -126,21 +92,22 @@ impl Stubborn {
     /// `JOURNAL_STREAM` naming its stderr (as systemd does when stderr is
     /// the journal) when `journal` is set.
     pub fn start_with(config: Config, env: &[(&str, &str)], journal: bool) -> Stubborn {
-        Stubborn::launch(config, env, journal, &[])
+        Stubborn::launch(config, Launch { env, journal, ..Launch::default() })
     }
 
     /// As [`Stubborn::start`], with extra command-line arguments (e.g.
     /// `--log-format json`).
     pub fn start_with_args(config: Config, args: &[&str]) -> Stubborn {
-        Stubborn::launch(config, &[], false, args)
+        Stubborn::launch(config, Launch { args, ..Launch::default() })
     }
 
-    fn launch(config: Config, env: &[(&str, &str)], journal: bool, args: &[&str]) -> Stubborn {
+    /// As [`Stubborn::start`], started as `launch` says.
+    pub fn launch(config: Config, launch: Launch<'_>) -> Stubborn {
         let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
-        let dir = temp_dir();
+        let dir = scratch::temp_dir(if launch.name.is_empty() { "test" } else { launch.name });
         let config_path = dir.path().join("stubborn.toml");
         fs::write(&config_path, config.render(any_port, any_port)).expect("write stubborn.toml");
-        let child = spawn(&config_path, &dir.path().join("stubborn.log"), env, journal, args);
+        let child = spawn(&config_path, &dir.path().join("stubborn.log"), &launch);
         let mut s = Stubborn {
             child: Mutex::new(Some(child)),
             dns: any_port,
@@ -253,7 +220,18 @@ impl Stubborn {
 
     /// stderr so far.
     pub fn log(&self) -> String {
-        fs::read_to_string(self.dir.path().join("stubborn.log")).unwrap_or_default()
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The last `lines` lines of its log, headed by the log's path.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        format!("----- {} -----\n{}", self.log_path().display(), all[all.len().saturating_sub(lines)..].join("\n"))
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("stubborn.log")
     }
 
     /// `GET path` on the admin endpoint: (status, body).
@@ -396,7 +374,7 @@ pub fn check(toml_text: &str) -> Finished {
 /// Runs `stubborn ARGS --config PATH` on `toml_text` and waits up to
 /// `deadline` for it to exit (it is killed at the deadline).
 pub fn run_to_exit(args: &[&str], toml_text: &str, deadline: Duration) -> Finished {
-    let dir = temp_dir();
+    let dir = scratch::temp_dir("test");
     let config_path = dir.path().join("stubborn.toml");
     fs::write(&config_path, toml_text).expect("write config");
     let stdout_path = dir.path().join("stdout");
@@ -435,17 +413,14 @@ pub fn run_to_exit(args: &[&str], toml_text: &str, deadline: Duration) -> Finish
     finished
 }
 
-fn temp_dir() -> TempDir {
-    tempfile::Builder::new().prefix("stubborn-test-").tempdir().expect("create temp dir")
-}
-
-fn spawn(config_path: &Path, log_path: &Path, env: &[(&str, &str)], journal: bool, args: &[&str]) -> Child {
+fn spawn(config_path: &Path, log_path: &Path, launch: &Launch<'_>) -> Child {
     use std::os::unix::fs::MetadataExt;
     let log = fs::File::create(log_path).expect("create stubborn log");
     let mut command = Command::new(binary());
-    command.args(args).arg("--config").arg(config_path).env("RUST_LOG", "info,stubborn=debug").env("NO_COLOR", "1");
-    command.envs(env.iter().copied());
-    if journal {
+    command.args(launch.args).arg("--config").arg(config_path);
+    command.env("RUST_LOG", "info,stubborn=debug").env("NO_COLOR", "1");
+    command.envs(launch.env.iter().copied());
+    if launch.journal {
         let stderr = log.metadata().expect("log file metadata");
         command.env("JOURNAL_STREAM", format!("{}:{}", stderr.dev(), stderr.ino()));
     }
@@ -454,7 +429,7 @@ fn spawn(config_path: &Path, log_path: &Path, env: &[(&str, &str)], journal: boo
         .stdout(log.try_clone().expect("clone log handle"))
         .stderr(log)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary()))
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary().display()))
 }
 
 /// The `address=` (or, in JSON logs, `"address":`) of the first log line containing `message`.
@@ -476,121 +451,4 @@ fn last_bytes(text: &str, max: usize) -> &str {
         start += 1;
     }
     &text[start..]
-}
-
-/// `GET path` from `addr` (ureq): (status, body); any status, not only 2xx.
-pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    http_request("GET", addr, path)
-}
-
-/// `METHOD path` (GET, POST, PUT or DELETE, no body) from `addr`: (status, body).
-pub fn http_request(method: &str, addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let url = format!("http://{addr}{path}");
-    let response = match method {
-        "GET" => agent.get(url).call(),
-        "POST" => agent.post(url).send_empty(),
-        "PUT" => agent.put(url).send_empty(),
-        "DELETE" => agent.delete(url).call(),
-        other => panic!("http_request: method {other} not supported"),
-    };
-    let mut response = response.map_err(std::io::Error::other)?;
-    let body = response.body_mut().read_to_string().map_err(std::io::Error::other)?;
-    Ok((response.status().as_u16(), body))
-}
-
-/// One series of the Prometheus text format: name, labels, value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    pub name: String,
-    pub labels: Vec<(String, String)>,
-    pub value: f64,
-}
-
-/// Parses `name{a="x",b="y"} value` (also used for queries, without value).
-/// A series' name, its labels, and what follows them on the line.
-type Parsed<'a> = (String, Vec<(String, String)>, &'a str);
-
-fn parse_series(line: &str) -> Option<Parsed<'_>> {
-    let line = line.trim();
-    let name_end = line.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(line.len());
-    let name = line[..name_end].to_string();
-    let mut rest = &line[name_end..];
-    let mut labels = Vec::new();
-    if let Some(after) = rest.strip_prefix('{') {
-        let mut chars = after.char_indices().peekable();
-        let mut key = String::new();
-        let end;
-        loop {
-            let (i, c) = chars.next()?;
-            match c {
-                '}' => {
-                    end = i + 1;
-                    break;
-                }
-                ',' | ' ' => {}
-                '=' => {
-                    if chars.next()?.1 != '"' {
-                        return None;
-                    }
-                    let mut value = String::new();
-                    loop {
-                        let (_, c) = chars.next()?;
-                        match c {
-                            '\\' => {
-                                let (_, e) = chars.next()?;
-                                value.push(match e {
-                                    'n' => '\n',
-                                    other => other,
-                                });
-                            }
-                            '"' => break,
-                            other => value.push(other),
-                        }
-                    }
-                    labels.push((std::mem::take(&mut key), value));
-                }
-                other => key.push(other),
-            }
-        }
-        rest = &after[end..];
-    }
-    Some((name, labels, rest.trim()))
-}
-
-/// Every series in a /metrics text.
-pub fn parse_metrics(text: &str) -> Vec<Series> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let (name, labels, rest) = parse_series(l)?;
-            let value = rest.split_whitespace().next()?;
-            let value = match value {
-                "+Inf" => f64::INFINITY,
-                "-Inf" => f64::NEG_INFINITY,
-                v => v.parse().ok()?,
-            };
-            Some(Series { name, labels, value })
-        })
-        .collect()
-}
-
-/// Sum of the series matching `query` (`name` or `name{k="v",...}`, labels
-/// matched as a subset); 0 when none matches.
-pub fn metric_in(text: &str, query: &str) -> f64 {
-    let (name, wanted, _) = parse_series(query).unwrap_or_else(|| panic!("bad metric query {query:?}"));
-    parse_metrics(text)
-        .into_iter()
-        .filter(|s| s.name == name && wanted.iter().all(|w| s.labels.contains(w)))
-        .map(|s| s.value)
-        .sum()
-}
-
-/// Whether any series named `name` exists.
-pub fn metric_present(text: &str, name: &str) -> bool {
-    parse_metrics(text).iter().any(|s| s.name == name)
 }

@@ -1,5 +1,6 @@
 //! A real authoritative server: Knot DNS (`knotd`, Debian package `knot`)
-//! serving one zone from a temporary directory on 127.0.0.1.
+//! serving one zone (a [`Zone`]: `example.test.` unless told otherwise)
+//! from a temporary directory on 127.0.0.1.
 //!
 //! knotd runs in the foreground as a child of the test, as the current user
 //! (no `user:` in its config), with its rundir, database storage, control
@@ -17,23 +18,43 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use tempfile::TempDir;
 
-use super::dns::{Ask, Reply};
-use super::ports::free_port;
-use super::process::{find_binary, spawn_logged};
-use super::wait;
+use crate::dns::{Ask, Reply};
+use crate::ports::free_port;
+use crate::process::{find_binary, spawn_logged};
+use crate::scratch;
+use crate::wait;
 
-/// The zone every test serves.
+/// The zone the tests serve.
 pub const ORIGIN: &str = "example.test.";
+
+/// The zone a [`Knot`] serves: its SOA, NS and `ns` A records, then `records`.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    /// The origin, with its trailing dot.
+    pub origin: String,
+    /// Zone-file lines, owners relative to the origin (default TTL 300 s).
+    pub records: String,
+    /// The SOA minimum (negative TTL); the SOA record's own TTL is the same
+    /// value, so negative answers carry it (RFC 2308 section 5).
+    pub soa_minimum: u32,
+    /// Signed by knotd (`dnssec-signing: on`: keys made at the first load,
+    /// RRSIGs on every RRset, NSEC for denials).
+    pub signed: bool,
+}
+
+impl Zone {
+    /// `example.test.` with `records`, an SOA minimum of 60 s, unsigned.
+    pub fn new(records: &str) -> Zone {
+        Zone { origin: ORIGIN.to_string(), records: records.to_string(), soa_minimum: 60, signed: false }
+    }
+}
 
 /// A running (or stopped) knotd.
 pub struct Knot {
     dir: TempDir,
     pub addr: SocketAddr,
     serial: u32,
-    soa_minimum: u32,
-    records: String,
-    /// The zone is signed by knotd itself (automatic DNSSEC signing).
-    signed: bool,
+    zone: Zone,
     child: Option<Child>,
 }
 
@@ -41,26 +62,24 @@ impl Knot {
     /// Starts knotd serving `example.test.` with `records` (zone-file lines,
     /// owners relative to the origin) and an SOA minimum (negative TTL) of 60 s.
     pub fn start(records: &str) -> Knot {
-        Knot::start_with_negative_ttl(records, 60)
+        Knot::serve(Zone::new(records))
     }
 
-    /// As `start`, with this SOA minimum; the SOA record's own TTL is the same
-    /// value, so negative answers carry it (RFC 2308 section 5).
+    /// As `start`, with this SOA minimum (see [`Zone::soa_minimum`]).
     pub fn start_with_negative_ttl(records: &str, soa_minimum: u32) -> Knot {
-        Knot::start_zone(records, soa_minimum, false)
+        Knot::serve(Zone { soa_minimum, ..Zone::new(records) })
     }
 
-    /// As `start`, with the zone signed by knotd (`dnssec-signing: on`: keys
-    /// made at the first load, RRSIGs on every RRset, NSEC for denials).
+    /// As `start`, with the zone signed by knotd (see [`Zone::signed`]).
     pub fn start_signed(records: &str) -> Knot {
-        Knot::start_zone(records, 60, true)
+        Knot::serve(Zone { signed: true, ..Zone::new(records) })
     }
 
-    fn start_zone(records: &str, soa_minimum: u32, signed: bool) -> Knot {
-        let dir = tempfile::Builder::new().prefix("stubborn-knot-").tempdir().expect("create knot temp dir");
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("valid address");
-        let mut knot = Knot { dir, addr, serial: 1, soa_minimum, records: records.to_string(), signed, child: None };
+    /// Starts knotd on a free port serving `zone` (serial 1), and waits until it does.
+    pub fn serve(zone: Zone) -> Knot {
+        let dir = scratch::temp_dir("knot");
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut knot = Knot { dir, addr, serial: 1, zone, child: None };
         knot.write_config();
         knot.write_zone();
         knot.start_again();
@@ -83,7 +102,7 @@ impl Knot {
             let _ = child.wait();
         }
         // After exit nothing answers: check, so that the test's premise holds.
-        let probe = Ask::new(ORIGIN, RecordType::SOA).timeout(Duration::from_millis(200));
+        let probe = Ask::new(&self.zone.origin, RecordType::SOA).timeout(Duration::from_millis(200));
         assert!(probe.try_send(self.addr).is_err(), "knotd on {} still answers after stop", self.addr);
     }
 
@@ -105,7 +124,7 @@ impl Knot {
     /// waits until it serves the new serial. While knotd is stopped, only
     /// the zone file changes: `start_again` serves it.
     pub fn set_records(&mut self, records: &str) {
-        self.records = records.to_string();
+        self.zone.records = records.to_string();
         self.serial += 1;
         self.write_zone();
         if self.child.is_none() {
@@ -115,7 +134,7 @@ impl Knot {
             .arg("-s")
             .arg(self.dir.path().join("knot.sock"))
             .arg("zone-reload")
-            .arg(ORIGIN)
+            .arg(&self.zone.origin)
             .output()
             .expect("run knotc");
         assert!(
@@ -140,7 +159,8 @@ impl Knot {
     }
 
     fn served_serial(&self) -> Option<u32> {
-        let reply = Ask::new(ORIGIN, RecordType::SOA).timeout(Duration::from_millis(200)).try_send(self.addr).ok()?;
+        let probe = Ask::new(&self.zone.origin, RecordType::SOA).timeout(Duration::from_millis(200));
+        let reply = probe.try_send(self.addr).ok()?;
         if reply.rcode() != ResponseCode::NoError {
             return None;
         }
@@ -187,12 +207,13 @@ template:
     journal-content: none
 
 zone:
-  - domain: {ORIGIN}
+  - domain: {origin}
     dnssec-signing: {signing}
 "#,
             ip = self.addr.ip(),
             port = self.addr.port(),
-            signing = if self.signed { "on" } else { "off" },
+            origin = self.zone.origin,
+            signing = if self.zone.signed { "on" } else { "off" },
         );
         fs::write(self.config_path(), config).expect("write knot.conf");
         // Knot keeps its DNSSEC keys (the KASP database) under the database
@@ -202,16 +223,17 @@ zone:
 
     fn write_zone(&self) {
         let zone = format!(
-            "$ORIGIN {ORIGIN}\n$TTL 300\n\
+            "$ORIGIN {origin}\n$TTL 300\n\
              @ {min} IN SOA ns hostmaster {serial} 3600 900 604800 {min}\n\
              @ 300 IN NS ns\n\
              ns 300 IN A 127.0.0.1\n\
              {records}\n",
-            min = self.soa_minimum,
+            origin = self.zone.origin,
+            min = self.zone.soa_minimum,
             serial = self.serial,
-            records = self.records,
+            records = self.zone.records,
         );
-        let path = self.dir.path().join(format!("{}zone", ORIGIN));
+        let path = self.dir.path().join(format!("{}zone", self.zone.origin));
         fs::write(&path, zone).expect("write zone file");
     }
 }

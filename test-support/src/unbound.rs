@@ -21,10 +21,11 @@ use std::time::Duration;
 use hickory_proto::rr::RecordType;
 use tempfile::TempDir;
 
-use super::dns::Ask;
-use super::ports::free_port;
-use super::process::{find_binary, spawn_logged};
-use super::wait;
+use crate::dns::Ask;
+use crate::ports::free_port;
+use crate::process::{find_binary, spawn_logged};
+use crate::scratch;
+use crate::wait;
 
 /// The name the test certificates are issued for.
 pub const TLS_NAME: &str = "dns.test";
@@ -54,7 +55,7 @@ pub struct UnboundSpec<'a> {
 
 impl Unbound {
     pub fn start(spec: &UnboundSpec<'_>) -> Unbound {
-        let dir = tempfile::Builder::new().prefix("stubborn-unbound-").tempdir().expect("create unbound temp dir");
+        let dir = scratch::temp_dir("unbound");
         let at = |port: u16| -> SocketAddr { ([127, 0, 0, 1], port).into() };
         let mut unbound =
             Unbound { dir, plain: at(free_port()), tls: at(free_port()), https: at(free_port()), child: None };

@@ -1,7 +1,8 @@
 //! Servers the tests run as child processes (knotd, unbound, redis-server):
-//! where their binaries are, starting one in the foreground with its output
-//! appended to a log file, and running a client command (redis-cli) to its
-//! end within a time limit.
+//! where their binaries are (or the path in `KNOTD_BIN`, `UNBOUND_BIN`,
+//! ...), starting one in the foreground with its output appended to a log
+//! file, and running a client command (redis-cli) to its end within a time
+//! limit.
 
 use std::fs;
 use std::io::{Read, Seek};
@@ -9,9 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// `name` in /usr/sbin, /usr/local/sbin or on PATH (Debian puts knotd,
-/// knotc and unbound in /usr/sbin, which is not on every user's PATH).
+/// The program `name`: the path in `NAME_BIN` (`KNOTD_BIN`,
+/// `REDIS_SERVER_BIN`, ...) when that is set, else `name` in /usr/sbin,
+/// /usr/local/sbin or on PATH (Debian puts knotd, knotc and unbound in
+/// /usr/sbin, which is not on every user's PATH). Panics, naming the Debian
+/// `package`, when there is none.
 pub fn find_binary(name: &str, package: &str) -> PathBuf {
+    let env = format!("{}_BIN", name.to_ascii_uppercase().replace('-', "_"));
+    if let Some(path) = std::env::var_os(&env) {
+        return PathBuf::from(path);
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
     ["/usr/sbin", "/usr/local/sbin"]
         .iter()
@@ -19,7 +27,9 @@ pub fn find_binary(name: &str, package: &str) -> PathBuf {
         .chain(std::env::split_paths(&path))
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} not found: apt-get install {package} (scripts/test does)"))
+        .unwrap_or_else(|| {
+            panic!("{name} not found: apt-get install {package} (scripts/test and scripts/drill do), or set {env}")
+        })
 }
 
 /// Runs `program args` with stdin closed and stdout and stderr appended to `log`.
