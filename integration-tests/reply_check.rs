@@ -13,8 +13,8 @@ use hickory_proto::rr::RecordType;
 // The wire module, as `differential.rs` names it.
 use stubborn::wire;
 
-use crate::harness::cloud::TestCa;
-use crate::harness::{Ask, Knot, Unbound, UnboundSpec};
+use stubborn_test_support::test_ca::TestCa;
+use stubborn_test_support::{Ask, Knot, Unbound, UnboundSpec};
 
 #[path = "../src/wire/differential.rs"]
 mod differential;

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::*;
 use crate::{
     config::{Config, UpstreamAddr},
+    test_packets::Packet,
     upstream::scripted::{Act, Script},
     wire::{self, CD, RD, TYPE_A, TYPE_AAAA},
 };
@@ -447,14 +448,9 @@ async fn a_server_that_refuses_everything_goes_down_once_and_stays_down() {
 #[tokio::test(start_paused = true)]
 async fn an_unrelated_record_in_an_answer_is_scrubbed() {
     let (_, server) = Script::new(|question: &[u8]| {
-        let mut reply = Vec::new();
-        wire::write_header(&mut reply, 0, [wire::QR | RD, wire::RA], [1, 2, 0, 0]);
-        reply.extend_from_slice(question);
-        for owner in [&[0xc0, 12][..], &wire::wire_name("evil.test")] {
-            reply.extend_from_slice(owner);
-            reply.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 66]);
-        }
-        Act::Reply(reply)
+        let reply = Packet::reply_to(question);
+        let qname = reply.qname();
+        Act::Reply(reply.a(&qname, 60, [192, 0, 2, 66]).a("evil.test", 60, [192, 0, 2, 66]).build())
     });
     let resolver = resolver(&[&server], "");
     assert_eq!(ask(&resolver, &a("a.test")).await.0, fresh(Ipv4Addr::new(192, 0, 2, 66), 60));

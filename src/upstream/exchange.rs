@@ -147,14 +147,12 @@ mod tests {
     use hickory_proto::op::Message;
 
     use super::*;
+    use crate::test_packets::Packet;
 
     const QUESTION: &[u8] = b"\x07example\x00\x00\x01\x00\x01";
 
     fn reply(id: u16, rcode: u8, question: &[u8]) -> Vec<u8> {
-        let mut r = id.to_be_bytes().to_vec();
-        r.extend_from_slice(&[0x81, 0x80 | rcode, 0, 1, 0, 0, 0, 0, 0, 0]);
-        r.extend_from_slice(question);
-        r
+        Packet::reply_to(question).id(id).rcode(rcode).build()
     }
 
     #[test]
