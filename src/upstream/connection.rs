@@ -471,12 +471,13 @@ async fn send(
         Ok(Err(error)) => return Err(net_error(error)),
     };
     life.answered();
-    // hickory parsed the whole reply already (`DnsResponse::from_buffer`, every RDATA).
-    let (message, reply) = reply.into_parts();
+    // hickory's multiplexer parsed it to match the ID; the records get
+    // the same check as a UDP reply's, so every transport caches alike.
+    let (_, reply) = reply.into_parts();
     if !exchange::answers(&reply, question) {
         return Err(UpstreamError::Mismatch);
     }
-    exchange::answer_or_failure(message.metadata.response_code.into(), reply)
+    exchange::valid(reply, question.len())
 }
 
 /// hickory's error as an upstream failure, with the reason a handshake

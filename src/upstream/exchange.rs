@@ -121,7 +121,7 @@ pub(super) fn answers(reply: &[u8], question: &[u8]) -> bool {
 
 /// Our reply (its ID, QR and question already matched), its records
 /// checked whole ([`wire::check_records`]); NOERROR and NXDOMAIN are answers.
-fn valid(reply: Vec<u8>, question_len: usize) -> Result<Vec<u8>, UpstreamError> {
+pub(super) fn valid(reply: Vec<u8>, question_len: usize) -> Result<Vec<u8>, UpstreamError> {
     let checked = wire::check_records(&reply, HEADER_LEN + question_len).map_err(|_| UpstreamError::Malformed)?;
     answer_or_failure(checked.rcode, reply)
 }
@@ -130,7 +130,7 @@ fn valid(reply: Vec<u8>, question_len: usize) -> Result<Vec<u8>, UpstreamError> 
 /// `rcode` makes it an answer. The OPCODE must be our QUERY: other opcodes
 /// are read by other rules (UPDATE allows empty RDATA), which clients would
 /// not, once the entry is sent as a QUERY reply.
-pub(super) fn answer_or_failure(rcode: u16, reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
+fn answer_or_failure(rcode: u16, reply: Vec<u8>) -> Result<Vec<u8>, UpstreamError> {
     if wire::opcode(reply[2]) != 0 {
         return Err(UpstreamError::Malformed);
     }
@@ -190,9 +190,7 @@ mod tests {
         update[2] |= 5 << 3;
         update[7] = 1;
         update.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 0]);
-        let message = Message::from_vec(&update).expect("hickory-proto reads it as an UPDATE");
-        let parsed_by_hickory_net = answer_or_failure(message.metadata.response_code.into(), update.clone());
-        assert_eq!(parsed_by_hickory_net, Err(UpstreamError::Malformed), "the DoT and DoH check");
+        assert!(Message::from_vec(&update).is_ok(), "hickory-proto reads it as an UPDATE");
         assert_eq!(valid(update, QUESTION.len()), Err(UpstreamError::Malformed));
     }
 
