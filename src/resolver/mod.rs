@@ -546,11 +546,9 @@ impl Resolver {
             if inflight.get(&query.key).is_some_and(|fetch| Arc::ptr_eq(&fetch.flushed, &flushed)) {
                 inflight.remove(&query.key);
             }
-            drop(inflight);
-            // No receiver left is fine: the cache has been updated either way.
-            let _ = done.send(Some(fetched));
+            fetched
         });
-        Some(Pending::started(waiter, work))
+        Some(Pending::started(waiter, work, done))
     }
 
     /// The entry an upstream `reply` to `query` makes, once scrubbed (and
