@@ -459,9 +459,8 @@ pub fn run(options: &Options, out: &mut dyn Write) -> anyhow::Result<Report> {
     );
 
     // --- warm-up: every name once, through both.
-    let (warm_s, warm_p) =
-        runtime.block_on(async { tokio::join!(round(stubborn.dns, &names), round(plain.dns, &names)) });
-    let (ok_s, ok_p) = (warm_s.iter().filter(|o| o.answered).count(), warm_p.iter().filter(|o| o.answered).count());
+    let (ok_s, ok_p) =
+        runtime.block_on(async { tokio::join!(warm_up(stubborn.dns, &names), warm_up(plain.dns, &names)) });
     say(
         out,
         &format!(
@@ -1143,6 +1142,28 @@ impl Outcome {
 }
 
 /// Asks `server` for the A record of every name, at most [`IN_FLIGHT`] at once.
+/// Asks `server` for every name of `names`, then up to [`WARM_UP_RETRIES`]
+/// times, a second apart, for those not answered yet (knotd can drop some
+/// of a first burst of thousands, and the resolver then counts it down
+/// until its next probe): how many names were answered.
+async fn warm_up(server: SocketAddr, names: &[String]) -> usize {
+    let mut missed = names.to_vec();
+    for attempt in 0..=WARM_UP_RETRIES {
+        if attempt > 0 {
+            if missed.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let outcomes = round(server, &missed).await;
+        missed = missed.into_iter().zip(outcomes).filter(|(_, o)| !o.answered).map(|(name, _)| name).collect();
+    }
+    names.len() - missed.len()
+}
+
+/// Further rounds of a warm-up for the names not answered yet.
+const WARM_UP_RETRIES: usize = 3;
+
 async fn round(server: SocketAddr, names: &[String]) -> Vec<Outcome> {
     let limit = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut tasks = JoinSet::new();
